@@ -1,0 +1,120 @@
+# Tidal build. `make` builds everything; `make test`, `make demo`, `make bench` also
+# install missing Debian packages first (ci/deps.sh). SAN=1 builds into build-san/
+# with ASan+UBSan for the host side (guests are never instrumented).
+
+SAN ?= 0
+ifeq ($(SAN),1)
+B := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+B := build
+SANFLAGS :=
+endif
+
+CC := gcc
+CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude $(SANFLAGS)
+LDFLAGS := $(SANFLAGS)
+LDLIBS := -lcjson -lm -lpthread
+
+# Guest code: freestanding, no red zone dependence in our own code, no SSE in handlers.
+GUEST_CC := musl-gcc
+GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude \
+	-ffreestanding -fno-pic -fno-pie -fno-stack-protector -mno-red-zone \
+	-fno-asynchronous-unwind-tables
+
+MONITOR_SRC := $(wildcard monitor/*.c)
+SNAPSHOT_SRC := $(wildcard snapshot/*.c)
+SCHEDULER_SRC := $(wildcard scheduler/*.c)
+HOST_SRC := $(wildcard host/*.c)
+CLI_SRC := $(wildcard cli/*.c)
+GUESTLIB_SRC := $(wildcard guestlib/*.c) $(wildcard guestlib/*.S)
+EXAMPLES := $(basename $(notdir $(wildcard examples/*.c)))
+TEST_SUITES := $(notdir $(wildcard tests/*))
+
+obj = $(patsubst %,$(B)/obj/%.o,$(basename $(1)))
+
+MONITOR_LIB := $(B)/libtidal-monitor.a
+SNAPSHOT_LIB := $(B)/libtidal-snapshot.a
+SCHEDULER_LIB := $(B)/libtidal-scheduler.a
+HOST_LIB := $(B)/libtidal-host.a
+GUEST_LIB := build/guest/libtidal-guest.a
+HOST_LIBS := $(HOST_LIB) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(SCHEDULER_LIB)
+
+.PHONY: all deps test demo bench clean format examples
+all: $(B)/tidal build/tidal-cc examples
+
+deps:
+	@ci/deps.sh
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/lib%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(MONITOR_LIB): $(call obj,$(MONITOR_SRC))
+$(SNAPSHOT_LIB): $(call obj,$(SNAPSHOT_SRC))
+$(SCHEDULER_LIB): $(call obj,$(SCHEDULER_SRC))
+$(HOST_LIB): $(call obj,$(HOST_SRC))
+
+$(B)/tidal: $(call obj,$(CLI_SRC)) $(HOST_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(call obj,$(CLI_SRC)) $(HOST_LIBS) $(LDLIBS)
+
+# ---- guest side: always built once, in build/, without sanitizers ----
+build/guest/%.o: guestlib/%.c
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
+build/guest/%.o: guestlib/%.S
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+$(GUEST_LIB): $(patsubst guestlib/%,build/guest/%.o,$(basename $(GUESTLIB_SRC)))
+	rm -f $@ && ar rcs $@ $^
+build/guest/tidal.ld: guestlib/tidal.ld
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+build/tidal-cc: cli/tidal-cc.in $(GUEST_LIB) build/guest/tidal.ld
+	sed -e 's|@TIDAL_ROOT@|$(CURDIR)|g' $< > $@ && chmod +x $@
+
+build/examples/%.elf: examples/%.c build/tidal-cc
+	@mkdir -p $(dir $@)
+	build/tidal-cc -O2 $< -o $@
+# The same program as a static musl Linux process: the baseline in tests and benchmarks.
+build/examples/%.linux: examples/%.c
+	@mkdir -p $(dir $@)
+	musl-gcc -std=c11 -D_GNU_SOURCE -O2 -static $< -o $@
+
+examples: $(foreach e,$(EXAMPLES),build/examples/$(e).elf build/examples/$(e).linux)
+
+# ---- tests: one Criterion binary per folder under tests/ ----
+define test_suite
+$(B)/tests/$(1): $(call obj,$(wildcard tests/$(1)/*.c)) $(HOST_LIBS)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(LDFLAGS) -o $$@ $(call obj,$(wildcard tests/$(1)/*.c)) $(HOST_LIBS) $(LDLIBS) -lcriterion
+endef
+$(foreach s,$(TEST_SUITES),$(eval $(call test_suite,$(s))))
+
+test: deps
+	$(MAKE) --no-print-directory all $(foreach s,$(TEST_SUITES),$(B)/tests/$(s))
+	@set -e; for s in $(TEST_SUITES); do \
+		echo "== tests/$$s"; \
+		TIDAL_BIN=$(CURDIR)/$(B)/tidal TIDAL_ROOT=$(CURDIR) $(B)/tests/$$s --jobs 2; \
+	done
+
+demo: deps
+	$(MAKE) --no-print-directory all
+	bench/demo.sh
+
+bench: deps
+	$(MAKE) --no-print-directory all
+	@set -e; for b in bench/bench-*.sh; do $$b; done
+
+format:
+	clang-format -i $(wildcard */*.c */*.h include/tidal/*.h tests/*/*.c)
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

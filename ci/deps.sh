@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Tidal needs that are missing; silent when none are.
+set -euo pipefail
+packages=(build-essential linux-libc-dev musl-tools musl-dev libcriterion-dev libcjson-dev
+          binutils)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null || echo "deps: apt-get update failed; trying the install anyway" >&2
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,105 @@
+/*
+ * The Tidal guest ABI: the only header shared by the monitor and guests.
+ *
+ * Versioned as a whole: any change to a struct layout, a call number or the memory
+ * layout below bumps TIDAL_ABI_VERSION, and the monitor refuses images built for
+ * another version (it reads the version from the image's "Tidal" ELF note).
+ *
+ * Design rule: every exit costs tens of microseconds on a software-assisted KVM, so
+ * a guest talks to the monitor as rarely as possible. Output is buffered in the guest
+ * and handed over as a vector of pieces in one call; time is computed from rdtsc
+ * with the parameters in the boot-info page; the final flush rides on the exit call.
+ */
+#ifndef TIDAL_ABI_H
+#define TIDAL_ABI_H
+
+#include <stdint.h>
+
+#define TIDAL_ABI_VERSION 1
+
+/* ---- The image note: a PT_NOTE with this name and type, desc = tidal_image_note ---- */
+#define TIDAL_NOTE_NAME "Tidal"
+#define TIDAL_NOTE_TYPE_IMAGE 0x54490001u
+
+/* Where the monitor points the vCPU's IDT and LSTAR. */
+struct tidal_image_note {
+    uint32_t abi_version;
+    uint32_t exception_stub_stride; /* bytes between the stubs of consecutive vectors */
+    uint64_t exception_stubs;       /* address of the stub for vector 0; 32 stubs */
+    uint64_t syscall_entry;         /* the `syscall` instruction lands here (MSR_LSTAR) */
+};
+
+/* ---- Memory layout: guest-physical == guest-virtual (identity mapped) ---- */
+#define TIDAL_PAGE_SIZE 4096u
+#define TIDAL_BOOT_INFO_GPA 0x1000u   /* the boot-info page, then argv/env strings */
+#define TIDAL_BOOT_AREA_END 0x9000u   /* boot info + argument strings end here (32 KiB) */
+#define TIDAL_IMAGE_MIN_GPA 0x200000u /* PT_LOAD segments start at or above 2 MiB */
+/* Between TIDAL_BOOT_AREA_END and TIDAL_IMAGE_MIN_GPA the monitor keeps its own
+ * structures (GDT, TSS, IDT, page tables, exception stack); page 0 is never mapped. */
+
+/* ---- Calls: `outl %eax, $TIDAL_PORT_CALL` with eax = GPA of a struct tidal_call ---- */
+#define TIDAL_PORT_CALL 0x7e1u
+
+enum tidal_call_nr {
+    TIDAL_CALL_WRITE = 1, /* arg0 = GPA of tidal_iov[], arg1 = count; ret = bytes or -errno */
+    TIDAL_CALL_READ = 2,  /* arg0 = fd (0), arg1 = GPA of buffer, arg2 = length; ret = bytes */
+    TIDAL_CALL_EXIT = 3,  /* arg0 = status, arg1/arg2 = final console flush (iov, count) */
+    TIDAL_CALL_FAULT = 4, /* arg0 = GPA of tidal_fault, arg1/arg2 = final flush; never returns */
+    TIDAL_CALL_SLEEP = 5, /* arg0 = nanoseconds; ret = 0 */
+};
+
+struct tidal_call {
+    uint32_t nr;
+    uint32_t reserved; /* must be 0 */
+    uint64_t arg[5];
+    int64_t ret; /* written by the monitor; negative values are -errno */
+};
+
+/* One piece of console output; fd is 1 (stdout) or 2 (stderr). */
+struct tidal_iov {
+    uint32_t fd;
+    uint32_t len;
+    uint64_t gpa;
+};
+#define TIDAL_IOV_MAX 1024u        /* most pieces one call may pass */
+#define TIDAL_CALL_LEN_MAX (1u << 24) /* most bytes one call may move */
+
+/* What guestlib's exception handler reports: the hardware frame plus registers. */
+struct tidal_fault {
+    uint64_t vector;
+    uint64_t error_code;
+    uint64_t rip, cs, rflags, rsp, ss;
+    uint64_t cr2;
+    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+};
+
+/* ---- Boot info: at TIDAL_BOOT_INFO_GPA; rdi points here at the entry point ---- */
+#define TIDAL_BOOT_MAGIC 0x4c444954u /* "TIDL" */
+
+enum tidal_boot_flags {
+    TIDAL_BOOT_STDOUT_TTY = 1u << 0, /* the monitor's stdout is a terminal: flush per line */
+    TIDAL_BOOT_FSGSBASE = 1u << 1,   /* CR4.FSGSBASE is on: wrfsbase works without a trap */
+};
+
+struct tidal_boot_info {
+    uint32_t magic;
+    uint32_t abi_version;
+    uint64_t mem_size;     /* bytes of guest memory, from GPA 0 */
+    uint64_t heap_start;   /* [heap_start, heap_end): free memory for the guest's heap */
+    uint64_t heap_end;
+    uint64_t stack_bottom; /* [stack_bottom, stack_top): the initial stack; guard below */
+    uint64_t stack_top;
+    uint64_t tsc_khz;      /* rdtsc ticks per millisecond */
+    uint64_t boot_tsc;     /* guest rdtsc value at the instant boot_wall_ns was read */
+    uint64_t boot_wall_ns; /* CLOCK_REALTIME at boot, ns since the epoch */
+    uint32_t flags;        /* enum tidal_boot_flags */
+    uint32_t argc;
+    uint32_t envc;
+    uint32_t reserved;
+    uint64_t argv_gpa; /* argc + 1 GPAs of NUL-terminated strings (last is 0) */
+    uint64_t envp_gpa; /* envc + 1 GPAs, likewise */
+    uint8_t entropy[32]; /* fresh random seed from the host */
+};
+
+#endif
