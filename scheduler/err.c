@@ -1,0 +1,16 @@
+/* The scheduler's error helper: every user-caused failure becomes a message. */
+#include "sched_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+int tsched_errf(struct tsched_err *err, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}

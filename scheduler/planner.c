@@ -1,0 +1,145 @@
+/*
+ * The planner: the fewest fleet hosts on which tsched_pack succeeds.
+ *
+ * Starting from the lower bound (the caller's, or 0), it grows the fleet by ~1% per
+ * failed attempt, then bisects back between the last failure and the first success,
+ * so a plan within a few hosts of LB* costs a handful of attempts.
+ */
+#include "pack.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int alloc_plan(const struct tsched_model *m, int n, struct tsched_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    p->nhosts = n;
+    p->day_host = malloc(((size_t)m->nw + 1) * sizeof *p->day_host);
+    p->run_off = malloc(((size_t)m->nw + 1) * sizeof *p->run_off);
+    size_t total = 0;
+    for (int i = 0; p->run_off && i < m->nw; i++) {
+        p->run_off[i] = total;
+        if (m->w[i].kind == TSCHED_BATCH)
+            total += (size_t)m->w[i].win_len;
+    }
+    p->run_host = malloc((total + 1) * sizeof *p->run_host);
+    p->load = malloc(((size_t)n * m->nslots * TSCHED_NRES + 1) * sizeof *p->load);
+    p->hosts_per_slot = calloc((size_t)m->nslots, sizeof *p->hosts_per_slot);
+    if (!p->day_host || !p->run_off || !p->run_host || !p->load || !p->hosts_per_slot) {
+        tsched_plan_free(p);
+        return -1;
+    }
+    return 0;
+}
+
+void tsched_plan_free(struct tsched_plan *p)
+{
+    free(p->day_host);
+    free(p->run_off);
+    free(p->run_host);
+    free(p->load);
+    free(p->hosts_per_slot);
+    memset(p, 0, sizeof *p);
+}
+
+/* Rejects what no fleet can hold, with the workload's name. */
+static int check_sizes(const struct tsched_model *m, struct tsched_err *err)
+{
+    double big[TSCHED_NRES] = {0};
+    for (int i = 0; i < m->ntypes; i++)
+        for (int r = 0; r < TSCHED_NRES; r++)
+            big[r] = fmax(big[r], m->types[i].cap[r]);
+    for (int i = 0; i < m->nw; i++) {
+        const struct tsched_workload *w = &m->w[i];
+        for (int r = 0; r < TSCHED_NRES; r++) {
+            if (w->peak[r] > big[r] + TSCHED_EPS) {
+                return tsched_errf(err,
+                                   "%s \"%s\" needs %.3g %s at its peak but the largest "
+                                   "host type has %.3g: split it (\"replicas\") or add a "
+                                   "larger host type",
+                                   tsched_kind_name(w->kind), w->name, w->peak[r],
+                                   r == TSCHED_CPU ? "cores" : "GB", big[r]);
+            }
+        }
+        /* A day workload must fit one host in every slot, and only one type may fit. */
+        bool ok = false;
+        for (int t = 0; t < m->ntypes && !ok; t++) {
+            bool fit = true;
+            for (int r = 0; r < TSCHED_NRES; r++)
+                fit &= w->peak[r] <= m->types[t].cap[r] + TSCHED_EPS;
+            ok = fit;
+        }
+        if (!ok)
+            return tsched_errf(err,
+                               "%s \"%s\" (%.3g cores, %.3g GB at peak) fits no single host "
+                               "type",
+                               tsched_kind_name(w->kind), w->name, w->peak[TSCHED_CPU],
+                               w->peak[TSCHED_MEM]);
+    }
+    return 0;
+}
+
+int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *out,
+                      struct tsched_err *err)
+{
+    if (m->ntypes == 0)
+        return tsched_errf(err, "no host types");
+    if (check_sizes(m, err) < 0)
+        return -1;
+    int fleet_max = tsched_fleet_max(m);
+    int n = lb > 0 ? lb : 1, fail = n - 1, attempts = 0;
+    struct tsched_plan best = {0}, cur;
+    bool have = false;
+    /* Any plan needs at most one host per workload (plus slack for empty models). */
+    int limit = m->nw + 1 < fleet_max ? m->nw + 1 : fleet_max;
+    while (!have) {
+        if (n > limit)
+            return tsched_errf(err, "no plan fits on %d host(s)%s", limit,
+                               limit == fleet_max ? " (all the hosts hostTypes allows)" : "");
+        if (alloc_plan(m, n, &cur) < 0)
+            return tsched_errf(err, "out of memory planning %d hosts", n);
+        attempts++;
+        int r = tsched_pack(m, n, &cur, err);
+        if (r < 0) {
+            tsched_plan_free(&cur);
+            return -1;
+        }
+        if (r == 1) {
+            best = cur;
+            have = true;
+            break;
+        }
+        tsched_plan_free(&cur);
+        fail = n;
+        n += n / 100 > 1 ? n / 100 : 1;
+    }
+    /* Bisection between the last failure and the first success. */
+    int lo = fail + 1, hi = best.nhosts - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (alloc_plan(m, mid, &cur) < 0) {
+            tsched_plan_free(&best);
+            return tsched_errf(err, "out of memory planning %d hosts", mid);
+        }
+        attempts++;
+        int r = tsched_pack(m, mid, &cur, err);
+        if (r < 0) {
+            tsched_plan_free(&cur);
+            tsched_plan_free(&best);
+            return -1;
+        }
+        if (r == 1) {
+            tsched_plan_free(&best);
+            best = cur;
+            hi = mid - 1;
+        } else {
+            tsched_plan_free(&cur);
+            lo = mid + 1;
+        }
+    }
+    *out = best;
+    out->attempts = attempts;
+    tsched_plan_stats(m, out);
+    return 0;
+}
