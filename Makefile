@@ -71,11 +71,8 @@ build/guest/%.o: guestlib/%.S
 	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
 $(GUEST_LIB): $(patsubst guestlib/%,build/guest/%.o,$(basename $(GUESTLIB_SRC)))
 	rm -f $@ && ar rcs $@ $^
-build/guest/tidal.ld: guestlib/tidal.ld
-	@mkdir -p $(dir $@)
-	cp $< $@
 
-build/tidal-cc: cli/tidal-cc.in $(GUEST_LIB) build/guest/tidal.ld
+build/tidal-cc: cli/tidal-cc.in $(GUEST_LIB)
 	sed -e 's|@TIDAL_ROOT@|$(CURDIR)|g' $< > $@ && chmod +x $@
 
 build/examples/%.elf: examples/%.c build/tidal-cc

@@ -13,13 +13,14 @@
 #ifndef TIDAL_ABI_H
 #define TIDAL_ABI_H
 
-#include <stdint.h>
-
 #define TIDAL_ABI_VERSION 1
 
 /* ---- The image note: a PT_NOTE with this name and type, desc = tidal_image_note ---- */
 #define TIDAL_NOTE_NAME "Tidal"
-#define TIDAL_NOTE_TYPE_IMAGE 0x54490001u
+#define TIDAL_NOTE_TYPE_IMAGE 0x54490001 /* "TI" 1 */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
 
 /* Where the monitor points the vCPU's IDT and LSTAR. */
 struct tidal_image_note {
@@ -28,6 +29,7 @@ struct tidal_image_note {
     uint64_t exception_stubs;       /* address of the stub for vector 0; 32 stubs */
     uint64_t syscall_entry;         /* the `syscall` instruction lands here (MSR_LSTAR) */
 };
+#endif
 
 /* ---- Memory layout: guest-physical == guest-virtual (identity mapped) ---- */
 #define TIDAL_PAGE_SIZE 4096u
@@ -40,6 +42,7 @@ struct tidal_image_note {
 /* ---- Calls: `outl %eax, $TIDAL_PORT_CALL` with eax = GPA of a struct tidal_call ---- */
 #define TIDAL_PORT_CALL 0x7e1u
 
+#ifndef __ASSEMBLER__
 enum tidal_call_nr {
     TIDAL_CALL_WRITE = 1, /* arg0 = GPA of tidal_iov[], arg1 = count; ret = bytes or -errno */
     TIDAL_CALL_READ = 2,  /* arg0 = fd (0), arg1 = GPA of buffer, arg2 = length; ret = bytes */
@@ -101,5 +104,7 @@ struct tidal_boot_info {
     uint64_t envp_gpa; /* envc + 1 GPAs, likewise */
     uint8_t entropy[32]; /* fresh random seed from the host */
 };
+
+#endif /* __ASSEMBLER__ */
 
 #endif

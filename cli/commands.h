@@ -1,0 +1,12 @@
+#ifndef TIDAL_COMMANDS_H
+#define TIDAL_COMMANDS_H
+
+#include "tidal/abi.h"
+
+#define TIDAL_VERSION "0.1.0"
+
+/* argv[0] is the subcommand's name. Each returns tidal's exit code. */
+int tidal_cmd_run(int argc, char **argv);
+int tidal_cmd_plan(int argc, char **argv);
+
+#endif

@@ -1,0 +1,102 @@
+/* musl's stdio ends in __stdout_write/__stdio_write (writev, ioctl) and __stdio_read
+ * (readv): each a trapping syscall. These replacements, linked ahead of libc.a, send
+ * output to the guest console buffer and input through one READ call per refill.
+ *
+ * They touch musl's FILE internals, so the layout below mirrors musl 1.2.x
+ * (src/internal/stdio_impl.h); the offsets were checked against the disassembly of
+ * Debian's libc.a (wpos 0x28, wbase 0x38, buf 0x58, buf_size 0x60, fd 0x78). */
+#include "guest.h"
+
+#include <stdio.h>
+
+#define F_EOF 16
+#define F_ERR 32
+
+struct musl_file {
+    unsigned flags;
+    unsigned char *rpos, *rend;
+    int (*close)(FILE *);
+    unsigned char *wend, *wpos;
+    unsigned char *mustbezero_1;
+    unsigned char *wbase;
+    size_t (*read)(FILE *, unsigned char *, size_t);
+    size_t (*write)(FILE *, const unsigned char *, size_t);
+    long (*seek)(FILE *, long, int);
+    unsigned char *buf;
+    size_t buf_size;
+    FILE *prev, *next;
+    int fd;
+};
+
+_Static_assert(__builtin_offsetof(struct musl_file, wpos) == 0x28, "musl FILE layout");
+_Static_assert(__builtin_offsetof(struct musl_file, wbase) == 0x38, "musl FILE layout");
+_Static_assert(__builtin_offsetof(struct musl_file, buf) == 0x58, "musl FILE layout");
+_Static_assert(__builtin_offsetof(struct musl_file, fd) == 0x78, "musl FILE layout");
+
+size_t __stdio_write(FILE *file, const unsigned char *buf, size_t len);
+size_t __stdout_write(FILE *file, const unsigned char *buf, size_t len);
+size_t __stdio_read(FILE *file, unsigned char *buf, size_t len);
+
+size_t __stdio_write(FILE *file, const unsigned char *buf, size_t len)
+{
+    struct musl_file *f = (struct musl_file *)file;
+    if (f->fd != 1 && f->fd != 2) {
+        f->wpos = f->wbase = f->wend = 0;
+        f->flags |= F_ERR;
+        return 0;
+    }
+    tidal_console_write(f->fd, f->wbase, (size_t)(f->wpos - f->wbase));
+    tidal_console_write(f->fd, buf, len);
+    f->wend = f->buf + f->buf_size;
+    f->wpos = f->wbase = f->buf;
+    return len;
+}
+
+/* musl asks the terminal here whether stdout is line buffered; the console buffer
+ * makes line buffering cheap (a memcpy, no exit), so keep musl's default. */
+size_t __stdout_write(FILE *file, const unsigned char *buf, size_t len)
+{
+    ((struct musl_file *)file)->write = __stdio_write;
+    return __stdio_write(file, buf, len);
+}
+
+static size_t read_fd(int fd, unsigned char *buf, size_t len)
+{
+    if (len > TIDAL_CALL_LEN_MAX)
+        len = TIDAL_CALL_LEN_MAX;
+    int64_t n = tidal_hypercall(TIDAL_CALL_READ, (uint64_t)fd, (uint64_t)(uintptr_t)buf, len);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* Same contract as musl's: fill the caller's buffer (all but its last byte) and the
+ * FILE buffer in one go, return what landed in the caller's buffer. */
+size_t __stdio_read(FILE *file, unsigned char *buf, size_t len)
+{
+    struct musl_file *f = (struct musl_file *)file;
+    if (f->fd != 0) {
+        f->flags |= F_ERR;
+        return 0;
+    }
+    size_t want_user = len ? len - (f->buf_size != 0) : 0;
+    size_t got = 0;
+    if (want_user) {
+        got = read_fd(0, buf, want_user);
+        if (got < want_user) {
+            f->flags |= got ? 0 : F_EOF;
+            return got;
+        }
+    }
+    size_t cnt = read_fd(0, f->buf, f->buf_size);
+    if (cnt == 0) {
+        if (!got)
+            f->flags |= F_EOF;
+        return got;
+    }
+    f->rpos = f->buf;
+    f->rend = f->buf + cnt;
+    if (f->buf_size && len) {
+        buf[len - 1] = *f->rpos++;
+        got++;
+    }
+    return got;
+}

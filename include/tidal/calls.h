@@ -1,0 +1,51 @@
+/* Guest-to-monitor calls: decoding and bounds checking. Everything a guest passes is
+ * an address or a length it chose, so nothing here trusts it: every range is checked
+ * against guest memory before a byte is touched, and a bad call ends the guest with
+ * a message, never the monitor. Pure over a memory buffer and file descriptors, so
+ * it is tested without KVM. */
+#ifndef TIDAL_CALLS_H
+#define TIDAL_CALLS_H
+
+#include "tidal/abi.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tidal_guest_mem {
+    uint8_t *base;
+    uint64_t size;
+};
+
+/* Host pointer for guest range [gpa, gpa+len), or NULL when any byte lies outside
+ * guest memory (or, with `writable`, inside the monitor's own low pages). */
+void *tidal_guest_range(const struct tidal_guest_mem *mem, uint64_t gpa, uint64_t len,
+                        int writable);
+
+struct tidal_call_io {
+    int in_fd, out_fd, err_fd;
+    volatile int *interrupted; /* set asynchronously (timeout): stops a SLEEP early */
+    uint64_t bytes_out;        /* console bytes written, for stats */
+};
+
+enum tidal_call_outcome {
+    TIDAL_CALL_CONTINUE, /* resume the guest */
+    TIDAL_CALL_EXITED,   /* the guest called EXIT: *status holds its status */
+    TIDAL_CALL_FAULTED,  /* the guest reported an exception: *fault holds it */
+    TIDAL_CALL_INVALID,  /* a malformed call: msg says what was wrong; kill the guest */
+};
+
+struct tidal_call_result {
+    int status;
+    struct tidal_fault fault;
+    uint32_t nr;
+    char msg[256];
+};
+
+/* Handles the call whose block is at guest-physical `block_gpa`. */
+enum tidal_call_outcome tidal_call_handle(const struct tidal_guest_mem *mem,
+                                          struct tidal_call_io *io, uint64_t block_gpa,
+                                          struct tidal_call_result *res);
+
+const char *tidal_call_name(uint32_t nr);
+
+#endif

@@ -1,0 +1,77 @@
+/* The monitor: one microVM per struct tidal_vm, booted from a guest ELF image.
+ * The run loop returns why the guest stopped; the caller decides what follows. */
+#ifndef TIDAL_MONITOR_H
+#define TIDAL_MONITOR_H
+
+#include "tidal/calls.h"
+#include "tidal/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tidal_vm_config {
+    uint64_t mem_size;   /* bytes; TIDAL_MEM_DEFAULT when 0 */
+    double timeout_sec;  /* 0: no limit */
+    int argc;            /* guest argv, argv[0] included */
+    char *const *argv;
+    int envc;
+    char *const *envp;
+    int in_fd, out_fd, err_fd; /* the guest's stdin/stdout/stderr on the host */
+    bool stdout_is_tty;        /* flush console output per write */
+};
+
+enum tidal_exit_reason {
+    TIDAL_EXIT_HALTED,   /* the guest exited; status holds its exit status */
+    TIDAL_EXIT_CRASHED,  /* a fault, a triple fault or an invalid call; report says which */
+    TIDAL_EXIT_TIMEOUT,  /* killed after timeout_sec */
+    TIDAL_EXIT_ERROR,    /* the monitor or KVM failed; report says what */
+};
+
+/* Time spent bringing the VM up, in nanoseconds (teardown is timed by the caller
+ * around tidal_vm_destroy). first_exit: from the first KVM_RUN to the first exit. */
+struct tidal_vm_timing {
+    uint64_t create_vm, memory, vcpu, load, first_exit, run;
+};
+
+#define TIDAL_MAX_EXIT_REASONS 64
+
+struct tidal_run_result {
+    enum tidal_exit_reason reason;
+    int status;
+    char report[2048]; /* crash / error report, one paragraph */
+    uint64_t exits_by_reason[TIDAL_MAX_EXIT_REASONS]; /* KVM_EXIT_* seen by the monitor */
+    uint64_t calls_by_nr[8];                          /* TIDAL_CALL_* handled */
+    uint64_t bytes_out;
+};
+
+struct tidal_vm;
+
+/* Probes KVM; a clear message when /dev/kvm is missing or unusable. */
+int tidal_kvm_available(struct tidal_err *err);
+
+/* Returns 0, TIDAL_CREATE_BAD_INPUT (the image, its size or the arguments are wrong:
+ * the user's to fix) or TIDAL_CREATE_SYSTEM (KVM or the host failed). On failure
+ * *out may hold a partly built VM: pass it to tidal_vm_destroy. */
+#define TIDAL_CREATE_SYSTEM (-1)
+#define TIDAL_CREATE_BAD_INPUT (-2)
+int tidal_vm_create(const struct tidal_vm_config *cfg, const uint8_t *elf, size_t elf_size,
+                    const char *path, struct tidal_vm **out, struct tidal_err *err);
+void tidal_vm_run(struct tidal_vm *vm, struct tidal_run_result *res);
+void tidal_vm_destroy(struct tidal_vm *vm);
+
+/* "io", "hlt", "shutdown"... for a KVM_EXIT_* number; NULL when unnamed. */
+const char *tidal_kvm_exit_name(unsigned reason);
+
+const struct tidal_vm_timing *tidal_vm_timing(const struct tidal_vm *vm);
+bool tidal_vm_is_pvm(const struct tidal_vm *vm);
+
+/* Appends the vCPU's binary statistics (KVM_GET_STATS_FD) that are non-zero as
+ * "name": value pairs through `emit`. Returns -1 when the kernel has none. */
+int tidal_vm_stats(struct tidal_vm *vm,
+                   void (*emit)(void *ctx, const char *name, uint64_t value), void *ctx);
+
+/* One stat by name (e.g. "insn_emulation", "exits"); -1 when absent. */
+int tidal_vm_stat(struct tidal_vm *vm, const char *name, uint64_t *value);
+
+#endif

@@ -1,0 +1,205 @@
+/* The run loop: KVM_RUN until the guest exits, crashes, misbehaves or runs out of
+ * time. Every exit is counted; only port TIDAL_PORT_CALL is a legal way out. */
+#include "vm_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TIMEOUT_SIGNAL (SIGRTMIN + 1)
+
+/* The vCPU this thread runs, for the timeout signal handler. */
+static _Thread_local struct kvm_run *current_run;
+static _Thread_local volatile int timed_out;
+
+static void on_timeout(int sig)
+{
+    (void)sig;
+    timed_out = 1;
+    if (current_run)
+        current_run->immediate_exit = 1; /* closes the race with entering KVM_RUN */
+}
+
+/* A per-thread timer, so concurrent VMs on several threads time out independently. */
+static int arm_timer(double seconds, timer_t *timer, struct tidal_err *err)
+{
+    struct sigaction sa = {.sa_handler = on_timeout};
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(TIMEOUT_SIGNAL, &sa, NULL) < 0)
+        return tidal_err_set(err, "sigaction: %s", strerror(errno));
+    struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = TIMEOUT_SIGNAL};
+    ev._sigev_un._tid = gettid();
+    if (timer_create(CLOCK_MONOTONIC, &ev, timer) < 0)
+        return tidal_err_set(err, "timer_create: %s", strerror(errno));
+    struct itimerspec its = {.it_value.tv_sec = (time_t)seconds,
+                             .it_value.tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+        its.it_value.tv_nsec = 1;
+    if (timer_settime(*timer, 0, &its, NULL) < 0) {
+        timer_delete(*timer);
+        return tidal_err_set(err, "timer_settime: %s", strerror(errno));
+    }
+    return 0;
+}
+
+const char *tidal_kvm_exit_name(unsigned r)
+{
+    static const char *const names[] = {
+        [KVM_EXIT_UNKNOWN] = "unknown", [KVM_EXIT_IO] = "io", [KVM_EXIT_HLT] = "hlt",
+        [KVM_EXIT_MMIO] = "mmio", [KVM_EXIT_SHUTDOWN] = "shutdown",
+        [KVM_EXIT_FAIL_ENTRY] = "fail_entry", [KVM_EXIT_INTR] = "intr",
+        [KVM_EXIT_INTERNAL_ERROR] = "internal_error"};
+    return r < sizeof(names) / sizeof(names[0]) ? names[r] : NULL;
+}
+
+static void set_error(struct tidal_run_result *res, const char *fmt, const char *detail)
+{
+    res->reason = TIDAL_EXIT_ERROR;
+    snprintf(res->report, sizeof(res->report), fmt, detail);
+}
+
+static bool handle_io(struct tidal_vm *vm, struct tidal_run_result *res)
+{
+    struct kvm_run *run = vm->run;
+    if (run->io.port != TIDAL_PORT_CALL || run->io.direction != KVM_EXIT_IO_OUT ||
+        run->io.size != 4 || run->io.count != 1) {
+        char what[160];
+        snprintf(what, sizeof(what),
+                 "guest %s %u byte(s) x%u on I/O port 0x%x; Tidal guests talk to the monitor "
+                 "only by a 4-byte out to port 0x%x",
+                 run->io.direction == KVM_EXIT_IO_OUT ? "wrote" : "read", run->io.size,
+                 run->io.count, run->io.port, TIDAL_PORT_CALL);
+        tidal_crash_from_vcpu(vm, what, res->report, sizeof(res->report));
+        res->reason = TIDAL_EXIT_CRASHED;
+        return false;
+    }
+    uint32_t gpa;
+    memcpy(&gpa, (uint8_t *)run + run->io.data_offset, sizeof(gpa));
+    struct tidal_call_result cr;
+    enum tidal_call_outcome out = tidal_call_handle(&vm->mem, &vm->io, gpa, &cr);
+    if (cr.nr < sizeof(res->calls_by_nr) / sizeof(res->calls_by_nr[0]))
+        res->calls_by_nr[cr.nr]++;
+    switch (out) {
+    case TIDAL_CALL_CONTINUE:
+        return true;
+    case TIDAL_CALL_EXITED:
+        res->reason = TIDAL_EXIT_HALTED;
+        res->status = cr.status;
+        return false;
+    case TIDAL_CALL_FAULTED:
+        res->reason = TIDAL_EXIT_CRASHED;
+        tidal_crash_from_fault(vm, &cr.fault, res->report, sizeof(res->report));
+        return false;
+    case TIDAL_CALL_INVALID: {
+        char what[300];
+        snprintf(what, sizeof(what), "invalid call: %s", cr.msg);
+        res->reason = TIDAL_EXIT_CRASHED;
+        tidal_crash_from_vcpu(vm, what, res->report, sizeof(res->report));
+        return false;
+    }
+    }
+    return false;
+}
+
+static bool dispatch(struct tidal_vm *vm, struct tidal_run_result *res)
+{
+    struct kvm_run *run = vm->run;
+    char what[200];
+    switch (run->exit_reason) {
+    case KVM_EXIT_IO:
+        return handle_io(vm, res);
+    case KVM_EXIT_INTR:
+        return true;
+    case KVM_EXIT_HLT:
+        /* Interrupts are never enabled, so a halted guest can never wake. */
+        snprintf(what, sizeof(what), "guest executed hlt with nothing to wake it");
+        break;
+    case KVM_EXIT_MMIO:
+        snprintf(what, sizeof(what), "guest %s %u byte(s) at 0x%llx, outside guest memory",
+                 run->mmio.is_write ? "wrote" : "read", run->mmio.len,
+                 (unsigned long long)run->mmio.phys_addr);
+        break;
+    case KVM_EXIT_SHUTDOWN:
+        snprintf(what, sizeof(what), "triple fault (an exception its handler could not take)");
+        break;
+    case KVM_EXIT_INTERNAL_ERROR:
+        snprintf(what, sizeof(what), "KVM internal error, suberror %u%s", run->internal.suberror,
+                 run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+                     ? " (an instruction KVM could not emulate)"
+                     : "");
+        break;
+    case KVM_EXIT_FAIL_ENTRY:
+        snprintf(what, sizeof(what), "VM entry failed, hardware reason 0x%llx",
+                 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+        tidal_crash_from_vcpu(vm, what, res->report, sizeof(res->report));
+        res->reason = TIDAL_EXIT_ERROR;
+        return false;
+    default:
+        snprintf(what, sizeof(what), "unexpected KVM exit reason %u", run->exit_reason);
+        break;
+    }
+    tidal_crash_from_vcpu(vm, what, res->report, sizeof(res->report));
+    res->reason = TIDAL_EXIT_CRASHED;
+    return false;
+}
+
+void tidal_vm_run(struct tidal_vm *vm, struct tidal_run_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    struct tidal_err err;
+    timer_t timer;
+    bool timer_armed = false;
+    timed_out = 0;
+    current_run = vm->run;
+    vm->io.interrupted = &timed_out;
+    if (vm->timeout_sec > 0) {
+        if (arm_timer(vm->timeout_sec, &timer, &err)) {
+            set_error(res, "%s", err.msg);
+            return;
+        }
+        timer_armed = true;
+    }
+
+    struct timespec wall;
+    uint64_t tsc = 0;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    tidal_vcpu_read_tsc(vm, &tsc);
+    tidal_layout_set_clock(vm->mem.base, tsc,
+                           (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec);
+
+    uint64_t start = tidal_now_ns();
+    bool first = true, running = true;
+    while (running) {
+        if (timed_out) {
+            res->reason = TIDAL_EXIT_TIMEOUT;
+            snprintf(res->report, sizeof(res->report), "guest killed after its %.3g s timeout",
+                     vm->timeout_sec);
+            break;
+        }
+        int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+        if (first) {
+            vm->timing.first_exit = tidal_now_ns() - start;
+            first = false;
+        }
+        if (r < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                vm->run->immediate_exit = 0;
+                continue;
+            }
+            set_error(res, "KVM_RUN: %s", strerror(errno));
+            break;
+        }
+        if (vm->run->exit_reason < TIDAL_MAX_EXIT_REASONS)
+            res->exits_by_reason[vm->run->exit_reason]++;
+        running = dispatch(vm, res);
+    }
+    vm->timing.run = tidal_now_ns() - start;
+    res->bytes_out = vm->io.bytes_out;
+    if (timer_armed)
+        timer_delete(timer);
+    current_run = NULL;
+}

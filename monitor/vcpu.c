@@ -1,0 +1,213 @@
+/* vCPU state for a 64-bit guest that runs natively both on PVM (software-assisted
+ * KVM, see docs) and on VMX/SVM: long mode from the first instruction, U/S=1 page
+ * tables, lower-half addresses, and on PVM the VIF page registered by MSR. */
+#include "vm_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#define MSR_IA32_TSC 0x10u
+#define MSR_STAR 0xc0000081u
+#define MSR_LSTAR 0xc0000082u
+#define MSR_CSTAR 0xc0000083u
+#define MSR_SFMASK 0xc0000084u
+#define MSR_FS_BASE 0xc0000100u
+#define MSR_GS_BASE 0xc0000101u
+#define MSR_KERNEL_GS_BASE 0xc0000102u
+#define MSR_PVM_VIF 0x4b564d10u
+#define MSR_PVM_SIGNATURE 0x4b564d11u
+#define PVM_SIGNATURE 0x4d5650u /* "PVM" */
+#define PVM_VIF_HOST_WRITE 0x400u
+
+#define CR0_PE (1u << 0)
+#define CR0_MP (1u << 1)
+#define CR0_ET (1u << 4)
+#define CR0_NE (1u << 5)
+#define CR0_WP (1u << 16)
+#define CR0_AM (1u << 18)
+#define CR0_PG (1u << 31)
+#define CR4_PAE (1u << 5)
+#define CR4_OSFXSR (1u << 9)
+#define CR4_OSXMMEXCPT (1u << 10)
+#define CR4_FSGSBASE (1u << 16)
+#define CR4_OSXSAVE (1u << 18)
+#define EFER_SCE (1u << 0)
+#define EFER_LME (1u << 8)
+#define EFER_LMA (1u << 10)
+#define EFER_NXE (1u << 11)
+/* syscall clears these RFLAGS bits: TF, IF, DF, IOPL, NT, AC */
+#define SYSCALL_FLAG_MASK 0x47700u
+
+#define XCR0_X87 1u
+#define XCR0_SSE 2u
+#define XCR0_AVX 4u
+
+struct msr_list {
+    struct kvm_msrs hdr;
+    struct kvm_msr_entry entries[12];
+};
+
+static int set_msrs(struct tidal_vm *vm, struct msr_list *m, unsigned n, struct tidal_err *err)
+{
+    m->hdr.nmsrs = n;
+    int r = ioctl(vm->vcpu_fd, KVM_SET_MSRS, m);
+    if (r != (int)n)
+        return tidal_err_set(err, "KVM_SET_MSRS: set %d of %u (first failing MSR 0x%x)%s%s", r,
+                             n, r >= 0 && r < (int)n ? m->entries[r].index : 0,
+                             r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
+    return 0;
+}
+
+/* PVM answers this MSR with its signature; VMX/SVM KVM returns no entry. */
+static bool detect_pvm(struct tidal_vm *vm)
+{
+    struct msr_list m = {.hdr.nmsrs = 1, .entries[0].index = MSR_PVM_SIGNATURE};
+    return ioctl(vm->vcpu_fd, KVM_GET_MSRS, &m) == 1 && m.entries[0].data == PVM_SIGNATURE;
+}
+
+static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, uint32_t idx)
+{
+    for (uint32_t i = 0; i < c->nent; i++)
+        if (c->entries[i].function == fn && c->entries[i].index == idx)
+            return &c->entries[i];
+    return NULL;
+}
+
+static int setup_cpuid(struct tidal_vm *vm, bool *xsave, uint64_t *xcr0_ok, struct tidal_err *err)
+{
+    unsigned n = 128;
+    struct kvm_cpuid2 *c = NULL;
+    for (;;) {
+        c = realloc(c, sizeof(*c) + n * sizeof(c->entries[0]));
+        if (!c)
+            return tidal_err_set(err, "out of memory");
+        c->nent = n;
+        if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+            break;
+        if (errno != E2BIG || n > 4096) {
+            free(c);
+            return tidal_err_set(err, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+        }
+        n *= 2;
+    }
+    struct kvm_cpuid_entry2 *leaf1 = cpuid_find(c, 1, 0), *leaf7 = cpuid_find(c, 7, 0),
+                            *leafd = cpuid_find(c, 0xd, 0);
+    *xsave = leaf1 && (leaf1->ecx & (1u << 26));
+    *xcr0_ok = leafd ? ((uint64_t)leafd->edx << 32 | leafd->eax) : XCR0_X87 | XCR0_SSE;
+    vm->fsgsbase = leaf7 && (leaf7->ebx & 1u);
+    int r = ioctl(vm->vcpu_fd, KVM_SET_CPUID2, c);
+    free(c);
+    if (r < 0)
+        return tidal_err_set(err, "KVM_SET_CPUID2: %s", strerror(errno));
+    return 0;
+}
+
+int tidal_vcpu_setup(struct tidal_vm *vm, struct tidal_err *err)
+{
+    bool xsave = false;
+    uint64_t xcr0_ok = 0;
+    /* CPUID first: KVM checks XCR0 against the guest's CPUID. */
+    if (setup_cpuid(vm, &xsave, &xcr0_ok, err))
+        return -1;
+    if (xsave) {
+        struct kvm_xcrs xcrs = {.nr_xcrs = 1};
+        xcrs.xcrs[0].xcr = 0;
+        xcrs.xcrs[0].value = (XCR0_X87 | XCR0_SSE | XCR0_AVX) & xcr0_ok;
+        if (ioctl(vm->vcpu_fd, KVM_SET_XCRS, &xcrs) < 0)
+            return tidal_err_set(err, "KVM_SET_XCRS: %s", strerror(errno));
+    }
+    struct kvm_fpu fpu = {.fcw = 0x37f, .mxcsr = 0x1f80};
+    if (ioctl(vm->vcpu_fd, KVM_SET_FPU, &fpu) < 0)
+        return tidal_err_set(err, "KVM_SET_FPU: %s", strerror(errno));
+    int khz = ioctl(vm->vcpu_fd, KVM_GET_TSC_KHZ, 0);
+    vm->tsc_khz = khz > 0 ? (uint64_t)khz : 0;
+    vm->pvm = detect_pvm(vm);
+    if (vm->pvm) {
+        struct msr_list m = {.entries[0] = {.index = MSR_PVM_VIF,
+                                            .data = TIDAL_VIF_GPA | PVM_VIF_HOST_WRITE}};
+        if (set_msrs(vm, &m, 1, err))
+            return -1;
+    }
+    vm->cr4_osxsave = xsave;
+    return 0;
+}
+
+static void code_segment(struct kvm_segment *s)
+{
+    *s = (struct kvm_segment){.base = 0, .limit = 0xffffffff, .selector = TIDAL_SEL_CODE,
+                              .type = 11, .present = 1, .dpl = 0, .db = 0, .s = 1, .l = 1,
+                              .g = 1};
+}
+
+static void data_segment(struct kvm_segment *s)
+{
+    *s = (struct kvm_segment){.base = 0, .limit = 0xffffffff, .selector = TIDAL_SEL_DATA,
+                              .type = 3, .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0,
+                              .g = 1};
+}
+
+int tidal_vcpu_set_boot_state(struct tidal_vm *vm, struct tidal_err *err)
+{
+    struct kvm_sregs sregs;
+    if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+        return tidal_err_set(err, "KVM_GET_SREGS: %s", strerror(errno));
+    code_segment(&sregs.cs);
+    data_segment(&sregs.ds);
+    sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+    sregs.tr = (struct kvm_segment){.base = TIDAL_TSS_GPA, .limit = 103,
+                                    .selector = TIDAL_SEL_TSS, .type = 11, .present = 1};
+    sregs.ldt = (struct kvm_segment){.type = 2, .unusable = 1};
+    sregs.gdt.base = TIDAL_GDT_GPA;
+    sregs.gdt.limit = TIDAL_SEL_TSS + 16 - 1;
+    sregs.idt.base = TIDAL_IDT_GPA;
+    sregs.idt.limit = TIDAL_IDT_VECTORS * 16 - 1;
+    sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
+    sregs.cr3 = vm->pt.root;
+    sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | (vm->cr4_osxsave ? CR4_OSXSAVE : 0) |
+                (vm->fsgsbase ? CR4_FSGSBASE : 0);
+    sregs.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+    if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0) {
+        if (!vm->fsgsbase)
+            return tidal_err_set(err, "KVM_SET_SREGS: %s", strerror(errno));
+        /* Some hosts report FSGSBASE but refuse the CR4 bit: boot without it. */
+        vm->fsgsbase = false;
+        struct tidal_boot_info *bi =
+            (struct tidal_boot_info *)(vm->mem.base + TIDAL_BOOT_INFO_GPA);
+        bi->flags &= ~(uint32_t)TIDAL_BOOT_FSGSBASE;
+        sregs.cr4 &= ~(uint64_t)CR4_FSGSBASE;
+        if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
+            return tidal_err_set(err, "KVM_SET_SREGS: %s", strerror(errno));
+    }
+
+    struct kvm_regs regs = {
+        .rip = vm->img.entry,
+        .rsp = vm->layout.stack_top,
+        .rdi = TIDAL_BOOT_INFO_GPA,
+        .rflags = 0x2,
+    };
+    if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs) < 0)
+        return tidal_err_set(err, "KVM_SET_REGS: %s", strerror(errno));
+
+    /* Set here rather than by the guest: every wrmsr from the guest is an exit. */
+    struct msr_list m = {.entries = {
+                             {.index = MSR_STAR, .data = (uint64_t)TIDAL_SEL_CODE << 32},
+                             {.index = MSR_LSTAR, .data = vm->img.note.syscall_entry},
+                             {.index = MSR_CSTAR, .data = 0},
+                             {.index = MSR_SFMASK, .data = SYSCALL_FLAG_MASK},
+                             {.index = MSR_FS_BASE, .data = 0},
+                             {.index = MSR_GS_BASE, .data = 0},
+                             {.index = MSR_KERNEL_GS_BASE, .data = 0},
+                         }};
+    return set_msrs(vm, &m, 7, err);
+}
+
+int tidal_vcpu_read_tsc(struct tidal_vm *vm, uint64_t *tsc)
+{
+    struct msr_list m = {.hdr.nmsrs = 1, .entries[0].index = MSR_IA32_TSC};
+    if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, &m) != 1)
+        return -1;
+    *tsc = m.entries[0].data;
+    return 0;
+}
