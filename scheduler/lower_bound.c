@@ -10,6 +10,10 @@
  * one is a relaxation of the two-resource LP and the maximum over the weightings is
  * still a lower bound (possibly below the LP optimum, never above it). Identical jobs
  * are merged into one node with their sizes summed, which is exact for identical jobs.
+ *
+ * Work is counted in whole slots: a plan can only give a job whole slots, so a 60 s job
+ * costs a 5-min slot in every plan and the bound may count it so. What stays fractional
+ * is how much of each slot and which slots (and no host boundaries, no switch costs).
  */
 #include "maxflow.h"
 #include "sched_internal.h"
@@ -76,7 +80,7 @@ static int feasible(const struct lbctx *c, int n, const double lam[TSCHED_NRES],
         for (int r = 0; r < TSCHED_NRES; r++)
             s += lam[r] * w->req[r] / c->ref[r];
         s *= c->g[i].mult;
-        double work = s * w->duration_s / m->slot_s;
+        double work = s * tsched_batch_slots_needed(m, w, 1, 0);
         need += work;
         if (mf_add(&g, src, 1 + i, work) < 0)
             goto oom;
@@ -114,7 +118,7 @@ static int simple_bound(const struct lbctx *c, int upper)
     for (int i = 0; i < c->ng; i++) {
         const struct tsched_workload *w = &m->w[c->g[i].w];
         for (int r = 0; r < TSCHED_NRES; r++)
-            vol[r] += c->g[i].mult * w->req[r] * w->duration_s / m->slot_s;
+            vol[r] += c->g[i].mult * w->req[r] * tsched_batch_slots_needed(m, w, 1, 0);
     }
     int n = 0;
     for (; n < upper; n++) {

@@ -9,9 +9,9 @@
 int tsched_model_init(struct tsched_model *m, int slot_s, struct tsched_err *err)
 {
     memset(m, 0, sizeof *m);
-    if (slot_s <= 0 || 86400 % slot_s != 0)
+    if (slot_s < 60 || 86400 % slot_s != 0)
         return tsched_errf(err,
-                           "slot length %d s: expected a positive divisor of 24 h "
+                           "slot length %d s: expected a divisor of 24 h of at least 60 s "
                            "(e.g. 60s, 5m, 15m, 1h)",
                            slot_s);
     m->slot_s = slot_s;

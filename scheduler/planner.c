@@ -1,9 +1,9 @@
 /*
  * The planner: the fewest fleet hosts on which tsched_pack succeeds.
  *
- * Starting from the lower bound (the caller's, or 0), it grows the fleet by ~1% per
- * failed attempt, then bisects back between the last failure and the first success,
- * so a plan within a few hosts of LB* costs a handful of attempts.
+ * Starting from the lower bound (the caller's, or 1), it grows the fleet by 1, 2, 4...
+ * hosts per failed attempt, then bisects back between the last failure and the first
+ * success: a plan k hosts above LB* costs about 2 log2(k) attempts.
  */
 #include "pack.h"
 
@@ -88,7 +88,7 @@ int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *
     if (check_sizes(m, err) < 0)
         return -1;
     int fleet_max = tsched_fleet_max(m);
-    int n = lb > 0 ? lb : 1, fail = n - 1, attempts = 0;
+    int n = lb > 0 ? lb : 1, fail = n - 1, attempts = 0, step = 1;
     struct tsched_plan best = {0}, cur;
     bool have = false;
     /* Any plan needs at most one host per workload (plus slack for empty models). */
@@ -112,7 +112,8 @@ int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *
         }
         tsched_plan_free(&cur);
         fail = n;
-        n += n / 100 > 1 ? n / 100 : 1;
+        n += step;
+        step *= 2;
     }
     /* Bisection between the last failure and the first success. */
     int lo = fail + 1, hi = best.nhosts - 1;

@@ -1,0 +1,383 @@
+/* `tidal plan`: loads hosts and workloads (or traces), plans, checks, prints, writes. */
+#include <tidal/scheduler.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EXIT_INPUT 2
+#define EXIT_FAIL 1
+
+static const char usage[] =
+    "usage: tidal plan --hosts hosts.json (--workloads workloads.json | --from-traces DIR |\n"
+    "                  --synthetic N) [options]\n"
+    "  --slot DUR          slot length dividing 24 h, >= 1m (default 5m)\n"
+    "  --out FILE          write the plan as JSON\n"
+    "  --svg FILE          write a per-host utilisation chart\n"
+    "  --tz ZONE           zone the UTC traces are shifted into (UTC, +HH:MM, Area/City)\n"
+    "  --sample F          keep this fraction of trace items, by id (default 1)\n"
+    "  --vm-day N          day of the VM trace (default: the last full day)\n"
+    "  --batch-start HH:MM local time of the batch trace's t=0 (default 18:00)\n"
+    "  --batch-window DUR  batch deadline after release, at least run time (default 12h)\n"
+    "  --no-functions, --no-vms, --no-batch   leave a trace out\n"
+    "  --synthetic N       N generated workloads (deterministic, see --seed)\n"
+    "  --seed S            seed for --synthetic (default 1)\n"
+    "  --repeat N          plan N times and report median times (benchmarks)\n"
+    "  --bench NAME        also print BENCH lines tagged NAME\n"
+    "exit: 0 ok, 2 usage or input error, 1 no valid plan or internal error\n";
+
+struct opts {
+    const char *hosts, *workloads, *traces, *out, *svg, *bench;
+    long slot_s;
+    int synthetic, repeat;
+    uint64_t seed;
+    struct tsched_trace_opts tr;
+};
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int bad_value(const char *opt, const char *val, const char *want)
+{
+    fprintf(stderr, "tidal plan: %s \"%s\": expected %s\n", opt, val, want);
+    return -1;
+}
+
+static int parse_int(const char *opt, const char *s, long lo, long hi, long *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtol(s, &end, 10);
+    if (errno || end == s || *end || *v < lo || *v > hi) {
+        char want[96];
+        snprintf(want, sizeof want, "a whole number in [%ld, %ld]", lo, hi);
+        return bad_value(opt, s, want);
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+    enum {
+        O_TZ = 256,
+        O_SAMPLE,
+        O_VMDAY,
+        O_BSTART,
+        O_BWIN,
+        O_NOFN,
+        O_NOVM,
+        O_NOB,
+        O_SYN,
+        O_SEED,
+        O_REPEAT,
+        O_BENCH
+    };
+    static const struct option lo[] = {{"hosts", required_argument, 0, 'H'},
+                                       {"workloads", required_argument, 0, 'w'},
+                                       {"from-traces", required_argument, 0, 'T'},
+                                       {"slot", required_argument, 0, 's'},
+                                       {"out", required_argument, 0, 'o'},
+                                       {"svg", required_argument, 0, 'g'},
+                                       {"tz", required_argument, 0, O_TZ},
+                                       {"sample", required_argument, 0, O_SAMPLE},
+                                       {"vm-day", required_argument, 0, O_VMDAY},
+                                       {"batch-start", required_argument, 0, O_BSTART},
+                                       {"batch-window", required_argument, 0, O_BWIN},
+                                       {"no-functions", no_argument, 0, O_NOFN},
+                                       {"no-vms", no_argument, 0, O_NOVM},
+                                       {"no-batch", no_argument, 0, O_NOB},
+                                       {"synthetic", required_argument, 0, O_SYN},
+                                       {"seed", required_argument, 0, O_SEED},
+                                       {"repeat", required_argument, 0, O_REPEAT},
+                                       {"bench", required_argument, 0, O_BENCH},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+    memset(o, 0, sizeof *o);
+    o->slot_s = 300;
+    o->repeat = 1;
+    o->seed = 1;
+    tsched_trace_opts_default(&o->tr);
+    optind = 1;
+    opterr = 0;
+    int c;
+    long v;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'H':
+            o->hosts = optarg;
+            break;
+        case 'w':
+            o->workloads = optarg;
+            break;
+        case 'T':
+            o->traces = optarg;
+            break;
+        case 's':
+            if (tsched_parse_duration(optarg, &o->slot_s) < 0 || o->slot_s < 60 ||
+                86400 % o->slot_s)
+                return bad_value("--slot", optarg,
+                                 "a duration of at least 1m dividing 24h (like 1m, 5m, 15m, 1h)");
+            break;
+        case 'o':
+            o->out = optarg;
+            break;
+        case 'g':
+            o->svg = optarg;
+            break;
+        case O_TZ:
+            o->tr.tz = optarg;
+            break;
+        case O_SAMPLE: {
+            char *end;
+            o->tr.sample = strtod(optarg, &end);
+            if (end == optarg || *end || !(o->tr.sample > 0 && o->tr.sample <= 1))
+                return bad_value("--sample", optarg, "a fraction in (0, 1]");
+            break;
+        }
+        case O_VMDAY:
+            if (parse_int("--vm-day", optarg, 0, 1000, &v) < 0)
+                return -1;
+            o->tr.vm_day = (int)v;
+            break;
+        case O_BSTART:
+            if (tsched_parse_clock(optarg, &o->tr.batch_start_s) < 0)
+                return bad_value("--batch-start", optarg, "a local time HH:MM");
+            break;
+        case O_BWIN:
+            if (tsched_parse_duration(optarg, &o->tr.batch_window_s) < 0 ||
+                o->tr.batch_window_s > 86400)
+                return bad_value("--batch-window", optarg, "a duration up to 24h, like 12h");
+            break;
+        case O_NOFN:
+            o->tr.no_functions = true;
+            break;
+        case O_NOVM:
+            o->tr.no_vms = true;
+            break;
+        case O_NOB:
+            o->tr.no_batch = true;
+            break;
+        case O_SYN:
+            if (parse_int("--synthetic", optarg, 1, 10000000, &v) < 0)
+                return -1;
+            o->synthetic = (int)v;
+            break;
+        case O_SEED:
+            if (parse_int("--seed", optarg, 0, 0x7fffffffffffffffL, &v) < 0)
+                return -1;
+            o->seed = (uint64_t)v;
+            break;
+        case O_REPEAT:
+            if (parse_int("--repeat", optarg, 1, 1000, &v) < 0)
+                return -1;
+            o->repeat = (int)v;
+            break;
+        case O_BENCH:
+            o->bench = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 1;
+        default:
+            fprintf(stderr, "tidal plan: unknown option or missing value: %s\n%s", argv[optind - 1],
+                    usage);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tidal plan: unexpected argument \"%s\"\n%s", argv[optind], usage);
+        return -1;
+    }
+    if (!o->workloads && !o->traces && !o->synthetic) {
+        fprintf(stderr, "tidal plan: give --workloads, --from-traces or --synthetic\n%s", usage);
+        return -1;
+    }
+    if (!o->hosts && !o->synthetic) {
+        fprintf(stderr, "tidal plan: --hosts is required\n%s", usage);
+        return -1;
+    }
+    return 0;
+}
+
+static int load(const struct opts *o, struct tsched_model *m)
+{
+    struct tsched_err err;
+    if (tsched_model_init(m, (int)o->slot_s, &err) < 0 ||
+        (o->hosts && tsched_load_hosts(m, o->hosts, &err) < 0))
+        goto fail;
+    if (o->traces) {
+        struct tsched_trace_report rep;
+        if (tsched_load_traces(m, o->traces, &o->tr, &rep, &err) < 0)
+            goto fail;
+        printf("traces %s (zone %s, sample %g): %d functions, %d VMs in %d bundles, %d batch "
+               "tasks in %d jobs; %d rows rejected%s%s\n",
+               o->traces, o->tr.tz, o->tr.sample, rep.functions, rep.vms, rep.vm_bundles,
+               rep.batch_tasks, rep.batch_jobs, rep.skipped_rows, rep.skipped_rows ? " — " : "",
+               rep.note);
+    }
+    if (o->workloads && tsched_load_workloads(m, o->workloads, &err) < 0)
+        goto fail;
+    if (o->synthetic && tsched_synth(m, o->synthetic, o->seed, &err) < 0)
+        goto fail;
+    if (m->nw == 0) {
+        fprintf(stderr, "tidal plan: no workloads to plan\n");
+        return -1;
+    }
+    return 0;
+fail:
+    fprintf(stderr, "tidal plan: %s\n", err.msg);
+    return -1;
+}
+
+struct results {
+    int lb, peak_ffd, p95, p95_over;
+    double t_plan, t_lb, t_base;
+};
+
+static void print_table(const struct tsched_model *m, const struct tsched_plan *p,
+                        const struct results *r, const struct tsched_verify *v)
+{
+    int kinds[3] = {0};
+    for (int i = 0; i < m->nw; i++)
+        kinds[m->w[i].kind]++;
+    printf("plan: %d workloads (%d service, %d function, %d batch), %d slots of %d s, zone %s\n",
+           m->nw, kinds[TSCHED_SERVICE], kinds[TSCHED_FUNCTION], kinds[TSCHED_BATCH], m->nslots,
+           m->slot_s, m->tz);
+    printf("hour :");
+    for (int h = 0; h < 24; h++)
+        printf(" %4d", h);
+    printf("\nhosts:");
+    int per_hour = m->nslots / 24;
+    for (int h = 0; h < 24; h++) {
+        int mx = 0;
+        for (int t = h * per_hour; t < (h + 1) * per_hour; t++)
+            mx = p->hosts_per_slot[t] > mx ? p->hosts_per_slot[t] : mx;
+        printf(" %4d", mx);
+    }
+    printf("\n");
+    printf("  peak hosts (time-aware)      %6d\n", p->peak_hosts);
+    printf("  host-hours                   %9.1f\n", p->host_hours);
+    printf("  lower bound LB*              %6d   peak/LB* = %.3f\n", r->lb,
+           r->lb ? (double)p->peak_hosts / r->lb : 0);
+    printf("  peak packing (FFD, no time)  %6d   time-aware uses %.1f%% fewer hosts\n", r->peak_ffd,
+           100.0 * (1 - (double)p->peak_hosts / r->peak_ffd));
+    printf("  P95 requests (k8s-style)     %6d   %d host-slots overloaded by the real curves\n",
+           r->p95, r->p95_over);
+    printf("  batch: %d starts, %d suspends, %d resumes, %d moves\n", p->starts, p->suspends,
+           p->resumes, p->moves);
+    printf("  checks: %d capacity violations, %d deadline misses, %d unplaced, %d rule "
+           "violations\n",
+           v->capacity_violations, v->deadline_misses, v->unplaced, v->rule_violations);
+    printf("  time: plan %.3f s, lower bound %.3f s, baselines %.3f s (%d fleet sizes tried)\n",
+           r->t_plan, r->t_lb, r->t_base, p->attempts);
+}
+
+static void print_bench(const char *name, const struct tsched_plan *p, const struct results *r,
+                        const struct tsched_verify *v)
+{
+    printf("BENCH %s_plan_time %.3f s\n", name, r->t_plan);
+    printf("BENCH %s_lower_bound_time %.3f s\n", name, r->t_lb);
+    printf("BENCH %s_total_time %.3f s\n", name, r->t_plan + r->t_lb + r->t_base);
+    printf("BENCH %s_peak_hosts %d hosts\n", name, p->peak_hosts);
+    printf("BENCH %s_lower_bound %d hosts\n", name, r->lb);
+    printf("BENCH %s_peak_over_lb %.4f ratio\n", name, r->lb ? (double)p->peak_hosts / r->lb : 0);
+    printf("BENCH %s_peak_packing_hosts %d hosts\n", name, r->peak_ffd);
+    printf("BENCH %s_p95_packing_hosts %d hosts\n", name, r->p95);
+    printf("BENCH %s_reduction_vs_peak_packing %.1f %%\n", name,
+           100.0 * (1 - (double)p->peak_hosts / r->peak_ffd));
+    printf("BENCH %s_capacity_violations %d count\n", name, v->capacity_violations);
+    printf("BENCH %s_deadline_misses %d count\n", name, v->deadline_misses);
+}
+
+int tidal_cmd_plan(int argc, char **argv)
+{
+    struct opts o;
+    int a = parse_args(argc, argv, &o);
+    if (a != 0)
+        return a > 0 ? 0 : EXIT_INPUT;
+    struct tsched_model m;
+    if (load(&o, &m) < 0) {
+        tsched_model_free(&m);
+        return EXIT_INPUT;
+    }
+    struct results r = {0};
+    struct tsched_plan p = {0};
+    struct tsched_err err;
+    double *tp = calloc((size_t)o.repeat, sizeof *tp), *tl = calloc((size_t)o.repeat, sizeof *tl),
+           *tb = calloc((size_t)o.repeat, sizeof *tb);
+    int rc = EXIT_FAIL;
+    if (!tp || !tl || !tb)
+        goto out;
+    for (int i = 0; i < o.repeat; i++) {
+        double t0 = now();
+        r.peak_ffd = tsched_baseline_peak(&m);
+        r.p95 = tsched_baseline_p95(&m, &r.p95_over);
+        double t1 = now();
+        if (r.peak_ffd < 0 || r.p95 < 0) {
+            fprintf(stderr, "tidal plan: a workload fits no host (or out of memory)\n");
+            goto out;
+        }
+        r.lb = tsched_lower_bound(&m, r.peak_ffd, &err);
+        double t2 = now();
+        if (r.lb < 0)
+            goto fail;
+        tsched_plan_free(&p);
+        if (tsched_plan_build(&m, r.lb, &p, &err) < 0)
+            goto fail;
+        double t3 = now();
+        tb[i] = t1 - t0;
+        tl[i] = t2 - t1;
+        tp[i] = t3 - t2;
+    }
+    r.t_plan = median(tp, o.repeat);
+    r.t_lb = median(tl, o.repeat);
+    r.t_base = median(tb, o.repeat);
+    struct tsched_verify v;
+    tsched_plan_verify(&m, &p, &v);
+    print_table(&m, &p, &r, &v);
+    if (o.bench)
+        print_bench(o.bench, &p, &r, &v);
+    if ((o.out && tsched_plan_write_json(&m, &p, o.out, &err) < 0) ||
+        (o.svg && tsched_plan_write_svg(&m, &p, o.svg, &err) < 0)) {
+        fprintf(stderr, "tidal plan: %s\n", err.msg);
+        rc = EXIT_INPUT;
+        goto out;
+    }
+    if (o.out)
+        printf("wrote %s\n", o.out);
+    if (o.svg)
+        printf("wrote %s\n", o.svg);
+    rc = v.capacity_violations || v.deadline_misses || v.unplaced || v.rule_violations ? EXIT_FAIL
+                                                                                       : 0;
+    if (rc)
+        fprintf(stderr, "tidal plan: the plan failed its own checks (a planner bug)\n");
+    goto out;
+fail:
+    fprintf(stderr, "tidal plan: %s\n", err.msg);
+out:
+    free(tp);
+    free(tl);
+    free(tb);
+    tsched_plan_free(&p);
+    tsched_model_free(&m);
+    return rc;
+}
