@@ -11,6 +11,7 @@ B := build
 SANFLAGS :=
 endif
 
+SHELL := /bin/bash
 CC := gcc
 CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude $(SANFLAGS)
 LDFLAGS := $(SANFLAGS)
@@ -29,7 +30,10 @@ HOST_SRC := $(wildcard host/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 GUESTLIB_SRC := $(wildcard guestlib/*.c) $(wildcard guestlib/*.S)
 EXAMPLES := $(basename $(notdir $(wildcard examples/*.c)))
-TEST_SUITES := $(notdir $(wildcard tests/*))
+# Every folder under tests/ with Criterion tests is one suite; corpus/ holds data and
+# guests/ holds guest programs the integration suite boots.
+TEST_SUITES := $(filter-out corpus guests,$(notdir $(wildcard tests/*)))
+TEST_GUESTS := $(patsubst tests/guests/%.c,build/tests/guests/%.elf,$(wildcard tests/guests/*.c))
 
 obj = $(patsubst %,$(B)/obj/%.o,$(basename $(1)))
 
@@ -40,7 +44,7 @@ HOST_LIB := $(B)/libtidal-host.a
 GUEST_LIB := build/guest/libtidal-guest.a
 HOST_LIBS := $(HOST_LIB) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(SCHEDULER_LIB)
 
-.PHONY: all deps test demo bench clean format examples
+.PHONY: all deps test test-nested demo bench clean format examples
 all: $(B)/tidal build/tidal-cc examples
 
 deps:
@@ -83,7 +87,19 @@ build/examples/%.linux: examples/%.c
 	@mkdir -p $(dir $@)
 	musl-gcc -std=c11 -D_GNU_SOURCE -O2 -static $< -o $@
 
+build/tests/guests/%.elf: tests/guests/%.c build/tidal-cc
+	@mkdir -p $(dir $@)
+	build/tidal-cc -O2 $< -o $@
+
 examples: $(foreach e,$(EXAMPLES),build/examples/$(e).elf build/examples/$(e).linux)
+
+# ---- benchmark tools: bench/bench-*.sh runs them from build/, next to build/tidal ----
+build/bench/proc-timer: bench/proc_timer.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< -lm
+build/bench/bringup: bench/bringup.c $(MONITOR_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(MONITOR_LIB) $(LDLIBS)
 
 # ---- tests: one Criterion binary per folder under tests/ ----
 define test_suite
@@ -94,18 +110,29 @@ endef
 $(foreach s,$(TEST_SUITES),$(eval $(call test_suite,$(s))))
 
 test: deps
-	$(MAKE) --no-print-directory all $(foreach s,$(TEST_SUITES),$(B)/tests/$(s))
-	@set -e; for s in $(TEST_SUITES); do \
+	$(MAKE) --no-print-directory all $(TEST_GUESTS) $(foreach s,$(TEST_SUITES),$(B)/tests/$(s))
+	@set -eo pipefail; for s in $(TEST_SUITES); do \
 		echo "== tests/$$s"; \
-		TIDAL_BIN=$(CURDIR)/$(B)/tidal TIDAL_ROOT=$(CURDIR) $(B)/tests/$$s --jobs 2; \
+		TIDAL_BIN=$(CURDIR)/$(B)/tidal TIDAL_ROOT=$(CURDIR) $(B)/tests/$$s --jobs 2 --verbose \
+			2>&1 | grep -v -E '^\[(RUN |PASS|====\] Running)'; \
 	done
+	@[ -w /dev/kvm ] || echo "NOTE: /dev/kvm is missing: the tests that boot guests were SKIPPED" \
+		"(see [SKIP] above). 'make test-nested' runs them inside QEMU with nested KVM."
+
+# The integration suite inside a QEMU/TCG machine with nested KVM, for hosts
+# without /dev/kvm (correctness only: everything runs emulated and slow).
+test-nested: deps
+	$(MAKE) --no-print-directory all $(TEST_GUESTS) $(B)/tests/integration
+	ci/kvm-in-qemu/setup.sh
+	ci/kvm-in-qemu/run.sh -- env TIDAL_BIN=$(CURDIR)/$(B)/tidal TIDAL_ROOT=$(CURDIR) \
+		$(B)/tests/integration --jobs 1
 
 demo: deps
 	$(MAKE) --no-print-directory all
 	bench/demo.sh
 
 bench: deps
-	$(MAKE) --no-print-directory all
+	$(MAKE) --no-print-directory all build/bench/proc-timer build/bench/bringup
 	@set -e; for b in bench/bench-*.sh; do $$b; done
 
 format:

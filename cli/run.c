@@ -174,11 +174,6 @@ int tidal_cmd_run(int argc, char **argv)
         fprintf(stderr, "tidal run: %s\n", err.msg);
         return TIDAL_RC_NO_INPUT;
     }
-    if (tidal_kvm_available(&err)) {
-        fprintf(stderr, "tidal run: %s\n", err.msg);
-        tidal_file_unmap(image, image_size);
-        return TIDAL_RC_NO_KVM;
-    }
     struct tidal_vm_config cfg = {
         .mem_size = o.mem_size,
         .timeout_sec = o.timeout_sec,
@@ -197,7 +192,9 @@ int tidal_cmd_run(int argc, char **argv)
         fprintf(stderr, "tidal run: %s\n", err.msg);
         tidal_vm_destroy(vm);
         tidal_file_unmap(image, image_size);
-        return rc == TIDAL_CREATE_BAD_INPUT ? TIDAL_RC_BAD_INPUT : TIDAL_RC_SYSTEM;
+        return rc == TIDAL_CREATE_BAD_INPUT ? TIDAL_RC_BAD_INPUT
+               : rc == TIDAL_CREATE_NO_KVM  ? TIDAL_RC_NO_KVM
+                                            : TIDAL_RC_SYSTEM;
     }
     tidal_file_unmap(image, image_size);
     struct tidal_run_result res;

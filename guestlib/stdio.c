@@ -100,3 +100,16 @@ size_t __stdio_read(FILE *file, unsigned char *buf, size_t len)
     }
     return got;
 }
+
+/* fflush means "out now": after musl has moved the FILE buffer into the console
+ * buffer, hand that over too. tidal-cc links with --wrap=fflush so that every call,
+ * musl's own included, comes here. */
+int __real_fflush(FILE *f);
+int __wrap_fflush(FILE *f);
+
+int __wrap_fflush(FILE *f)
+{
+    int r = __real_fflush(f);
+    tidal_console_flush();
+    return r;
+}

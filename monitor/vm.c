@@ -96,11 +96,8 @@ static int setup_vcpu_fds(struct tidal_vm *vm, struct tidal_err *err)
 }
 
 static int load_image(struct tidal_vm *vm, const struct tidal_vm_config *cfg, const uint8_t *elf,
-                      size_t elf_size, const char *path, struct tidal_err *err)
+                      size_t elf_size, struct tidal_err *err)
 {
-    if (tidal_elf_parse(elf, elf_size, path, TIDAL_IMAGE_MIN_GPA, vm->mem.size, &vm->img, err) ||
-        tidal_layout_plan(vm->mem.size, &vm->img, &vm->layout, err))
-        return TIDAL_CREATE_BAD_INPUT;
     tidal_elf_load(elf, &vm->img, vm->mem.base);
     if (tidal_layout_map(&vm->pt, vm->mem.base, &vm->layout, &vm->img, err))
         return TIDAL_CREATE_BAD_INPUT;
@@ -134,12 +131,16 @@ int tidal_vm_create(const struct tidal_vm_config *cfg, const uint8_t *elf, size_
     vm->io = (struct tidal_call_io){.in_fd = cfg->in_fd, .out_fd = cfg->out_fd,
                                      .err_fd = cfg->err_fd};
     *out = vm;
-    if (tidal_layout_check_mem(vm->mem.size, err))
+    /* A bad image is reported before KVM is touched: quicker, and it works on
+     * machines without /dev/kvm. */
+    if (tidal_layout_check_mem(vm->mem.size, err) ||
+        tidal_elf_parse(elf, elf_size, path, TIDAL_IMAGE_MIN_GPA, vm->mem.size, &vm->img, err) ||
+        tidal_layout_plan(vm->mem.size, &vm->img, &vm->layout, err))
         return TIDAL_CREATE_BAD_INPUT;
 
     uint64_t t0 = tidal_now_ns();
     if ((vm->kvm_fd = open_kvm(err)) < 0)
-        return -1;
+        return TIDAL_CREATE_NO_KVM;
     vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
     if (vm->vm_fd < 0)
         return tidal_err_set(err, "KVM_CREATE_VM: %s", strerror(errno));
@@ -155,7 +156,7 @@ int tidal_vm_create(const struct tidal_vm_config *cfg, const uint8_t *elf, size_
     if (setup_vcpu_fds(vm, err) || tidal_vcpu_setup(vm, err))
         return -1;
     uint64_t t3 = tidal_now_ns();
-    int r = load_image(vm, cfg, elf, elf_size, path, err);
+    int r = load_image(vm, cfg, elf, elf_size, err);
     if (r)
         return r;
     if (tidal_vcpu_set_boot_state(vm, err))

@@ -51,10 +51,12 @@ struct tidal_vm;
 int tidal_kvm_available(struct tidal_err *err);
 
 /* Returns 0, TIDAL_CREATE_BAD_INPUT (the image, its size or the arguments are wrong:
- * the user's to fix) or TIDAL_CREATE_SYSTEM (KVM or the host failed). On failure
+ * the user's to fix; checked before KVM is opened), TIDAL_CREATE_NO_KVM (/dev/kvm
+ * missing or unusable) or TIDAL_CREATE_SYSTEM (KVM or the host failed). On failure
  * *out may hold a partly built VM: pass it to tidal_vm_destroy. */
 #define TIDAL_CREATE_SYSTEM (-1)
 #define TIDAL_CREATE_BAD_INPUT (-2)
+#define TIDAL_CREATE_NO_KVM (-3)
 int tidal_vm_create(const struct tidal_vm_config *cfg, const uint8_t *elf, size_t elf_size,
                     const char *path, struct tidal_vm **out, struct tidal_err *err);
 void tidal_vm_run(struct tidal_vm *vm, struct tidal_run_result *res);
