@@ -82,6 +82,7 @@ build/tidal-cc: cli/tidal-cc.in $(GUEST_LIB)
 build/examples/%.elf: examples/%.c build/tidal-cc
 	@mkdir -p $(dir $@)
 	build/tidal-cc -O2 $< -o $@
+	guestlib/list-syscalls.sh $@ > $(basename $@).syscalls
 # The same program as a static musl Linux process: the baseline in tests and benchmarks.
 build/examples/%.linux: examples/%.c
 	@mkdir -p $(dir $@)
@@ -129,7 +130,7 @@ test-nested: deps
 
 demo: deps
 	$(MAKE) --no-print-directory all
-	bench/demo.sh
+	examples/demo.sh
 
 bench: deps
 	$(MAKE) --no-print-directory all build/bench/proc-timer build/bench/bringup

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make demo`: boots each example guest the way a user would, then plans a day of
+# mixed workloads. On a machine without /dev/kvm the guest part runs inside QEMU
+# with nested KVM (ci/kvm-in-qemu): correct, but everything there is slow.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -w /dev/kvm ] && [ -z "${KVMQ_GUEST:-}" ]; then
+    echo "demo: /dev/kvm is missing here; booting the guests inside QEMU with nested KVM"
+    echo "demo: (emulated: times are meaningless there; on a KVM host they are sub-ms)"
+    ci/kvm-in-qemu/setup.sh
+    ci/kvm-in-qemu/run.sh -- examples/demo.sh --guests-only
+else
+    show() {
+        echo
+        echo "\$ $*"
+        set +e
+        "$@"
+        echo "[exit status $?]"
+        set -e
+    }
+    show build/tidal run build/examples/hello.elf
+    show build/tidal run --env GREETING=hi build/examples/args.elf -- one "two words"
+    show build/tidal run --stats build/examples/primes.elf
+    show build/tidal run --mem 16M build/examples/alloc.elf
+    show build/tidal run build/examples/time.elf
+    show build/tidal run build/examples/crash.elf
+    show build/tidal run --timeout 1 build/examples/spin.elf
+fi
+[ "${1:-}" = --guests-only ] && exit 0
+
+if [ -f examples/plan/hosts.json ] && [ -d ../shared/traces ]; then
+    echo
+    echo "\$ build/tidal plan --from-traces ../shared/traces --hosts examples/plan/hosts.json --svg build/plan.svg"
+    build/tidal plan --from-traces ../shared/traces --hosts examples/plan/hosts.json \
+        --out build/plan.json --svg build/plan.svg
+fi
