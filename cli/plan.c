@@ -22,6 +22,8 @@ static const char usage[] =
     "  --vm-day N          day of the VM trace (default: the last full day)\n"
     "  --batch-start HH:MM local time of the batch trace's t=0 (default 18:00)\n"
     "  --batch-window DUR  batch deadline after release, at least run time (default 12h)\n"
+    "  --bundle F          largest VM bundle / function replica / batch chunk, as a\n"
+    "                      fraction of the first host type (default 0.0625)\n"
     "  --no-functions, --no-vms, --no-batch   leave a trace out\n"
     "  --synthetic N       N generated workloads (deterministic, see --seed)\n"
     "  --seed S            seed for --synthetic (default 1)\n"
@@ -89,7 +91,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         O_SYN,
         O_SEED,
         O_REPEAT,
-        O_BENCH
+        O_BENCH,
+        O_BUNDLE
     };
     static const struct option lo[] = {{"hosts", required_argument, 0, 'H'},
                                        {"workloads", required_argument, 0, 'w'},
@@ -109,6 +112,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                                        {"seed", required_argument, 0, O_SEED},
                                        {"repeat", required_argument, 0, O_REPEAT},
                                        {"bench", required_argument, 0, O_BENCH},
+                                       {"bundle", required_argument, 0, O_BUNDLE},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
@@ -151,6 +155,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->tr.sample = strtod(optarg, &end);
             if (end == optarg || *end || !(o->tr.sample > 0 && o->tr.sample <= 1))
                 return bad_value("--sample", optarg, "a fraction in (0, 1]");
+            break;
+        }
+        case O_BUNDLE: {
+            char *end;
+            o->tr.bundle_frac = strtod(optarg, &end);
+            if (end == optarg || *end || !(o->tr.bundle_frac > 0 && o->tr.bundle_frac <= 1))
+                return bad_value("--bundle", optarg, "a fraction of a host in (0, 1]");
             break;
         }
         case O_VMDAY:

@@ -15,6 +15,7 @@
  * costs a 5-min slot in every plan and the bound may count it so. What stays fractional
  * is how much of each slot and which slots (and no host boundaries, no switch costs).
  */
+#include "lb_dual.h"
 #include "maxflow.h"
 #include "sched_internal.h"
 
@@ -189,6 +190,21 @@ int tsched_lower_bound(const struct tsched_model *m, int upper, struct tsched_er
         }
         lo = b;
     }
+    /* Then per-slot prices, which see a CPU-bound day and a memory-bound night. */
+    struct lb_dual_job *jobs = malloc(((size_t)c.ng + 1) * sizeof *jobs);
+    if (!jobs)
+        goto oom;
+    for (int i = 0; i < c.ng; i++) {
+        const struct tsched_workload *w = &m->w[c.g[i].w];
+        jobs[i] = (struct lb_dual_job){.win_start = w->win_start,
+                                       .win_len = w->win_len,
+                                       .need = tsched_batch_slots_needed(m, w, 1, 0)};
+        for (int r = 0; r < TSCHED_NRES; r++)
+            jobs[i].a[r] = c.g[i].mult * w->req[r];
+    }
+    struct lb_dual_in in = {.T = T, .day = c.day, .jobs = jobs, .nj = c.ng};
+    lo = tsched_lb_dual(m, &in, lo, upper, 200);
+    free(jobs);
     rc = lo;
     goto out;
 oom:

@@ -23,11 +23,13 @@ struct packer {
     const struct tsched_model *m;
     struct tsched_plan *p;
     int n, T;
-    double *cap;     /* [host][res] */
-    double *hmax;    /* [host][res]: the host's highest load over the day */
-    double *hblk;    /* [host][block][res]: highest load in each of NBLK parts of the day */
-    double *agg;     /* [slot][res] summed over hosts */
-    double *maxfree; /* [slot][res]: most room any host has; a cheap necessary test */
+    double *cap;  /* [host][res] */
+    double *hmax; /* [host][res]: the host's highest load over the day */
+    double *hblk; /* [host][block][res]: highest load in each of NBLK parts of the day */
+    double bw[NBLK * TSCHED_NRES]; /* weight of a block: how close the fleet is to its peak */
+    double *agg;                   /* [slot][res] summed over hosts */
+    double *maxfree;               /* [slot][res]: most room any host has; a cheap necessary test */
+    double *pres; /* [slot][res]: batch work not yet placed, spread over its window */
     double fleet[TSCHED_NRES];
     double *score; /* per window offset */
     int *cand, *pick;
@@ -77,13 +79,18 @@ static void add(struct packer *k, int h, int t, const double *req)
     }
 }
 
-/* How full the fleet is in slot t, by its scarcest resource. */
-static double fullness(struct packer *k, int t)
+/* What running `req` in slot t costs: the fleet's fullness in each resource, weighted
+ * by how much of that resource the job takes. A memory-heavy job thus prefers the
+ * slots where memory is free even if CPU is not, and the other way round. Fullness
+ * counts the batch work still to place as if spread evenly over its window, so a job
+ * with a wide window leaves the slots that narrower windows will need. */
+static double slot_cost(struct packer *k, int t, const double *req)
 {
-    double f = 0;
+    double c = 0;
     for (int r = 0; r < TSCHED_NRES; r++)
-        f = fmax(f, k->agg[t * TSCHED_NRES + r] / k->fleet[r]);
-    return f;
+        c += req[r] / k->cap[r] * (k->agg[t * TSCHED_NRES + r] + k->pres[t * TSCHED_NRES + r]) /
+             k->fleet[r];
+    return c;
 }
 
 /* ---- day workloads ---- */
@@ -116,6 +123,31 @@ static bool day_fits(struct packer *k, int h, const struct tsched_workload *w, i
                 return false;
     }
     return true;
+}
+
+/* Room left matters where the fleet peaks: the host count is set there. A block's weight
+ * is its summed day demand relative to the busiest block's, to the 4th power, so the
+ * peak hours dominate and quiet hours only break ties. */
+static void block_weights(struct packer *k, const int *order, int nd)
+{
+    double agg[NBLK * TSCHED_NRES] = {0}, mx[TSCHED_NRES] = {0};
+    double *slot = calloc((size_t)k->T * TSCHED_NRES, sizeof *slot);
+    for (int i = 0; slot && i < nd; i++)
+        for (int t = 0; t < k->T; t++)
+            for (int r = 0; r < TSCHED_NRES; r++)
+                slot[t * TSCHED_NRES + r] += k->m->w[order[i]].demand[r][t];
+    for (int t = 0; slot && t < k->T; t++)
+        for (int r = 0; r < TSCHED_NRES; r++) {
+            double *a = &agg[BLK(k, t) * TSCHED_NRES + r];
+            *a = fmax(*a, slot[t * TSCHED_NRES + r]);
+            mx[r] = fmax(mx[r], *a);
+        }
+    free(slot);
+    for (int b = 0; b < NBLK; b++)
+        for (int r = 0; r < TSCHED_NRES; r++) {
+            double x = mx[r] > 0 ? agg[b * TSCHED_NRES + r] / mx[r] : 1;
+            k->bw[b * TSCHED_NRES + r] = x * x * x * x;
+        }
 }
 
 struct day_cand {
@@ -162,7 +194,7 @@ static int place_day(struct packer *k, int wi, struct day_cand *cand)
             for (int r = 0; r < TSCHED_NRES; r++) {
                 double f =
                     (c[r] - k->hblk[((size_t)h * NBLK + b) * TSCHED_NRES + r] - wb[b][r]) / c[r];
-                sc += f > 0 ? f * f : 0;
+                sc -= k->bw[b * TSCHED_NRES + r] * wb[b][r] / c[r] * (f + wb[b][r] / c[r]);
             }
         cand[nc++] = (struct day_cand){.h = h, .score = sc};
     }
@@ -185,16 +217,27 @@ static int place_day(struct packer *k, int wi, struct day_cand *cand)
 
 /* ---- batch workloads ---- */
 
+/* Adds (sign +1) or removes (-1) a job's evenly spread share of its window. */
+static void spread(struct packer *k, const struct tsched_workload *w, double sign)
+{
+    double f = sign * tsched_batch_slots_needed(k->m, w, 1, 0) / w->win_len;
+    for (int o = 0; o < w->win_len; o++) {
+        int t = (w->win_start + o) % k->T;
+        for (int r = 0; r < TSCHED_NRES; r++)
+            k->pres[t * TSCHED_NRES + r] += f * w->req[r];
+    }
+}
+
+static const double *sort_key;
 static int cmp_batch(const void *a, const void *b)
 {
     const struct tsched_workload *x = &sort_m->w[*(const int *)a];
     const struct tsched_workload *y = &sort_m->w[*(const int *)b];
-    int sx = x->win_len - tsched_batch_slots_needed(sort_m, x, 1, 0);
-    int sy = y->win_len - tsched_batch_slots_needed(sort_m, y, 1, 0);
     if (x->suspendable != y->suspendable)
         return x->suspendable ? 1 : -1;
-    if (sx != sy)
-        return sx - sy;
+    double kx = sort_key[*(const int *)a], ky = sort_key[*(const int *)b];
+    if (kx != ky)
+        return kx > ky ? -1 : 1;
     double zx = tsched_norm_size(x->req, sort_ref), zy = tsched_norm_size(y->req, sort_ref);
     if (zx != zy)
         return zx > zy ? -1 : 1;
@@ -229,10 +272,8 @@ static double leftover(struct packer *k, int h, int t, const double *req)
 {
     const double *l = L(k, h, t), *c = &k->cap[h * TSCHED_NRES];
     double s = 0;
-    for (int r = 0; r < TSCHED_NRES; r++) {
-        double f = (c[r] - l[r] - req[r]) / c[r];
-        s += f * f;
-    }
+    for (int r = 0; r < TSCHED_NRES; r++)
+        s -= req[r] / c[r] * (c[r] - l[r]) / c[r];
     return s;
 }
 
@@ -244,7 +285,7 @@ static bool place_contiguous(struct packer *k, int wi)
     double *pre = k->score; /* prefix sums of fullness over the window */
     pre[0] = 0;
     for (int o = 0; o < W; o++)
-        pre[o + 1] = pre[o] + fullness(k, (w->win_start + o) % k->T);
+        pre[o + 1] = pre[o] + slot_cost(k, (w->win_start + o) % k->T, w->req);
     for (int o = 0; o + need <= W; o++) {
         k->pick[o] = o;
         nc++;
@@ -308,7 +349,7 @@ static bool place_pieces(struct packer *k, int wi)
     double *sc = k->score;
     for (int o = 0; o < W; o++) {
         k->pick[o] = o;
-        sc[o] = fullness(k, (w->win_start + o) % k->T);
+        sc[o] = slot_cost(k, (w->win_start + o) % k->T, w->req);
         run[o] = -1;
     }
     cand_score = sc;
@@ -358,11 +399,13 @@ int tsched_pack(const struct tsched_model *m, int n, struct tsched_plan *p, stru
     struct day_cand *cand = malloc((size_t)n * sizeof *cand);
     k.agg = calloc((size_t)T * TSCHED_NRES, sizeof *k.agg);
     k.maxfree = malloc((size_t)T * TSCHED_NRES * sizeof *k.maxfree);
+    k.pres = calloc((size_t)T * TSCHED_NRES, sizeof *k.pres);
     k.score = malloc((2 * (size_t)T + 2) * sizeof *k.score);
     k.pick = malloc(((size_t)T + 1) * sizeof *k.pick);
     int *order = malloc(((size_t)m->nw + 1) * sizeof *order);
-    if (!k.cap || !k.hmax || !k.hblk || !cand || !k.agg || !k.maxfree || !k.score || !k.pick ||
-        !order) {
+    double *key = malloc(((size_t)m->nw + 1) * sizeof *key);
+    if (!k.cap || !k.hmax || !k.hblk || !cand || !k.agg || !k.maxfree || !k.pres || !k.score ||
+        !k.pick || !order || !key) {
         tsched_errf(err, "out of memory packing %d hosts", n);
         goto out;
     }
@@ -385,6 +428,7 @@ int tsched_pack(const struct tsched_model *m, int n, struct tsched_plan *p, stru
         if (m->w[i].kind != TSCHED_BATCH)
             order[nd++] = i;
     qsort(order, (size_t)nd, sizeof *order, cmp_day);
+    block_weights(&k, order, nd);
     for (int i = 0; i < nd; i++)
         if (!place_day(&k, order[i], cand)) {
             rc = 0;
@@ -396,9 +440,29 @@ int tsched_pack(const struct tsched_model *m, int n, struct tsched_plan *p, stru
     for (int i = 0; i < m->nw; i++)
         if (m->w[i].kind == TSCHED_BATCH)
             order[nb++] = i;
+    for (int i = 0; i < nb; i++)
+        spread(&k, &m->w[order[i]], 1);
+    /* Hardest first: the jobs whose windows are the most contended, counting the day
+     * and all batch work spread over its windows; within a contention level, big ones. */
+    for (int i = 0; i < nb; i++) {
+        const struct tsched_workload *w = &m->w[order[i]];
+        double sum = 0;
+        for (int o = 0; o < w->win_len; o++) {
+            int t = (w->win_start + o) % T;
+            double f = 0;
+            for (int r = 0; r < TSCHED_NRES; r++)
+                f = fmax(f,
+                         (k.agg[t * TSCHED_NRES + r] + k.pres[t * TSCHED_NRES + r]) / k.fleet[r]);
+            sum += f;
+        }
+        /* Coarse levels, so that size still orders jobs of similar contention. */
+        key[order[i]] = floor(sum / w->win_len * 20);
+    }
+    sort_key = key;
     qsort(order, (size_t)nb, sizeof *order, cmp_batch);
     for (int i = 0; i < nb; i++) {
         int wi = order[i];
+        spread(&k, &m->w[wi], -1);
         if (place_contiguous(&k, wi))
             continue;
         if (m->w[wi].suspendable && place_pieces(&k, wi))
@@ -414,8 +478,10 @@ out:
     free(cand);
     free(k.agg);
     free(k.maxfree);
+    free(k.pres);
     free(k.score);
     free(k.pick);
     free(order);
+    free(key);
     return rc;
 }

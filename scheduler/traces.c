@@ -14,7 +14,7 @@ void tsched_trace_opts_default(struct tsched_trace_opts *o)
     o->vm_day = -1;
     o->batch_start_s = 18 * 3600;
     o->batch_window_s = 12 * 3600;
-    o->bundle_frac = 0.125;
+    o->bundle_frac = 0.0625;
 }
 
 FILE *trace_open(struct trace_ctx *c, const char *sub, char *path, size_t pathlen)
