@@ -21,6 +21,7 @@
 
 struct packer {
     const struct tsched_model *m;
+    bool spread; /* host choice: spread by alignment, or consolidate by best fit */
     struct tsched_plan *p;
     int n, T;
     double *cap;  /* [host][res] */
@@ -194,7 +195,10 @@ static int place_day(struct packer *k, int wi, struct day_cand *cand)
             for (int r = 0; r < TSCHED_NRES; r++) {
                 double f =
                     (c[r] - k->hblk[((size_t)h * NBLK + b) * TSCHED_NRES + r] - wb[b][r]) / c[r];
-                sc -= k->bw[b * TSCHED_NRES + r] * wb[b][r] / c[r] * (f + wb[b][r] / c[r]);
+                if (k->spread)
+                    sc -= k->bw[b * TSCHED_NRES + r] * wb[b][r] / c[r] * (f + wb[b][r] / c[r]);
+                else
+                    sc += k->bw[b * TSCHED_NRES + r] * (f > 0 ? f * f : 0);
             }
         cand[nc++] = (struct day_cand){.h = h, .score = sc};
     }
@@ -218,7 +222,7 @@ static int place_day(struct packer *k, int wi, struct day_cand *cand)
 /* ---- batch workloads ---- */
 
 /* Adds (sign +1) or removes (-1) a job's evenly spread share of its window. */
-static void spread(struct packer *k, const struct tsched_workload *w, double sign)
+static void spread_work(struct packer *k, const struct tsched_workload *w, double sign)
 {
     double f = sign * tsched_batch_slots_needed(k->m, w, 1, 0) / w->win_len;
     for (int o = 0; o < w->win_len; o++) {
@@ -265,15 +269,24 @@ static void commit_run(struct packer *k, int wi, int off, int len, int h)
     }
 }
 
-/* Best fit in two dimensions: the host left with the least room, counting both
- * resources, so that CPU-heavy and memory-heavy work end up sharing hosts instead of
- * each stranding the other resource (first fit did, costing ~15% of the fleet). */
+/* Host choice, lower is better. Spreading: the host whose free room best aligns with
+ * the job's shape (dot product), which keeps CPU-heavy and memory-heavy work sharing
+ * hosts instead of each stranding the other resource. Consolidating: best fit, the host
+ * left with the least room in both resources, which keeps whole hosts free for big
+ * jobs. Neither wins everywhere, so the planner tries both (first fit stranded ~15%
+ * of the fleet on the trace scenario). */
 static double leftover(struct packer *k, int h, int t, const double *req)
 {
     const double *l = L(k, h, t), *c = &k->cap[h * TSCHED_NRES];
     double s = 0;
-    for (int r = 0; r < TSCHED_NRES; r++)
-        s -= req[r] / c[r] * (c[r] - l[r]) / c[r];
+    for (int r = 0; r < TSCHED_NRES; r++) {
+        if (k->spread) {
+            s -= req[r] / c[r] * (c[r] - l[r]) / c[r];
+        } else {
+            double f = (c[r] - l[r] - req[r]) / c[r];
+            s += f * f;
+        }
+    }
     return s;
 }
 
@@ -389,10 +402,11 @@ static bool place_pieces(struct packer *k, int wi)
     return false;
 }
 
-int tsched_pack(const struct tsched_model *m, int n, struct tsched_plan *p, struct tsched_err *err)
+int tsched_pack(const struct tsched_model *m, int n, bool spread, struct tsched_plan *p,
+                struct tsched_err *err)
 {
     int T = m->nslots, rc = -1;
-    struct packer k = {.m = m, .p = p, .n = n, .T = T};
+    struct packer k = {.m = m, .p = p, .n = n, .T = T, .spread = spread};
     k.cap = malloc((size_t)n * TSCHED_NRES * sizeof *k.cap);
     k.hmax = calloc((size_t)n * TSCHED_NRES, sizeof *k.hmax);
     k.hblk = calloc((size_t)n * NBLK * TSCHED_NRES, sizeof *k.hblk);
@@ -441,7 +455,7 @@ int tsched_pack(const struct tsched_model *m, int n, struct tsched_plan *p, stru
         if (m->w[i].kind == TSCHED_BATCH)
             order[nb++] = i;
     for (int i = 0; i < nb; i++)
-        spread(&k, &m->w[order[i]], 1);
+        spread_work(&k, &m->w[order[i]], 1);
     /* Hardest first: the jobs whose windows are the most contended, counting the day
      * and all batch work spread over its windows; within a contention level, big ones. */
     for (int i = 0; i < nb; i++) {
@@ -462,7 +476,7 @@ int tsched_pack(const struct tsched_model *m, int n, struct tsched_plan *p, stru
     qsort(order, (size_t)nb, sizeof *order, cmp_batch);
     for (int i = 0; i < nb; i++) {
         int wi = order[i];
-        spread(&k, &m->w[wi], -1);
+        spread_work(&k, &m->w[wi], -1);
         if (place_contiguous(&k, wi))
             continue;
         if (m->w[wi].suspendable && place_pieces(&k, wi))

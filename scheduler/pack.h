@@ -5,7 +5,8 @@
 #include "sched_internal.h"
 
 /* Fills p (allocated for n hosts by the caller) and returns 1 if everything fits on n
- * hosts, 0 if not, -1 on allocation failure. */
-int tsched_pack(const struct tsched_model *m, int n, struct tsched_plan *p, struct tsched_err *err);
+ * hosts, 0 if not, -1 on allocation failure. `spread` picks the host-choice rule. */
+int tsched_pack(const struct tsched_model *m, int n, bool spread, struct tsched_plan *p,
+                struct tsched_err *err);
 
 #endif

@@ -80,6 +80,15 @@ static int check_sizes(const struct tsched_model *m, struct tsched_err *err)
     return 0;
 }
 
+/* A portfolio of the two host-choice rules: spreading first (better on fleets of many
+ * small workloads), then consolidating (better when big jobs need whole hosts). */
+static int pack_any(const struct tsched_model *m, int n, struct tsched_plan *p,
+                    struct tsched_err *err)
+{
+    int r = tsched_pack(m, n, true, p, err);
+    return r == 0 ? tsched_pack(m, n, false, p, err) : r;
+}
+
 int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *out,
                       struct tsched_err *err)
 {
@@ -100,7 +109,7 @@ int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *
         if (alloc_plan(m, n, &cur) < 0)
             return tsched_errf(err, "out of memory planning %d hosts", n);
         attempts++;
-        int r = tsched_pack(m, n, &cur, err);
+        int r = pack_any(m, n, &cur, err);
         if (r < 0) {
             tsched_plan_free(&cur);
             return -1;
@@ -124,7 +133,7 @@ int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *
             return tsched_errf(err, "out of memory planning %d hosts", mid);
         }
         attempts++;
-        int r = tsched_pack(m, mid, &cur, err);
+        int r = pack_any(m, mid, &cur, err);
         if (r < 0) {
             tsched_plan_free(&cur);
             tsched_plan_free(&best);

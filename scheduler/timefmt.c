@@ -22,6 +22,8 @@ int tsched_parse_duration(const char *s, long *secs)
         long unit = 1;
         switch (*end) {
         case '\0':
+            if (p != s)
+                return -1; /* "5m3": a bare number only stands alone */
             unit = 1;
             break;
         case 's':
