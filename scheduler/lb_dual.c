@@ -16,6 +16,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Moves the k smallest of v[0..n) (with their idx) to the front, in any order. */
+static void select_k(double *v, int *idx, int n, int k)
+{
+    int lo = 0, hi = n - 1, kk = k - 1; /* the k-th smallest belongs at kk */
+    if (k <= 0 || k >= n)
+        return;
+    while (lo < hi) {
+        double pivot = v[lo + (hi - lo) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                double tv = v[i];
+                v[i] = v[j];
+                v[j] = tv;
+                int ti = idx[i];
+                idx[i] = idx[j];
+                idx[j] = ti;
+                i++;
+                j--;
+            }
+        }
+        /* Now v[lo..j] <= pivot <= v[i..hi]; recurse into the side holding the k-th. */
+        if (kk <= j)
+            hi = j;
+        else if (kk >= i)
+            lo = i;
+        else
+            break;
+    }
+}
+
 /* g(mu) and its subgradient (usage - room) for fleet capacity `cap`. */
 static double eval(const struct lb_dual_in *in, const double *cap, const double *theta,
                    double *usage, double *buf, int *idx)
@@ -46,21 +81,12 @@ static double eval(const struct lb_dual_in *in, const double *cap, const double 
                 usage[t * TSCHED_NRES + r] += b->a[r];
             continue;
         }
-        /* Track which offsets were selected through a parallel index array. */
+        /* The need cheapest slots: quickselect on (cost, offset) pairs, O(window). */
+        int k = b->need < b->win_len ? b->need : b->win_len;
         for (int o = 0; o < b->win_len; o++)
             idx[o] = o;
-        int k = b->need < b->win_len ? b->need : b->win_len;
+        select_k(buf, idx, b->win_len, k);
         for (int i = 0; i < k; i++) {
-            int mi = i;
-            for (int q = i + 1; q < b->win_len; q++)
-                if (buf[q] < buf[mi])
-                    mi = q;
-            double tv = buf[i];
-            buf[i] = buf[mi];
-            buf[mi] = tv;
-            int ti = idx[i];
-            idx[i] = idx[mi];
-            idx[mi] = ti;
             g += buf[i];
             int t = (b->win_start + idx[i]) % T;
             for (int r = 0; r < TSCHED_NRES; r++)
@@ -81,10 +107,19 @@ static bool certify(const struct lb_dual_in *in, const double *cap, double *thet
     for (int t = 0; t < T; t++)
         for (int r = 0; r < TSCHED_NRES; r++)
             scale += 0.5 * (cap[r] - in->day[t * TSCHED_NRES + r]) / cap[r];
+    double best = -INFINITY;
+    int since = 0;
     for (int k = 0; k < iters; k++) {
         double g = eval(in, cap, theta, usage, buf, idx);
         if (g > 1e-7 * (scale > 1 ? scale : 1))
             return true;
+        /* Gives up once the ascent stalls: the bound stays sound, only less sharp. */
+        if (g > best + 1e-6 * fabs(best)) {
+            best = g;
+            since = 0;
+        } else if (++since > 40) {
+            return false;
+        }
         double norm = 0;
         for (int t = 0; t < T; t++)
             for (int r = 0; r < TSCHED_NRES; r++) {

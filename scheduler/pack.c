@@ -36,6 +36,12 @@ struct packer {
     int *cand, *pick;
 };
 
+/* fmax() is a libm call here; the hot loops want a plain compare. */
+static inline double dmax(double a, double b)
+{
+    return a > b ? a : b;
+}
+
 static inline double *L(struct packer *k, int h, int t)
 {
     return &k->p->load[((size_t)h * k->T + t) * TSCHED_NRES];
@@ -63,7 +69,7 @@ static void refresh_maxfree(struct packer *k, int t)
     for (int r = 0; r < TSCHED_NRES; r++) {
         double best = 0;
         for (int h = 0; h < k->n; h++)
-            best = fmax(best, k->cap[h * TSCHED_NRES + r] - L(k, h, t)[r]);
+            best = dmax(best, k->cap[h * TSCHED_NRES + r] - L(k, h, t)[r]);
         k->maxfree[t * TSCHED_NRES + r] = best;
     }
 }
@@ -74,9 +80,9 @@ static void add(struct packer *k, int h, int t, const double *req)
     for (int r = 0; r < TSCHED_NRES; r++) {
         l[r] += req[r];
         k->agg[t * TSCHED_NRES + r] += req[r];
-        k->hmax[h * TSCHED_NRES + r] = fmax(k->hmax[h * TSCHED_NRES + r], l[r]);
+        k->hmax[h * TSCHED_NRES + r] = dmax(k->hmax[h * TSCHED_NRES + r], l[r]);
         double *b = &k->hblk[((size_t)h * NBLK + BLK(k, t)) * TSCHED_NRES + r];
-        *b = fmax(*b, l[r]);
+        *b = dmax(*b, l[r]);
     }
 }
 
@@ -107,7 +113,8 @@ static int cmp_day(const void *a, const void *b)
     return *(const int *)a - *(const int *)b;
 }
 
-static bool day_fits(struct packer *k, int h, const struct tsched_workload *w, int tpeak)
+static bool day_fits(struct packer *k, int h, const struct tsched_workload *w, int tpeak,
+                     double wb[][TSCHED_NRES])
 {
     const double *c = &k->cap[h * TSCHED_NRES];
     bool easy = true;
@@ -116,12 +123,26 @@ static bool day_fits(struct packer *k, int h, const struct tsched_workload *w, i
     if (easy)
         return true;
     /* The workload's own peak is where it most likely fails: test it first. */
-    for (int i = -1; i < k->T; i++) {
-        int t = i < 0 ? tpeak : i;
-        const double *l = L(k, h, t);
+    const double *l = L(k, h, tpeak);
+    for (int r = 0; r < TSCHED_NRES; r++)
+        if (l[r] + w->demand[r][tpeak] > c[r] + TSCHED_EPS)
+            return false;
+    /* Blocks whose maxima fit need no slot-by-slot look. */
+    for (int b = 0; b < NBLK; b++) {
+        const double *hb = &k->hblk[((size_t)h * NBLK + b) * TSCHED_NRES];
+        bool blk = true;
         for (int r = 0; r < TSCHED_NRES; r++)
-            if (l[r] + w->demand[r][t] > c[r] + TSCHED_EPS)
-                return false;
+            blk &= hb[r] + wb[b][r] <= c[r] + TSCHED_EPS;
+        if (blk)
+            continue;
+        int t0 = (int)(((long)b * k->T + NBLK - 1) / NBLK),
+            t1 = (int)(((long)(b + 1) * k->T + NBLK - 1) / NBLK);
+        for (int t = t0; t < t1; t++) {
+            l = L(k, h, t);
+            for (int r = 0; r < TSCHED_NRES; r++)
+                if (l[r] + w->demand[r][t] > c[r] + TSCHED_EPS)
+                    return false;
+        }
     }
     return true;
 }
@@ -140,8 +161,8 @@ static void block_weights(struct packer *k, const int *order, int nd)
     for (int t = 0; slot && t < k->T; t++)
         for (int r = 0; r < TSCHED_NRES; r++) {
             double *a = &agg[BLK(k, t) * TSCHED_NRES + r];
-            *a = fmax(*a, slot[t * TSCHED_NRES + r]);
-            mx[r] = fmax(mx[r], *a);
+            *a = dmax(*a, slot[t * TSCHED_NRES + r]);
+            mx[r] = dmax(mx[r], *a);
         }
     free(slot);
     for (int b = 0; b < NBLK; b++)
@@ -156,14 +177,6 @@ struct day_cand {
     double score;
 };
 
-static int cmp_day_cand(const void *a, const void *b)
-{
-    const struct day_cand *x = a, *y = b;
-    if (x->score != y->score)
-        return x->score < y->score ? -1 : 1;
-    return x->h - y->h;
-}
-
 /* Best fit over the day: among the hosts it fits, the one left with the least room in
  * every block of the day and in both resources, so that day-heavy and night-heavy, CPU-
  * heavy and memory-heavy workloads share hosts instead of each stranding capacity. */
@@ -176,8 +189,8 @@ static int place_day(struct packer *k, int wi, struct day_cand *cand)
     for (int t = 0; t < k->T; t++) {
         double v = 0;
         for (int r = 0; r < TSCHED_NRES; r++) {
-            v = fmax(v, w->demand[r][t] / sort_ref[r]);
-            wb[BLK(k, t)][r] = fmax(wb[BLK(k, t)][r], w->demand[r][t]);
+            v = dmax(v, w->demand[r][t] / sort_ref[r]);
+            wb[BLK(k, t)][r] = dmax(wb[BLK(k, t)][r], w->demand[r][t]);
         }
         if (v > best)
             best = v, tpeak = t;
@@ -190,22 +203,32 @@ static int place_day(struct packer *k, int wi, struct day_cand *cand)
             ok &= l[r] + w->demand[r][tpeak] <= c[r] + TSCHED_EPS;
         if (!ok)
             continue;
-        double sc = 0;
+        double sc = 0, inv[TSCHED_NRES];
+        for (int r = 0; r < TSCHED_NRES; r++)
+            inv[r] = 1.0 / c[r];
+        const double *hb = &k->hblk[(size_t)h * NBLK * TSCHED_NRES];
         for (int b = 0; b < NBLK; b++)
             for (int r = 0; r < TSCHED_NRES; r++) {
-                double f =
-                    (c[r] - k->hblk[((size_t)h * NBLK + b) * TSCHED_NRES + r] - wb[b][r]) / c[r];
-                if (k->spread)
-                    sc -= k->bw[b * TSCHED_NRES + r] * wb[b][r] / c[r] * (f + wb[b][r] / c[r]);
-                else
-                    sc += k->bw[b * TSCHED_NRES + r] * (f > 0 ? f * f : 0);
+                double room = c[r] - hb[b * TSCHED_NRES + r], d = wb[b][r];
+                double bw = k->bw[b * TSCHED_NRES + r];
+                if (k->spread) {
+                    sc -= bw * d * room * inv[r] * inv[r]; /* alignment with free room */
+                } else {
+                    double f = (room - d) * inv[r]; /* room left after placing */
+                    sc += f > 0 ? bw * f * f : 0;
+                }
             }
         cand[nc++] = (struct day_cand){.h = h, .score = sc};
     }
-    qsort(cand, (size_t)nc, sizeof *cand, cmp_day_cand);
-    for (int i = 0; i < nc; i++) {
-        int h = cand[i].h;
-        if (!day_fits(k, h, w, tpeak))
+    /* Best candidate first; usually it fits, so a selection beats sorting them all. */
+    for (int tries = 0; tries < nc; tries++) {
+        int bi = -1;
+        for (int i = 0; i < nc; i++)
+            if (cand[i].h >= 0 && (bi < 0 || cand[i].score < cand[bi].score))
+                bi = i;
+        int h = cand[bi].h;
+        cand[bi].h = -1;
+        if (!day_fits(k, h, w, tpeak, wb))
             continue;
         for (int t = 0; t < k->T; t++) {
             double req[TSCHED_NRES];
@@ -465,7 +488,7 @@ int tsched_pack(const struct tsched_model *m, int n, bool spread, struct tsched_
             int t = (w->win_start + o) % T;
             double f = 0;
             for (int r = 0; r < TSCHED_NRES; r++)
-                f = fmax(f,
+                f = dmax(f,
                          (k.agg[t * TSCHED_NRES + r] + k.pres[t * TSCHED_NRES + r]) / k.fleet[r]);
             sum += f;
         }
