@@ -1,6 +1,8 @@
 /* `tidal plan`: loads hosts and workloads (or traces), plans, checks, prints, writes. */
 #include <tidal/scheduler.h>
 
+#include "exit_codes.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -8,8 +10,27 @@
 #include <string.h>
 #include <time.h>
 
-#define EXIT_INPUT 2
-#define EXIT_FAIL 1
+/* Exit codes follow the rest of `tidal` (cli/exit_codes.h); see docs/scheduler.md. */
+#define EXIT_INFEASIBLE 1    /* valid inputs but no plan can exist */
+#define EXIT_CANTCREAT 73    /* an output file cannot be written (sysexits EX_CANTCREAT) */
+#define TIDAL_RC_SOFTWARE 70 /* the plan failed its own checks: a planner bug */
+
+static int exit_code(const struct tsched_err *err)
+{
+    switch (err->code) {
+    case TSCHED_E_NOFILE:
+        return TIDAL_RC_NO_INPUT;
+    case TSCHED_E_INFEASIBLE:
+        return EXIT_INFEASIBLE;
+    case TSCHED_E_OUTPUT:
+        return EXIT_CANTCREAT;
+    case TSCHED_E_INTERNAL:
+        return TIDAL_RC_SYSTEM;
+    case TSCHED_E_INPUT:
+        break;
+    }
+    return TIDAL_RC_BAD_INPUT;
+}
 
 static const char usage[] =
     "usage: tidal plan --hosts hosts.json (--workloads workloads.json | --from-traces DIR |\n"
@@ -29,7 +50,8 @@ static const char usage[] =
     "  --seed S            seed for --synthetic (default 1)\n"
     "  --repeat N          plan N times and report median times (benchmarks)\n"
     "  --bench NAME        also print BENCH lines tagged NAME\n"
-    "exit: 0 ok, 2 usage or input error, 1 no valid plan or internal error\n";
+    "exit: 0 ok, 1 no plan can exist, 64 bad command line, 65 bad input, 66 input file\n"
+    "      missing, 70 plan failed its own checks, 71 out of memory, 73 cannot write output\n";
 
 struct opts {
     const char *hosts, *workloads, *traces, *out, *svg, *bench;
@@ -238,9 +260,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
     return 0;
 }
 
+/* Returns 0 or the exit code. */
 static int load(const struct opts *o, struct tsched_model *m)
 {
-    struct tsched_err err;
+    struct tsched_err err = {.code = TSCHED_E_INPUT};
     if (tsched_model_init(m, (int)o->slot_s, &err) < 0 ||
         (o->hosts && tsched_load_hosts(m, o->hosts, &err) < 0))
         goto fail;
@@ -260,12 +283,14 @@ static int load(const struct opts *o, struct tsched_model *m)
         goto fail;
     if (m->nw == 0) {
         fprintf(stderr, "tidal plan: no workloads to plan\n");
-        return -1;
+        return TIDAL_RC_BAD_INPUT;
     }
+    if (tsched_check(m, &err) < 0)
+        goto fail;
     return 0;
 fail:
     fprintf(stderr, "tidal plan: %s\n", err.msg);
-    return -1;
+    return exit_code(&err);
 }
 
 struct results {
@@ -335,18 +360,19 @@ int tidal_cmd_plan(int argc, char **argv)
     struct opts o;
     int a = parse_args(argc, argv, &o);
     if (a != 0)
-        return a > 0 ? 0 : EXIT_INPUT;
+        return a > 0 ? 0 : TIDAL_RC_USAGE;
     struct tsched_model m;
-    if (load(&o, &m) < 0) {
+    int lrc = load(&o, &m);
+    if (lrc != 0) {
         tsched_model_free(&m);
-        return EXIT_INPUT;
+        return lrc;
     }
     struct results r = {0};
     struct tsched_plan p = {0};
-    struct tsched_err err;
+    struct tsched_err err = {.code = TSCHED_E_INTERNAL};
     double *tp = calloc((size_t)o.repeat, sizeof *tp), *tl = calloc((size_t)o.repeat, sizeof *tl),
            *tb = calloc((size_t)o.repeat, sizeof *tb), *tw = calloc((size_t)o.repeat, sizeof *tw);
-    int rc = EXIT_FAIL;
+    int rc = TIDAL_RC_SYSTEM;
     if (!tp || !tl || !tb || !tw)
         goto out;
     for (int i = 0; i < o.repeat; i++) {
@@ -355,7 +381,9 @@ int tidal_cmd_plan(int argc, char **argv)
         r.p95 = tsched_baseline_p95(&m, &r.p95_over);
         double t1 = cpu_now();
         if (r.peak_ffd < 0 || r.p95 < 0) {
-            fprintf(stderr, "tidal plan: a workload fits no host (or out of memory)\n");
+            fprintf(stderr, "tidal plan: the baselines need more hosts than hostTypes' counts "
+                            "allow (or out of memory)\n");
+            rc = EXIT_INFEASIBLE;
             goto out;
         }
         r.lb = tsched_lower_bound(&m, r.peak_ffd, &err);
@@ -383,20 +411,22 @@ int tidal_cmd_plan(int argc, char **argv)
     if ((o.out && tsched_plan_write_json(&m, &p, o.out, &err) < 0) ||
         (o.svg && tsched_plan_write_svg(&m, &p, o.svg, &err) < 0)) {
         fprintf(stderr, "tidal plan: %s\n", err.msg);
-        rc = EXIT_INPUT;
+        rc = exit_code(&err);
         goto out;
     }
     if (o.out)
         printf("wrote %s\n", o.out);
     if (o.svg)
         printf("wrote %s\n", o.svg);
-    rc = v.capacity_violations || v.deadline_misses || v.unplaced || v.rule_violations ? EXIT_FAIL
-                                                                                       : 0;
+    rc = v.capacity_violations || v.deadline_misses || v.unplaced || v.rule_violations
+             ? TIDAL_RC_SOFTWARE
+             : 0;
     if (rc)
         fprintf(stderr, "tidal plan: the plan failed its own checks (a planner bug)\n");
     goto out;
 fail:
     fprintf(stderr, "tidal plan: %s\n", err.msg);
+    rc = exit_code(&err);
 out:
     free(tp);
     free(tl);

@@ -12,7 +12,8 @@ cJSON *tsched_json_load(const char *file, struct tsched_err *err)
 {
     FILE *f = fopen(file, "rb");
     if (!f) {
-        tsched_errf(err, "%s: cannot open: %s", file, strerror(errno));
+        tsched_errc(err, tsched_errf(err, "%s: cannot open: %s", file, strerror(errno)),
+                    TSCHED_E_NOFILE);
         return NULL;
     }
     size_t cap = 1 << 16, len = 0;

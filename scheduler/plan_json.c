@@ -127,7 +127,8 @@ int tsched_plan_write_json(const struct tsched_model *m, const struct tsched_pla
 {
     FILE *f = fopen(path, "w");
     if (!f)
-        return tsched_errf(err, "%s: cannot write: %s", path, strerror(errno));
+        return tsched_errc(err, tsched_errf(err, "%s: cannot write: %s", path, strerror(errno)),
+                           TSCHED_E_OUTPUT);
     fprintf(f, "{\n  \"slotSeconds\": %d,\n  \"slots\": %d,\n  \"timeZone\": ", m->slot_s,
             m->nslots);
     jstr(f, m->tz);
@@ -155,6 +156,6 @@ int tsched_plan_write_json(const struct tsched_model *m, const struct tsched_pla
     events(f, m, p);
     fprintf(f, "}\n");
     if (ferror(f) | (fclose(f) != 0))
-        return tsched_errf(err, "%s: write failed", path);
+        return tsched_errc(err, tsched_errf(err, "%s: write failed", path), TSCHED_E_OUTPUT);
     return 0;
 }

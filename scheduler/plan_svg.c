@@ -107,7 +107,8 @@ int tsched_plan_write_svg(const struct tsched_model *m, const struct tsched_plan
 {
     FILE *f = fopen(path, "w");
     if (!f)
-        return tsched_errf(err, "%s: cannot write: %s", path, strerror(errno));
+        return tsched_errc(err, tsched_errf(err, "%s: cannot write: %s", path, strerror(errno)),
+                           TSCHED_E_OUTPUT);
     int H = TM + 3 * (PH + 50) + 20;
     fprintf(f,
             "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' "
@@ -132,6 +133,6 @@ int tsched_plan_write_svg(const struct tsched_model *m, const struct tsched_plan
                 xat(m, t + 1), y - p->hosts_per_slot[t] * PH / ymax);
     fprintf(f, "'/>\n</svg>\n");
     if (ferror(f) | (fclose(f) != 0))
-        return tsched_errf(err, "%s: write failed", path);
+        return tsched_errc(err, tsched_errf(err, "%s: write failed", path), TSCHED_E_OUTPUT);
     return 0;
 }

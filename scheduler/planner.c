@@ -44,7 +44,7 @@ void tsched_plan_free(struct tsched_plan *p)
 }
 
 /* Rejects what no fleet can hold, with the workload's name. */
-static int check_sizes(const struct tsched_model *m, struct tsched_err *err)
+int tsched_check(const struct tsched_model *m, struct tsched_err *err)
 {
     double big[TSCHED_NRES] = {0};
     for (int i = 0; i < m->ntypes; i++)
@@ -54,15 +54,15 @@ static int check_sizes(const struct tsched_model *m, struct tsched_err *err)
         const struct tsched_workload *w = &m->w[i];
         for (int r = 0; r < TSCHED_NRES; r++) {
             if (w->peak[r] > big[r] + TSCHED_EPS) {
-                return tsched_errf(err,
-                                   "%s \"%s\" needs %.3g %s at its peak but the largest "
-                                   "host type has %.3g: split it (\"replicas\") or add a "
-                                   "larger host type",
-                                   tsched_kind_name(w->kind), w->name, w->peak[r],
-                                   r == TSCHED_CPU ? "cores" : "GB", big[r]);
+                tsched_errf(err,
+                            "%s \"%s\" needs %.3g %s at its peak but the largest host type has "
+                            "%.3g: split it (\"replicas\") or add a larger host type",
+                            tsched_kind_name(w->kind), w->name, w->peak[r],
+                            r == TSCHED_CPU ? "cores" : "GB", big[r]);
+                return tsched_errc(err, -1, TSCHED_E_INFEASIBLE);
             }
         }
-        /* A day workload must fit one host in every slot, and only one type may fit. */
+        /* A workload must fit one host type in both resources at once. */
         bool ok = false;
         for (int t = 0; t < m->ntypes && !ok; t++) {
             bool fit = true;
@@ -70,12 +70,12 @@ static int check_sizes(const struct tsched_model *m, struct tsched_err *err)
                 fit &= w->peak[r] <= m->types[t].cap[r] + TSCHED_EPS;
             ok = fit;
         }
-        if (!ok)
-            return tsched_errf(err,
-                               "%s \"%s\" (%.3g cores, %.3g GB at peak) fits no single host "
-                               "type",
-                               tsched_kind_name(w->kind), w->name, w->peak[TSCHED_CPU],
-                               w->peak[TSCHED_MEM]);
+        if (!ok) {
+            tsched_errf(err, "%s \"%s\" (%.3g cores, %.3g GB at peak) fits no single host type",
+                        tsched_kind_name(w->kind), w->name, w->peak[TSCHED_CPU],
+                        w->peak[TSCHED_MEM]);
+            return tsched_errc(err, -1, TSCHED_E_INFEASIBLE);
+        }
     }
     return 0;
 }
@@ -94,7 +94,7 @@ int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *
 {
     if (m->ntypes == 0)
         return tsched_errf(err, "no host types");
-    if (check_sizes(m, err) < 0)
+    if (tsched_check(m, err) < 0)
         return -1;
     int fleet_max = tsched_fleet_max(m);
     int n = lb > 0 ? lb : 1, fail = n - 1, attempts = 0, step = 1;
@@ -104,8 +104,11 @@ int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *
     int limit = m->nw + 1 < fleet_max ? m->nw + 1 : fleet_max;
     while (!have) {
         if (n > limit)
-            return tsched_errf(err, "no plan fits on %d host(s)%s", limit,
-                               limit == fleet_max ? " (all the hosts hostTypes allows)" : "");
+            return tsched_errc(
+                err,
+                tsched_errf(err, "no plan fits on %d host(s)%s", limit,
+                            limit == fleet_max ? " (all the hosts hostTypes allows)" : ""),
+                TSCHED_E_INFEASIBLE);
         if (alloc_plan(m, n, &cur) < 0)
             return tsched_errf(err, "out of memory planning %d hosts", n);
         attempts++;

@@ -7,6 +7,9 @@
 /* Formats into err (if not NULL) and returns -1 so callers can `return tsched_errf()`. */
 int tsched_errf(struct tsched_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Sets err->code after a tsched_errf(); returns rc. */
+int tsched_errc(struct tsched_err *err, int rc, enum tsched_err_code code);
+
 /* Capacities below this are treated as equal: the planner works in doubles. */
 #define TSCHED_EPS 1e-9
 

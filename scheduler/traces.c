@@ -22,7 +22,8 @@ FILE *trace_open(struct trace_ctx *c, const char *sub, char *path, size_t pathle
     snprintf(path, pathlen, "%s/%s", c->dir, sub);
     FILE *f = fopen(path, "r");
     if (!f)
-        tsched_errf(c->err, "%s: cannot open: %s", path, strerror(errno));
+        tsched_errc(c->err, tsched_errf(c->err, "%s: cannot open: %s", path, strerror(errno)),
+                    TSCHED_E_NOFILE);
     return f;
 }
 

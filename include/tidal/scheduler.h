@@ -22,9 +22,18 @@
 #define TSCHED_MEM 1
 #define TSCHED_NAME_MAX 64
 
-/* The scheduler's own error message: scheduler/ depends on nothing else in the tree. */
+/* The scheduler's own error message: scheduler/ depends on nothing else in the tree.
+ * `code` tells the CLI which exit code fits. */
+enum tsched_err_code {
+    TSCHED_E_INPUT = 0,  /* bad input contents or values (the default) */
+    TSCHED_E_NOFILE,     /* an input file or directory is missing or unreadable */
+    TSCHED_E_INFEASIBLE, /* valid inputs, but no plan can exist (too big, too few hosts) */
+    TSCHED_E_OUTPUT,     /* an output file cannot be written */
+    TSCHED_E_INTERNAL,   /* out of memory and the like */
+};
 struct tsched_err {
     char msg[512];
+    enum tsched_err_code code;
 };
 
 struct tsched_host_type {
@@ -131,6 +140,8 @@ struct tsched_plan {
     int attempts; /* fleet sizes tried by the search */
 };
 
+/* Rejects a model no fleet can hold (a workload bigger than every host type). */
+int tsched_check(const struct tsched_model *m, struct tsched_err *err);
 /* Plans on the fewest hosts it can find, starting from `lb` hosts (0 = from scratch). */
 int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *p,
                       struct tsched_err *err);
