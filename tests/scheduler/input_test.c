@@ -44,7 +44,7 @@ Test(input, examples_load_and_plan)
 static void expect_bad(const char *text, const char *const *parts)
 {
     struct tsched_model m;
-    struct tsched_err err = {{0}};
+    struct tsched_err err = {.code = TSCHED_E_INPUT};
     load_hosts_ok(&m);
     const char *path = th_write("w.json", text);
     cr_assert_eq(tsched_load_workloads(&m, path, &err), -1, "accepted: %s", text);
