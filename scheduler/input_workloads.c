@@ -46,7 +46,7 @@ static int day_workload(struct tsched_model *m, const struct jctx *c, const cJSO
         return -1;
     double replicas = 1, dur_ms = 0, mem_mb = 0, cpu_inst = 1, min_inst = 0;
     long shift_s;
-    if (jk_num(c, o, "replicas", false, 1, 100000, &replicas) < 0 ||
+    if (jk_num(c, o, "replicas", false, 1, 10000, &replicas) < 0 ||
         zone_shift(m, c, o, &shift_s) < 0)
         return -1;
     if (replicas != floor(replicas))

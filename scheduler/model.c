@@ -133,8 +133,10 @@ int tsched_batch_slots_needed(const struct tsched_model *m, const struct tsched_
 {
     int switches = (segments > 0 ? segments - 1 : 0) + moves;
     double need = w->duration_s + switches * w->switch_s;
-    /* A hair of tolerance so that exact multiples of the slot do not round up. */
-    return (int)ceil(need / m->slot_s - 1e-9);
+    /* A hair of tolerance so that exact multiples of the slot do not round up; more than
+     * a day cannot fit any window, and capping keeps the int conversion defined. */
+    double slots = ceil(need / m->slot_s - 1e-9);
+    return slots > m->nslots ? m->nslots + 1 : (int)slots;
 }
 
 const char *tsched_kind_name(enum tsched_kind k)

@@ -169,3 +169,41 @@ Test(input, time_zones_shift_curves_and_windows)
     cr_assert_eq(m.w[1].win_len, 48);
     tsched_model_free(&m);
 }
+
+/* Truncated and byte-flipped versions of the example never crash the loader: each
+ * either loads or fails with a message naming the file. */
+Test(input, mutated_inputs_never_crash)
+{
+    char wp[512];
+    snprintf(wp, sizeof wp, "%s/examples/plan/workloads.json", root());
+    FILE *f = fopen(wp, "r");
+    cr_assert_not_null(f);
+    static char orig[1 << 16], buf[1 << 16];
+    size_t n = fread(orig, 1, sizeof orig - 1, f);
+    fclose(f);
+    uint64_t s = 12345;
+    for (int k = 0; k < 400; k++) {
+        memcpy(buf, orig, n);
+        size_t len = n;
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        if (k % 4 == 0) {
+            len = (size_t)(s >> 33) % n; /* truncation */
+        } else {
+            for (int j = 0; j < 1 + k % 3; j++) {
+                s = s * 6364136223846793005ull + 1442695040888963407ull;
+                static const char pool[] = "0-9e.\"{}[],: xyz\\";
+                buf[(s >> 33) % n] = pool[(s >> 20) % (sizeof pool - 1)];
+            }
+        }
+        buf[len] = '\0';
+        struct tsched_model m;
+        struct tsched_err err = {.code = TSCHED_E_INPUT};
+        load_hosts_ok(&m);
+        const char *path = th_write("mut.json", buf);
+        if (tsched_load_workloads(&m, path, &err) < 0)
+            cr_assert(strstr(err.msg, "mut.json"), "%s", err.msg);
+        else
+            tsched_check(&m, &err);
+        tsched_model_free(&m);
+    }
+}
