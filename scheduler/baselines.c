@@ -20,7 +20,7 @@ static int cmp_size(const void *a, const void *b)
 int tsched_ffd_static(const struct tsched_model *m, const double *size, int n, int *host_of)
 {
     int *order = malloc((size_t)n * sizeof *order);
-    double *used = NULL;
+    double *used = NULL, *hcap = NULL; /* per open host: used, capacity */
     int hosts = 0, cap_hosts = 0, rc = -1;
     if (!order)
         return -1;
@@ -35,11 +35,9 @@ int tsched_ffd_static(const struct tsched_model *m, const double *size, int n, i
         const double *s = &size[order[k] * TSCHED_NRES];
         int h = 0;
         for (; h < hosts; h++) {
-            double cap[TSCHED_NRES];
-            tsched_host_cap(m, h, cap);
             bool fit = true;
             for (int r = 0; r < TSCHED_NRES; r++)
-                fit &= used[h * TSCHED_NRES + r] + s[r] <= cap[r] + TSCHED_EPS;
+                fit &= used[h * TSCHED_NRES + r] + s[r] <= hcap[h * TSCHED_NRES + r] + TSCHED_EPS;
             if (fit)
                 break;
         }
@@ -54,9 +52,13 @@ int tsched_ffd_static(const struct tsched_model *m, const double *size, int n, i
                     if (!nu)
                         goto out;
                     used = nu;
+                    double *nc = realloc(hcap, (size_t)cap_hosts * TSCHED_NRES * sizeof *nc);
+                    if (!nc)
+                        goto out;
+                    hcap = nc;
                 }
                 memset(&used[h * TSCHED_NRES], 0, TSCHED_NRES * sizeof *used);
-                double cap[TSCHED_NRES];
+                double *cap = &hcap[h * TSCHED_NRES];
                 tsched_host_cap(m, h, cap);
                 bool fit = true;
                 for (int r = 0; r < TSCHED_NRES; r++)
@@ -75,6 +77,7 @@ int tsched_ffd_static(const struct tsched_model *m, const double *size, int n, i
 out:
     free(order);
     free(used);
+    free(hcap);
     return rc;
 }
 
