@@ -22,6 +22,7 @@
 struct packer {
     const struct tsched_model *m;
     bool spread; /* host choice: spread by alignment, or consolidate by best fit */
+    int levels;  /* contention levels ordering the batch jobs (coarser: size counts more) */
     struct tsched_plan *p;
     int n, T;
     double *cap;  /* [host][res] */
@@ -443,11 +444,11 @@ static bool place_pieces(struct packer *k, int wi)
     return false;
 }
 
-int tsched_pack(const struct tsched_model *m, int n, bool spread, struct tsched_plan *p,
+int tsched_pack(const struct tsched_model *m, int n, bool spread, int levels, struct tsched_plan *p,
                 struct tsched_err *err)
 {
     int T = m->nslots, rc = -1;
-    struct packer k = {.m = m, .p = p, .n = n, .T = T, .spread = spread};
+    struct packer k = {.m = m, .p = p, .n = n, .T = T, .spread = spread, .levels = levels};
     k.cap = malloc((size_t)n * TSCHED_NRES * sizeof *k.cap);
     k.hmax = calloc((size_t)n * TSCHED_NRES, sizeof *k.hmax);
     k.hblk = calloc((size_t)n * NBLK * TSCHED_NRES, sizeof *k.hblk);
@@ -511,7 +512,7 @@ int tsched_pack(const struct tsched_model *m, int n, bool spread, struct tsched_
             sum += f;
         }
         /* Coarse levels, so that size still orders jobs of similar contention. */
-        key[order[i]] = floor(sum / w->win_len * 20);
+        key[order[i]] = floor(sum / w->win_len * k.levels);
     }
     sort_key = key;
     qsort(order, (size_t)nb, sizeof *order, cmp_batch);

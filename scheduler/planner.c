@@ -80,13 +80,23 @@ int tsched_check(const struct tsched_model *m, struct tsched_err *err)
     return 0;
 }
 
-/* A portfolio of the two host-choice rules: spreading first (better on fleets of many
- * small workloads), then consolidating (better when big jobs need whole hosts). */
+/* A portfolio of packing rules, tried in turn until one fits: spreading host choice
+ * with fine contention levels (best on fleets of many small workloads), the same with
+ * coarse levels (size then weighs more than contention), and consolidating host choice
+ * (best when big jobs need whole hosts). No one rule wins on every instance. */
 static int pack_any(const struct tsched_model *m, int n, struct tsched_plan *p,
                     struct tsched_err *err)
 {
-    int r = tsched_pack(m, n, true, p, err);
-    return r == 0 ? tsched_pack(m, n, false, p, err) : r;
+    static const struct {
+        bool spread;
+        int levels;
+    } rules[] = {{true, 20}, {true, 5}, {false, 20}};
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        int r = tsched_pack(m, n, rules[i].spread, rules[i].levels, p, err);
+        if (r != 0)
+            return r;
+    }
+    return 0;
 }
 
 int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *out,
