@@ -43,8 +43,9 @@ static const char usage[] =
     "  --vm-day N          day of the VM trace (default: the last full day)\n"
     "  --batch-start HH:MM local time of the batch trace's t=0 (default 18:00)\n"
     "  --batch-window DUR  batch deadline after release, at least run time (default 12h)\n"
-    "  --bundle F          largest VM bundle / function replica / batch chunk, as a\n"
+    "  --bundle F          largest function replica / batch chunk (/ VM bundle), as a\n"
     "                      fraction of the first host type (default 0.0625)\n"
+    "  --bundle-vms        bundle VMs up to --bundle (default: one workload per VM)\n"
     "  --no-functions, --no-vms, --no-batch   leave a trace out\n"
     "  --synthetic N       N generated workloads (deterministic, see --seed)\n"
     "  --seed S            seed for --synthetic (default 1)\n"
@@ -123,7 +124,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         O_SEED,
         O_REPEAT,
         O_BENCH,
-        O_BUNDLE
+        O_BUNDLE,
+        O_BUNDLE_VMS
     };
     static const struct option lo[] = {{"hosts", required_argument, 0, 'H'},
                                        {"workloads", required_argument, 0, 'w'},
@@ -144,6 +146,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                                        {"repeat", required_argument, 0, O_REPEAT},
                                        {"bench", required_argument, 0, O_BENCH},
                                        {"bundle", required_argument, 0, O_BUNDLE},
+                                       {"bundle-vms", no_argument, 0, O_BUNDLE_VMS},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
@@ -208,6 +211,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
             if (tsched_parse_duration(optarg, &o->tr.batch_window_s) < 0 ||
                 o->tr.batch_window_s > 86400)
                 return bad_value("--batch-window", optarg, "a duration up to 24h, like 12h");
+            break;
+        case O_BUNDLE_VMS:
+            o->tr.bundle_vms = true;
             break;
         case O_NOFN:
             o->tr.no_functions = true;

@@ -1,12 +1,12 @@
 /*
- * Azure VM 2017 -> VM bundles (services with a step curve).
+ * Azure VM 2017 -> VMs (services with a step curve), one workload per VM.
  *
  * Each VM lives from its arrival bin for the representative length of its duration bin
  * (the middle of the bin's range; censored VMs live to the end of the trace). One local
- * day is cut out; a VM occupies every slot it is alive in. VMs cannot be split, so they
- * are bundled in arrival order (a tenant's batch stays together) while the summed
- * flavors fit a bundle: placing a bundle on one host is a valid placement of its VMs,
- * only less flexible, so bundling can cost hosts but never capacity.
+ * day is cut out; a VM occupies every slot it is alive in. With bundle_vms (for very
+ * large samples), VMs are bundled in arrival order (a tenant's batch stays together)
+ * while the summed flavors fit a bundle: placing a bundle on one host is a valid
+ * placement of its VMs, only less flexible, so bundling can cost hosts, never capacity.
  */
 #include "traces.h"
 
@@ -191,9 +191,11 @@ int trace_vms(struct trace_ctx *c)
             if (e <= a)
                 continue;
             c->rep->vms++;
+            bool full = !c->o->bundle_vms && b.vms > 0;
             for (int r = 0; r < TSCHED_NRES; r++)
-                if (b.sum[r] + fl[f][r] > c->bundle[r] + TSCHED_EPS && flush(c, &b) < 0)
-                    goto out;
+                full |= b.vms > 0 && b.sum[r] + fl[f][r] > c->bundle[r] + TSCHED_EPS;
+            if (full && flush(c, &b) < 0)
+                goto out;
             int s0 = (int)((a - day0) / m->slot_s), s1 = (int)ceil((e - day0) / m->slot_s);
             for (int s = s0; s < s1 && s < m->nslots; s++) {
                 b.cpu[s] += (float)fl[f][TSCHED_CPU];

@@ -110,7 +110,9 @@ struct tsched_trace_opts {
     int vm_day;          /* which day of the VM trace; -1 = last full day */
     long batch_start_s;  /* local time the batch trace's t=0 is placed at */
     long batch_window_s; /* deadline = release + max(window, run time) */
-    double bundle_frac;  /* largest bundle/chunk as a fraction of the first host */
+    double bundle_frac;  /* largest function replica / batch chunk (/ VM bundle), as a
+                            fraction of the first host type */
+    bool bundle_vms;     /* bundle VMs (fewer workloads) instead of one workload per VM */
     bool no_functions, no_vms, no_batch;
 };
 void tsched_trace_opts_default(struct tsched_trace_opts *o);
