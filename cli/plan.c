@@ -277,7 +277,7 @@ static int load(const struct opts *o, struct tsched_model *m)
         struct tsched_trace_report rep;
         if (tsched_load_traces(m, o->traces, &o->tr, &rep, &err) < 0)
             goto fail;
-        printf("traces %s (zone %s, sample %g): %d functions, %d VMs in %d bundles, %d batch "
+        printf("traces %s (zone %s, sample %g): %d functions, %d VMs (%d workloads), %d batch "
                "tasks in %d jobs; %d rows rejected%s%s\n",
                o->traces, o->tr.tz, o->tr.sample, rep.functions, rep.vms, rep.vm_bundles,
                rep.batch_tasks, rep.batch_jobs, rep.skipped_rows, rep.skipped_rows ? " — " : "",
