@@ -84,9 +84,9 @@ build/examples/%.elf: examples/%.c build/tidal-cc
 	build/tidal-cc -O2 $< -o $@
 	guestlib/list-syscalls.sh $@ > $(basename $@).syscalls
 # The same program as a static musl Linux process: the baseline in tests and benchmarks.
-build/examples/%.linux: examples/%.c
+build/examples/%.linux: examples/%.c guestlib/linux/shim.c
 	@mkdir -p $(dir $@)
-	musl-gcc -std=c11 -D_GNU_SOURCE -O2 -static $< -o $@
+	musl-gcc -std=c11 -D_GNU_SOURCE -O2 -static -Iinclude $< guestlib/linux/shim.c -o $@
 
 build/tests/guests/%.elf: tests/guests/%.c build/tidal-cc
 	@mkdir -p $(dir $@)

@@ -8,5 +8,7 @@
 /* argv[0] is the subcommand's name. Each returns tidal's exit code. */
 int tidal_cmd_run(int argc, char **argv);
 int tidal_cmd_plan(int argc, char **argv);
+int tidal_cmd_restore(int argc, char **argv);
+int tidal_cmd_clone(int argc, char **argv);
 
 #endif

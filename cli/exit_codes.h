@@ -10,7 +10,7 @@ enum {
     TIDAL_RC_NO_KVM = 69,      /* /dev/kvm missing or unusable */
     TIDAL_RC_GUEST_CRASH = 70, /* the guest crashed or was killed for an invalid call */
     TIDAL_RC_SYSTEM = 71,      /* the monitor failed (a KVM or system call) */
-    TIDAL_RC_TIMEOUT = 124,      /* the guest ran past --timeout (as timeout(1)) */
+    TIDAL_RC_TIMEOUT = 124,    /* the guest ran past --timeout (as timeout(1)) */
 };
 
 #endif

@@ -10,9 +10,16 @@ static void usage(FILE *out)
     fputs("usage: tidal <command> [options]\n"
           "\n"
           "commands:\n"
-          "  run [--mem SIZE] [--timeout SEC] [--stats] [--env K=V]... IMAGE [--] [ARGS...]\n"
+          "  run [--mem SIZE] [--timeout SEC] [--stats] [--env K=V]...\n"
+          "      [--snapshot-on-ready SNAP] [--snapshot-path SNAP] IMAGE [--] [ARGS...]\n"
           "                    boot a guest ELF image as a microVM; its output and exit\n"
-          "                    status are tidal's\n"
+          "                    status are tidal's; save it at tidal_ready() (and stop),\n"
+          "                    or on SIGUSR1 (and run on)\n"
+          "  restore [--input FILE] [--clone-id N] [--timeout SEC] [--stats] SNAP\n"
+          "                    resume a saved guest with FILE as its stdin\n"
+          "  clone SNAP -n N [--input-dir DIR] [--output-dir DIR] [--threads T]\n"
+          "                    run N clones of a saved guest concurrently, each with its\n"
+          "                    own input and output file\n"
           "  plan ...          plan day and night workloads onto hosts (tidal plan --help)\n"
           "  version           print the version and the guest ABI version\n",
           out);
@@ -27,6 +34,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run"))
         return tidal_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "restore"))
+        return tidal_cmd_restore(argc - 1, argv + 1);
+    if (!strcmp(cmd, "clone"))
+        return tidal_cmd_clone(argc - 1, argv + 1);
     if (!strcmp(cmd, "plan"))
         return tidal_cmd_plan(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

@@ -5,10 +5,10 @@
 #include "tidal/layout.h"
 #include "tidal/monitor.h"
 #include "tidal/size.h"
+#include "tidal/snapshot_vm.h"
+#include "vm_report.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,15 +27,35 @@ struct run_options {
     const char *image;
     int guest_argc;
     char **guest_argv;
+    const char *snapshot_on_ready; /* save at tidal_ready() and stop */
+    const char *snapshot_path;     /* save here on SIGUSR1 and run on */
 };
+
+static struct tidal_vm *volatile usr1_vm;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    if (usr1_vm)
+        tidal_vm_request_pause(usr1_vm);
+}
+
+/* Installed before the VM exists, so that an early SIGUSR1 is ignored, not fatal. */
+static void watch_usr1(void)
+{
+    struct sigaction sa = {.sa_handler = on_usr1};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+}
 
 static int usage_error(const char *fmt, const char *arg)
 {
     fputs("tidal run: ", stderr);
     fprintf(stderr, fmt, arg);
-    fputs("\nusage: tidal run [--mem SIZE] [--timeout SEC] [--stats] [--env K=V]... IMAGE "
-          "[--] [ARGS...]\n",
-          stderr);
+    fputs(
+        "\nusage: tidal run [--mem SIZE] [--timeout SEC] [--stats] [--env K=V]...\n"
+        "                 [--snapshot-on-ready SNAP] [--snapshot-path SNAP] IMAGE [--] [ARGS...]\n",
+        stderr);
     return TIDAL_RC_USAGE;
 }
 
@@ -52,22 +72,23 @@ static int parse_options(int argc, char **argv, struct run_options *o)
             o->stats = 1;
             continue;
         }
-        if (strcmp(opt, "--mem") && strcmp(opt, "--timeout") && strcmp(opt, "--env"))
+        if (strcmp(opt, "--mem") && strcmp(opt, "--timeout") && strcmp(opt, "--env") &&
+            strcmp(opt, "--snapshot-on-ready") && strcmp(opt, "--snapshot-path"))
             return usage_error("unknown option '%s'", opt);
         if (i + 1 >= argc)
             return usage_error("%s needs a value", opt);
         const char *val = argv[++i];
-        if (!strcmp(opt, "--mem")) {
+        if (!strcmp(opt, "--snapshot-on-ready")) {
+            o->snapshot_on_ready = val;
+        } else if (!strcmp(opt, "--snapshot-path")) {
+            o->snapshot_path = val;
+        } else if (!strcmp(opt, "--mem")) {
             struct tidal_err err;
             if (tidal_parse_size(val, "--mem", &o->mem_size, &err) ||
                 tidal_layout_check_mem(o->mem_size, &err))
                 return usage_error("%s", err.msg);
         } else if (!strcmp(opt, "--timeout")) {
-            char *end;
-            errno = 0;
-            o->timeout_sec = strtod(val, &end);
-            if (errno || *end || end == val || !(o->timeout_sec > 0) ||
-                !isfinite(o->timeout_sec) || o->timeout_sec > 1e7)
+            if (tidal_cli_parse_timeout(val, &o->timeout_sec))
                 return usage_error("--timeout '%s': expected seconds, a number > 0", val);
         } else {
             if (o->envc == MAX_ENV)
@@ -102,63 +123,6 @@ static int parse_options(int argc, char **argv, struct run_options *o)
     return 0;
 }
 
-static const char *reason_name(enum tidal_exit_reason r)
-{
-    switch (r) {
-    case TIDAL_EXIT_HALTED: return "halted";
-    case TIDAL_EXIT_CRASHED: return "crashed";
-    case TIDAL_EXIT_TIMEOUT: return "timeout";
-    case TIDAL_EXIT_ERROR: return "error";
-    }
-    return "?";
-}
-
-static void add_stat(void *ctx, const char *name, uint64_t value)
-{
-    if (value)
-        cJSON_AddNumberToObject(ctx, name, (double)value);
-}
-
-static void print_stats(struct tidal_vm *vm, const struct tidal_run_result *res)
-{
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "exit_reason", reason_name(res->reason));
-    cJSON_AddNumberToObject(root, "status", res->status);
-    cJSON_AddBoolToObject(root, "pvm", tidal_vm_is_pvm(vm));
-    cJSON *exits = cJSON_AddObjectToObject(root, "exits");
-    for (unsigned r = 0; r < TIDAL_MAX_EXIT_REASONS; r++) {
-        if (!res->exits_by_reason[r])
-            continue;
-        char other[32];
-        const char *name = tidal_kvm_exit_name(r);
-        if (!name) {
-            snprintf(other, sizeof(other), "reason_%u", r);
-            name = other;
-        }
-        cJSON_AddNumberToObject(exits, name, (double)res->exits_by_reason[r]);
-    }
-    cJSON *calls = cJSON_AddObjectToObject(root, "calls");
-    for (unsigned c = 1; c < sizeof(res->calls_by_nr) / sizeof(res->calls_by_nr[0]); c++)
-        if (res->calls_by_nr[c])
-            cJSON_AddNumberToObject(calls, tidal_call_name(c), (double)res->calls_by_nr[c]);
-    cJSON *vcpu = cJSON_AddObjectToObject(root, "vcpu");
-    tidal_vm_stats(vm, add_stat, vcpu);
-    const struct tidal_vm_timing *t = tidal_vm_timing(vm);
-    cJSON_AddNumberToObject(root, "run_us", (double)t->run / 1e3);
-    cJSON *up = cJSON_AddObjectToObject(root, "bringup_us");
-    cJSON_AddNumberToObject(up, "create_vm", (double)t->create_vm / 1e3);
-    cJSON_AddNumberToObject(up, "memory", (double)t->memory / 1e3);
-    cJSON_AddNumberToObject(up, "vcpu", (double)t->vcpu / 1e3);
-    cJSON_AddNumberToObject(up, "load", (double)t->load / 1e3);
-    cJSON_AddNumberToObject(up, "first_exit", (double)t->first_exit / 1e3);
-    cJSON_AddNumberToObject(root, "output_bytes", (double)res->bytes_out);
-    char *text = cJSON_PrintUnformatted(root);
-    if (text)
-        fprintf(stderr, "%s\n", text);
-    free(text);
-    cJSON_Delete(root);
-}
-
 int tidal_cmd_run(int argc, char **argv)
 {
     struct run_options o = {.mem_size = TIDAL_MEM_DEFAULT};
@@ -166,6 +130,8 @@ int tidal_cmd_run(int argc, char **argv)
     if (rc)
         return rc;
     signal(SIGPIPE, SIG_IGN); /* a closed stdout becomes -EPIPE for the guest */
+    if (o.snapshot_path)
+        watch_usr1();
 
     struct tidal_err err;
     const uint8_t *image;
@@ -192,23 +158,33 @@ int tidal_cmd_run(int argc, char **argv)
         fprintf(stderr, "tidal run: %s\n", err.msg);
         tidal_vm_destroy(vm);
         tidal_file_unmap(image, image_size);
-        return rc == TIDAL_CREATE_BAD_INPUT ? TIDAL_RC_BAD_INPUT
-               : rc == TIDAL_CREATE_NO_KVM  ? TIDAL_RC_NO_KVM
-                                            : TIDAL_RC_SYSTEM;
+        return tidal_cli_create_rc(rc);
     }
     tidal_file_unmap(image, image_size);
-    struct tidal_run_result res;
-    tidal_vm_run(vm, &res);
-    if (res.reason != TIDAL_EXIT_HALTED)
-        fprintf(stderr, "tidal run: %s: %s\n", o.image, res.report);
-    if (o.stats)
-        print_stats(vm, &res);
-    tidal_vm_destroy(vm);
-    switch (res.reason) {
-    case TIDAL_EXIT_HALTED: return res.status;
-    case TIDAL_EXIT_CRASHED: return TIDAL_RC_GUEST_CRASH;
-    case TIDAL_EXIT_TIMEOUT: return TIDAL_RC_TIMEOUT;
-    case TIDAL_EXIT_ERROR: return TIDAL_RC_SYSTEM;
+    struct tidal_run_result res = {0};
+    usr1_vm = vm;
+    for (;;) {
+        tidal_vm_run(vm, &res);
+        if (res.reason == TIDAL_EXIT_PAUSED) {
+            /* kill -USR1: save where the guest is, then let it run on */
+            if (tidal_snapshot_save(vm, o.snapshot_path, &err))
+                fprintf(stderr, "tidal run: %s: %s\n", o.snapshot_path, err.msg);
+            else
+                fprintf(stderr, "tidal run: saved %s\n", o.snapshot_path);
+            continue;
+        }
+        /* without a snapshot to take, tidal_ready() just goes on */
+        if (res.reason != TIDAL_EXIT_READY || o.snapshot_on_ready)
+            break;
     }
-    return TIDAL_RC_SYSTEM;
+    usr1_vm = NULL;
+    if (res.reason == TIDAL_EXIT_READY) {
+        if (tidal_snapshot_save(vm, o.snapshot_on_ready, &err)) {
+            fprintf(stderr, "tidal run: %s: %s\n", o.snapshot_on_ready, err.msg);
+            return tidal_cli_finish(vm, &res, "tidal run", o.image, o.stats, TIDAL_RC_SYSTEM);
+        }
+        fprintf(stderr, "tidal run: saved %s at tidal_ready()\n", o.snapshot_on_ready);
+        return tidal_cli_finish(vm, &res, "tidal run", o.image, o.stats, 0);
+    }
+    return tidal_cli_finish(vm, &res, "tidal run", o.image, o.stats, -1);
 }

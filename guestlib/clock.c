@@ -16,12 +16,12 @@ uint64_t tidal_monotonic_ns(void)
 {
     uint64_t ticks = rdtsc() - tidal_boot->boot_tsc;
     uint64_t khz = tidal_boot->tsc_khz ? tidal_boot->tsc_khz : 1000000;
-    return (uint64_t)((unsigned __int128)ticks * 1000000u / khz);
+    return tidal_boot->mono_base_ns + (uint64_t)((unsigned __int128)ticks * 1000000u / khz);
 }
 
 uint64_t tidal_realtime_ns(void)
 {
-    return tidal_boot->boot_wall_ns + tidal_monotonic_ns();
+    return tidal_boot->boot_wall_ns + (tidal_monotonic_ns() - tidal_boot->mono_base_ns);
 }
 
 void tidal_sleep_ns(uint64_t ns)
@@ -63,8 +63,7 @@ int clock_gettime(clockid_t clk, struct timespec *ts)
 }
 
 /* Returns an error number, like clock_nanosleep(3). */
-int __clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
-                      struct timespec *rem)
+int __clock_nanosleep(clockid_t clk, int flags, const struct timespec *req, struct timespec *rem)
 {
     (void)rem;
     if (req->tv_sec < 0 || req->tv_nsec < 0 || req->tv_nsec >= 1000000000L)

@@ -20,12 +20,17 @@ void tidal_console_pending(uint64_t *iov_gpa, uint64_t *count)
     *count = npieces;
 }
 
+void tidal_console_reset(void)
+{
+    npieces = 0;
+    console_used = 0;
+}
+
 void tidal_console_flush(void)
 {
     if (npieces)
         tidal_hypercall(TIDAL_CALL_WRITE, (uint64_t)(uintptr_t)pieces, npieces, 0);
-    npieces = 0;
-    console_used = 0;
+    tidal_console_reset();
 }
 
 static void write_direct(int fd, const unsigned char *p, size_t len)
@@ -53,7 +58,8 @@ void tidal_console_write(int fd, const void *buf, size_t len)
     }
     memcpy(console_buf + console_used, p, len);
     if (npieces && pieces[npieces - 1].fd == (uint32_t)fd &&
-        pieces[npieces - 1].gpa + pieces[npieces - 1].len == (uintptr_t)(console_buf + console_used)) {
+        pieces[npieces - 1].gpa + pieces[npieces - 1].len ==
+            (uintptr_t)(console_buf + console_used)) {
         pieces[npieces - 1].len += (uint32_t)len;
     } else {
         pieces[npieces].fd = (uint32_t)fd;

@@ -15,11 +15,29 @@ _Noreturn void tidal_exception(const struct raw_frame *f)
 {
     static struct tidal_fault report;
     report = (struct tidal_fault){
-        .vector = f->vector, .error_code = f->error_code, .rip = f->rip, .cs = f->cs,
-        .rflags = f->rflags, .rsp = f->rsp, .ss = f->ss, .cr2 = f->cr2,
-        .rax = f->rax, .rbx = f->rbx, .rcx = f->rcx, .rdx = f->rdx, .rsi = f->rsi,
-        .rdi = f->rdi, .rbp = f->rbp, .r8 = f->r8, .r9 = f->r9, .r10 = f->r10,
-        .r11 = f->r11, .r12 = f->r12, .r13 = f->r13, .r14 = f->r14, .r15 = f->r15,
+        .vector = f->vector,
+        .error_code = f->error_code,
+        .rip = f->rip,
+        .cs = f->cs,
+        .rflags = f->rflags,
+        .rsp = f->rsp,
+        .ss = f->ss,
+        .cr2 = f->cr2,
+        .rax = f->rax,
+        .rbx = f->rbx,
+        .rcx = f->rcx,
+        .rdx = f->rdx,
+        .rsi = f->rsi,
+        .rdi = f->rdi,
+        .rbp = f->rbp,
+        .r8 = f->r8,
+        .r9 = f->r9,
+        .r10 = f->r10,
+        .r11 = f->r11,
+        .r12 = f->r12,
+        .r13 = f->r13,
+        .r14 = f->r14,
+        .r15 = f->r15,
     };
     uint64_t iov, count;
     tidal_console_pending(&iov, &count);

@@ -18,14 +18,15 @@ int64_t tidal_hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2);
 void tidal_console_write(int fd, const void *buf, size_t len);
 void tidal_console_pending(uint64_t *iov_gpa, uint64_t *count); /* for the exit call */
 void tidal_console_flush(void);
+void tidal_console_reset(void); /* forget pieces the monitor has taken with a call */
 
 _Noreturn void tidal_exit_now(int status);
 
 /* Memory for mmap/brk/malloc: page ranges inside the boot-info heap region. */
 void tidal_pages_init(uint64_t start, uint64_t end);
-void *tidal_pages_alloc(size_t len);                     /* page-rounded, zeroed; NULL if full */
-void tidal_pages_free(void *p, size_t len);              /* zeroes, then returns to the pool */
-int tidal_pages_brk(uint64_t want, uint64_t *current);   /* grows/shrinks the brk area */
+void *tidal_pages_alloc(size_t len);                   /* page-rounded, zeroed; NULL if full */
+void tidal_pages_free(void *p, size_t len);            /* zeroes, then returns to the pool */
+int tidal_pages_brk(uint64_t want, uint64_t *current); /* grows/shrinks the brk area */
 
 /* Time from rdtsc, calibrated by the boot info. */
 uint64_t tidal_monotonic_ns(void);

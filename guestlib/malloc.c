@@ -87,8 +87,8 @@ static void *small_alloc(size_t n)
         h = (struct header *)slab_pos[cls];
         slab_pos[cls] += stride;
     }
-    *h = (struct header){.magic = MAGIC_USED, .kind = KIND_SMALL, .cls = (uint8_t)cls,
-                         .size = class_size(cls)};
+    *h = (struct header){
+        .magic = MAGIC_USED, .kind = KIND_SMALL, .cls = (uint8_t)cls, .size = class_size(cls)};
     return h + 1;
 }
 
@@ -160,8 +160,7 @@ static void *aligned(size_t align, size_t n)
         return 0;
     uintptr_t p = ((uintptr_t)base + HDR + align - 1) & ~(uintptr_t)(align - 1);
     struct header *h = (struct header *)(p - HDR);
-    *h = (struct header){.magic = MAGIC_USED, .kind = KIND_ALIGNED,
-                         .size = p - (uintptr_t)base};
+    *h = (struct header){.magic = MAGIC_USED, .kind = KIND_ALIGNED, .size = p - (uintptr_t)base};
     return (void *)p;
 }
 

@@ -16,16 +16,16 @@ static inline uint32_t rotl(uint32_t v, int n)
     return (v << n) | (v >> (32 - n));
 }
 
-#define QR(a, b, c, d)                                                                         \
-    do {                                                                                       \
-        a += b;                                                                                \
-        d = rotl(d ^ a, 16);                                                                   \
-        c += d;                                                                                \
-        b = rotl(b ^ c, 12);                                                                   \
-        a += b;                                                                                \
-        d = rotl(d ^ a, 8);                                                                    \
-        c += d;                                                                                \
-        b = rotl(b ^ c, 7);                                                                    \
+#define QR(a, b, c, d)                                                                             \
+    do {                                                                                           \
+        a += b;                                                                                    \
+        d = rotl(d ^ a, 16);                                                                       \
+        c += d;                                                                                    \
+        b = rotl(b ^ c, 12);                                                                       \
+        a += b;                                                                                    \
+        d = rotl(d ^ a, 8);                                                                        \
+        c += d;                                                                                    \
+        b = rotl(b ^ c, 7);                                                                        \
     } while (0)
 
 static void chacha_block(uint32_t out[16])

@@ -9,13 +9,11 @@ const struct tidal_boot_info *tidal_boot;
 
 extern const Elf64_Ehdr __ehdr_start; /* the ELF header, loaded with the first segment */
 int main(int, char **, char **);
-int __libc_start_main(int (*)(int, char **, char **), int, char **, void (*)(void),
-                      void (*)(void), void (*)(void));
+int __libc_start_main(int (*)(int, char **, char **), int, char **, void (*)(void), void (*)(void),
+                      void (*)(void));
 _Noreturn void tidal_start(const struct tidal_boot_info *boot);
 
-static void nothing(void)
-{
-}
+static void nothing(void) {}
 
 _Noreturn void tidal_start(const struct tidal_boot_info *boot)
 {

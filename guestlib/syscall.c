@@ -165,14 +165,27 @@ uint64_t tidal_syscall(struct syscall_frame *f)
 {
     int64_t r;
     switch (f->nr) {
-    case SYS_write: r = sys_write((int)f->a1, (const void *)f->a2, f->a3); break;
-    case SYS_writev: r = sys_writev((int)f->a1, (const struct iovec *)f->a2, (int)f->a3); break;
-    case SYS_read: r = sys_read((int)f->a1, (void *)f->a2, f->a3); break;
-    case SYS_readv: r = sys_readv((int)f->a1, (const struct iovec *)f->a2, (int)f->a3); break;
+    case SYS_write:
+        r = sys_write((int)f->a1, (const void *)f->a2, f->a3);
+        break;
+    case SYS_writev:
+        r = sys_writev((int)f->a1, (const struct iovec *)f->a2, (int)f->a3);
+        break;
+    case SYS_read:
+        r = sys_read((int)f->a1, (void *)f->a2, f->a3);
+        break;
+    case SYS_readv:
+        r = sys_readv((int)f->a1, (const struct iovec *)f->a2, (int)f->a3);
+        break;
     case SYS_exit:
-    case SYS_exit_group: tidal_exit_now((int)f->a1);
-    case SYS_brk: r = sys_brk(f->a1); break;
-    case SYS_mmap: r = sys_mmap(f->a1, f->a2, (int)f->a3, (int)f->a4, (int)f->a5); break;
+    case SYS_exit_group:
+        tidal_exit_now((int)f->a1);
+    case SYS_brk:
+        r = sys_brk(f->a1);
+        break;
+    case SYS_mmap:
+        r = sys_mmap(f->a1, f->a2, (int)f->a3, (int)f->a4, (int)f->a5);
+        break;
     case SYS_munmap:
         if (f->a1 & 4095)
             r = -EINVAL;
@@ -181,10 +194,18 @@ uint64_t tidal_syscall(struct syscall_frame *f)
             r = 0;
         }
         break;
-    case SYS_mremap: r = sys_mremap((void *)f->a1, f->a2, f->a3, (int)f->a4); break;
-    case SYS_mprotect: r = (f->a3 & PROT_EXEC) ? -EACCES : 0; break;
-    case SYS_madvise: r = 0; break;
-    case SYS_clock_gettime: r = sys_clock_gettime((clockid_t)f->a1, (struct timespec *)f->a2); break;
+    case SYS_mremap:
+        r = sys_mremap((void *)f->a1, f->a2, f->a3, (int)f->a4);
+        break;
+    case SYS_mprotect:
+        r = (f->a3 & PROT_EXEC) ? -EACCES : 0;
+        break;
+    case SYS_madvise:
+        r = 0;
+        break;
+    case SYS_clock_gettime:
+        r = sys_clock_gettime((clockid_t)f->a1, (struct timespec *)f->a2);
+        break;
     case SYS_gettimeofday: {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -195,28 +216,53 @@ uint64_t tidal_syscall(struct syscall_frame *f)
         r = 0;
         break;
     }
-    case SYS_time: r = (int64_t)(tidal_realtime_ns() / 1000000000u); break;
-    case SYS_nanosleep: r = sys_nanosleep(CLOCK_MONOTONIC, 0, (const struct timespec *)f->a1); break;
+    case SYS_time:
+        r = (int64_t)(tidal_realtime_ns() / 1000000000u);
+        break;
+    case SYS_nanosleep:
+        r = sys_nanosleep(CLOCK_MONOTONIC, 0, (const struct timespec *)f->a1);
+        break;
     case SYS_clock_nanosleep:
         r = sys_nanosleep((clockid_t)f->a1, (int)f->a2, (const struct timespec *)f->a3);
         break;
-    case SYS_getrandom: tidal_random_fill((void *)f->a1, f->a2); r = (int64_t)f->a2; break;
-    case SYS_ioctl: r = sys_ioctl((int)f->a1, f->a2, (void *)f->a3); break;
-    case SYS_fstat: r = sys_fstat((int)f->a1, (struct stat *)f->a2); break;
-    case SYS_lseek: r = f->a1 <= 2 ? -ESPIPE : -EBADF; break;
-    case SYS_close: r = f->a1 <= 2 ? 0 : -EBADF; break;
-    case SYS_fcntl: r = f->a1 <= 2 ? 0 : -EBADF; break;
+    case SYS_getrandom:
+        tidal_random_fill((void *)f->a1, f->a2);
+        r = (int64_t)f->a2;
+        break;
+    case SYS_ioctl:
+        r = sys_ioctl((int)f->a1, f->a2, (void *)f->a3);
+        break;
+    case SYS_fstat:
+        r = sys_fstat((int)f->a1, (struct stat *)f->a2);
+        break;
+    case SYS_lseek:
+        r = f->a1 <= 2 ? -ESPIPE : -EBADF;
+        break;
+    case SYS_close:
+        r = f->a1 <= 2 ? 0 : -EBADF;
+        break;
+    case SYS_fcntl:
+        r = f->a1 <= 2 ? 0 : -EBADF;
+        break;
     case SYS_open:
-    case SYS_openat: r = -ENOENT; break;
+    case SYS_openat:
+        r = -ENOENT;
+        break;
     case SYS_getpid:
     case SYS_gettid:
-    case SYS_set_tid_address: r = 1; break;
+    case SYS_set_tid_address:
+        r = 1;
+        break;
     case SYS_getppid:
     case SYS_getuid:
     case SYS_geteuid:
     case SYS_getgid:
-    case SYS_getegid: r = 0; break;
-    case SYS_uname: r = sys_uname((struct utsname *)f->a1); break;
+    case SYS_getegid:
+        r = 0;
+        break;
+    case SYS_uname:
+        r = sys_uname((struct utsname *)f->a1);
+        break;
     case SYS_arch_prctl:
         if (f->a1 == 0x1002) { /* ARCH_SET_FS */
             extern int __set_thread_area(void *);
@@ -231,7 +277,9 @@ uint64_t tidal_syscall(struct syscall_frame *f)
     case SYS_futex: /* one thread: a wait would never be woken, so never block */
         r = 0;
         break;
-    default: r = -ENOSYS; break;
+    default:
+        r = -ENOSYS;
+        break;
     }
     return (uint64_t)r;
 }

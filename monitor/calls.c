@@ -10,8 +10,7 @@
 
 #define SLEEP_MAX_NS (24ull * 3600 * 1000000000ull)
 
-void *tidal_guest_range(const struct tidal_guest_mem *mem, uint64_t gpa, uint64_t len,
-                        int writable)
+void *tidal_guest_range(const struct tidal_guest_mem *mem, uint64_t gpa, uint64_t len, int writable)
 {
     if (gpa >= mem->size || len > mem->size - gpa)
         return NULL;
@@ -25,12 +24,20 @@ void *tidal_guest_range(const struct tidal_guest_mem *mem, uint64_t gpa, uint64_
 const char *tidal_call_name(uint32_t nr)
 {
     switch (nr) {
-    case TIDAL_CALL_WRITE: return "WRITE";
-    case TIDAL_CALL_READ: return "READ";
-    case TIDAL_CALL_EXIT: return "EXIT";
-    case TIDAL_CALL_FAULT: return "FAULT";
-    case TIDAL_CALL_SLEEP: return "SLEEP";
-    default: return "unknown";
+    case TIDAL_CALL_WRITE:
+        return "WRITE";
+    case TIDAL_CALL_READ:
+        return "READ";
+    case TIDAL_CALL_EXIT:
+        return "EXIT";
+    case TIDAL_CALL_FAULT:
+        return "FAULT";
+    case TIDAL_CALL_SLEEP:
+        return "SLEEP";
+    case TIDAL_CALL_READY:
+        return "READY";
+    default:
+        return "unknown";
     }
 }
 
@@ -85,8 +92,7 @@ static enum tidal_call_outcome console_flush(const struct tidal_guest_mem *mem,
                            tidal_call_name(res->nr), (unsigned long long)i, v.fd);
         if (v.len > TIDAL_CALL_LEN_MAX || (total += v.len) > TIDAL_CALL_LEN_MAX)
             return invalid(res, "%s: %llu bytes of output in one call (at most %u)",
-                           tidal_call_name(res->nr), (unsigned long long)total,
-                           TIDAL_CALL_LEN_MAX);
+                           tidal_call_name(res->nr), (unsigned long long)total, TIDAL_CALL_LEN_MAX);
         if (!tidal_guest_range(mem, v.gpa, v.len, 0))
             return invalid(res, "%s: piece %llu [0x%llx, +%u) lies outside guest memory",
                            tidal_call_name(res->nr), (unsigned long long)i,
@@ -139,7 +145,8 @@ static void do_sleep(struct tidal_call_io *io, uint64_t ns)
 {
     if (ns > SLEEP_MAX_NS)
         ns = SLEEP_MAX_NS;
-    struct timespec req = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+    struct timespec req = {.tv_sec = (time_t)(ns / 1000000000u),
+                           .tv_nsec = (long)(ns % 1000000000u)};
     while (!*io->interrupted && nanosleep(&req, &req) && errno == EINTR)
         ;
 }
@@ -195,6 +202,20 @@ enum tidal_call_outcome tidal_call_handle(const struct tidal_guest_mem *mem,
     }
     case TIDAL_CALL_SLEEP:
         do_sleep(io, c.arg[0]);
+        break;
+    case TIDAL_CALL_READY:
+        if (!tidal_guest_range(mem, c.arg[0], sizeof(struct tidal_ready_info), 1) || c.arg[0] % 8)
+            return invalid(res,
+                           "READY: info block at 0x%llx is not a writable, aligned "
+                           "guest address",
+                           (unsigned long long)c.arg[0]);
+        out = console_flush(mem, io, c.arg[1], c.arg[2], res, &ret);
+        if (out == TIDAL_CALL_CONTINUE) {
+            res->ready_gpa = c.arg[0];
+            ret = 0;
+            memcpy(&block->ret, &ret, sizeof(ret));
+            out = TIDAL_CALL_READIED;
+        }
         break;
     default:
         return invalid(res, "unknown call number %u", c.nr);

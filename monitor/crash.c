@@ -7,14 +7,28 @@
 
 static const char *exception_name(uint64_t v)
 {
-    static const char *const names[] = {
-        "divide error (#DE)", "debug (#DB)", "NMI", "breakpoint (#BP)", "overflow (#OF)",
-        "bound range (#BR)", "invalid opcode (#UD)", "device not available (#NM)",
-        "double fault (#DF)", "coprocessor segment overrun", "invalid TSS (#TS)",
-        "segment not present (#NP)", "stack fault (#SS)", "general protection (#GP)",
-        "page fault (#PF)", "reserved", "x87 floating point (#MF)", "alignment check (#AC)",
-        "machine check (#MC)", "SIMD floating point (#XM)", "virtualization (#VE)",
-        "control protection (#CP)"};
+    static const char *const names[] = {"divide error (#DE)",
+                                        "debug (#DB)",
+                                        "NMI",
+                                        "breakpoint (#BP)",
+                                        "overflow (#OF)",
+                                        "bound range (#BR)",
+                                        "invalid opcode (#UD)",
+                                        "device not available (#NM)",
+                                        "double fault (#DF)",
+                                        "coprocessor segment overrun",
+                                        "invalid TSS (#TS)",
+                                        "segment not present (#NP)",
+                                        "stack fault (#SS)",
+                                        "general protection (#GP)",
+                                        "page fault (#PF)",
+                                        "reserved",
+                                        "x87 floating point (#MF)",
+                                        "alignment check (#AC)",
+                                        "machine check (#MC)",
+                                        "SIMD floating point (#XM)",
+                                        "virtualization (#VE)",
+                                        "control protection (#CP)"};
     return v < sizeof(names) / sizeof(names[0]) ? names[v] : "reserved exception";
 }
 
@@ -29,9 +43,10 @@ static int symbolize(const struct tidal_vm *vm, uint64_t rip, char *out, size_t 
 
 static void page_fault_detail(uint64_t err, uint64_t cr2, char *out, size_t size)
 {
-    const char *why = !(err & 1) ? "not mapped" : (err & 16) ? "not executable"
-                      : (err & 2)                 ? "read-only"
-                                                  : "protection";
+    const char *why = !(err & 1)   ? "not mapped"
+                      : (err & 16) ? "not executable"
+                      : (err & 2)  ? "read-only"
+                                   : "protection";
     const char *access = (err & 16) ? "instruction fetch" : (err & 2) ? "write" : "read";
     snprintf(out, size, "; %s at 0x%llx (%s)%s", access, (unsigned long long)cr2, why,
              cr2 < 4096 ? ": NULL pointer dereference" : "");
@@ -48,13 +63,11 @@ void tidal_crash_from_fault(const struct tidal_vm *vm, const struct tidal_fault 
              "guest crashed: %s at RIP 0x%llx%s, CR2 0x%llx, error code 0x%llx%s\n"
              "  rsp 0x%llx rbp 0x%llx rax 0x%llx rbx 0x%llx rcx 0x%llx rdx 0x%llx\n"
              "  rsi 0x%llx rdi 0x%llx r8 0x%llx r9 0x%llx r10 0x%llx r11 0x%llx",
-             exception_name(f->vector), (unsigned long long)f->rip, sym,
-             (unsigned long long)f->cr2, (unsigned long long)f->error_code, pf,
-             (unsigned long long)f->rsp, (unsigned long long)f->rbp,
-             (unsigned long long)f->rax, (unsigned long long)f->rbx,
-             (unsigned long long)f->rcx, (unsigned long long)f->rdx,
-             (unsigned long long)f->rsi, (unsigned long long)f->rdi,
-             (unsigned long long)f->r8, (unsigned long long)f->r9,
+             exception_name(f->vector), (unsigned long long)f->rip, sym, (unsigned long long)f->cr2,
+             (unsigned long long)f->error_code, pf, (unsigned long long)f->rsp,
+             (unsigned long long)f->rbp, (unsigned long long)f->rax, (unsigned long long)f->rbx,
+             (unsigned long long)f->rcx, (unsigned long long)f->rdx, (unsigned long long)f->rsi,
+             (unsigned long long)f->rdi, (unsigned long long)f->r8, (unsigned long long)f->r9,
              (unsigned long long)f->r10, (unsigned long long)f->r11);
 }
 

@@ -19,10 +19,10 @@ static uint64_t page_up(uint64_t v)
 int tidal_layout_check_mem(uint64_t mem_size, struct tidal_err *err)
 {
     if (mem_size < TIDAL_MEM_MIN || mem_size > TIDAL_MEM_MAX)
-        return tidal_err_set(err, "--mem %llu KiB is outside the supported range %llu KiB .. %llu MiB",
-                             (unsigned long long)(mem_size >> 10),
-                             (unsigned long long)(TIDAL_MEM_MIN >> 10),
-                             (unsigned long long)(TIDAL_MEM_MAX >> 20));
+        return tidal_err_set(
+            err, "--mem %llu KiB is outside the supported range %llu KiB .. %llu MiB",
+            (unsigned long long)(mem_size >> 10), (unsigned long long)(TIDAL_MEM_MIN >> 10),
+            (unsigned long long)(TIDAL_MEM_MAX >> 20));
     if (mem_size % PAGE)
         return tidal_err_set(err, "--mem %llu bytes is not a multiple of 4 KiB",
                              (unsigned long long)mem_size);
@@ -48,8 +48,7 @@ int tidal_layout_plan(uint64_t mem_size, const struct tidal_elf_image *img,
                              "--mem %llu KiB is too small for this image (it ends at 0x%llx; "
                              "the stack takes %llu KiB and the heap needs at least 64 KiB)",
                              (unsigned long long)(mem_size >> 10),
-                             (unsigned long long)img->image_end,
-                             (unsigned long long)(stack >> 10));
+                             (unsigned long long)img->image_end, (unsigned long long)(stack >> 10));
     return 0;
 }
 
@@ -127,8 +126,7 @@ int tidal_layout_write_boot(uint8_t *mem, const struct tidal_layout *lay,
         return tidal_err_set(err,
                              "arguments and environment take %llu bytes with the boot info; "
                              "at most %u fit",
-                             (unsigned long long)need,
-                             TIDAL_BOOT_AREA_END - TIDAL_BOOT_INFO_GPA);
+                             (unsigned long long)need, TIDAL_BOOT_AREA_END - TIDAL_BOOT_INFO_GPA);
     for (int i = 0; i < args->argc + args->envc; i++) {
         const char *s = i < args->argc ? args->argv[i] : args->envp[i - args->argc];
         uint64_t slot = i < args->argc ? argv_gpa + 8ull * i : envp_gpa + 8ull * (i - args->argc);
@@ -160,9 +158,10 @@ int tidal_layout_write_boot(uint8_t *mem, const struct tidal_layout *lay,
     return 0;
 }
 
-void tidal_layout_set_clock(uint8_t *mem, uint64_t guest_tsc, uint64_t wall_ns)
+void tidal_layout_set_clock(uint8_t *mem, uint64_t guest_tsc, uint64_t wall_ns, uint64_t mono_ns)
 {
     struct tidal_boot_info *bi = (struct tidal_boot_info *)(mem + TIDAL_BOOT_INFO_GPA);
     bi->boot_tsc = guest_tsc;
     bi->boot_wall_ns = wall_ns;
+    bi->mono_base_ns = mono_ns;
 }

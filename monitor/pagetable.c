@@ -99,8 +99,8 @@ int tidal_pt_map(struct tidal_pt *pt, uint64_t va, uint64_t len, unsigned perm,
     return 0;
 }
 
-int tidal_pt_lookup(const uint8_t *mem, uint64_t mem_size, uint64_t root, uint64_t va,
-                    uint64_t *pa, uint64_t *flags)
+int tidal_pt_lookup(const uint8_t *mem, uint64_t mem_size, uint64_t root, uint64_t va, uint64_t *pa,
+                    uint64_t *flags)
 {
     uint64_t table = root;
     for (int level = 3; level >= 0; level--) {

@@ -12,16 +12,30 @@
 
 #define TIMEOUT_SIGNAL (SIGRTMIN + 1)
 
-/* The vCPU this thread runs, for the timeout signal handler. */
-static _Thread_local struct kvm_run *current_run;
-static _Thread_local volatile int timed_out;
+/* The VM this thread runs, for the timeout signal handler. */
+static _Thread_local struct tidal_vm *current_vm;
+static _Thread_local volatile sig_atomic_t timed_out;
+
+/* Makes the vCPU leave KVM_RUN (or not enter it: immediate_exit closes the race with
+ * a signal that lands just before the ioctl) and cuts a monitor-side sleep short. */
+static void stop_vcpu(struct tidal_vm *vm)
+{
+    vm->stop_io = 1;
+    vm->run->immediate_exit = 1;
+}
 
 static void on_timeout(int sig)
 {
     (void)sig;
     timed_out = 1;
-    if (current_run)
-        current_run->immediate_exit = 1; /* closes the race with entering KVM_RUN */
+    if (current_vm)
+        stop_vcpu(current_vm);
+}
+
+void tidal_vm_request_pause(struct tidal_vm *vm)
+{
+    vm->pause_requested = 1;
+    stop_vcpu(vm);
 }
 
 /* A per-thread timer, so concurrent VMs on several threads time out independently. */
@@ -49,10 +63,10 @@ static int arm_timer(double seconds, timer_t *timer, struct tidal_err *err)
 const char *tidal_kvm_exit_name(unsigned r)
 {
     static const char *const names[] = {
-        [KVM_EXIT_UNKNOWN] = "unknown", [KVM_EXIT_IO] = "io", [KVM_EXIT_HLT] = "hlt",
-        [KVM_EXIT_MMIO] = "mmio", [KVM_EXIT_SHUTDOWN] = "shutdown",
-        [KVM_EXIT_FAIL_ENTRY] = "fail_entry", [KVM_EXIT_INTR] = "intr",
-        [KVM_EXIT_INTERNAL_ERROR] = "internal_error"};
+        [KVM_EXIT_UNKNOWN] = "unknown",   [KVM_EXIT_IO] = "io",
+        [KVM_EXIT_HLT] = "hlt",           [KVM_EXIT_MMIO] = "mmio",
+        [KVM_EXIT_SHUTDOWN] = "shutdown", [KVM_EXIT_FAIL_ENTRY] = "fail_entry",
+        [KVM_EXIT_INTR] = "intr",         [KVM_EXIT_INTERNAL_ERROR] = "internal_error"};
     return r < sizeof(names) / sizeof(names[0]) ? names[r] : NULL;
 }
 
@@ -93,6 +107,10 @@ static bool handle_io(struct tidal_vm *vm, struct tidal_run_result *res)
     case TIDAL_CALL_FAULTED:
         res->reason = TIDAL_EXIT_CRASHED;
         tidal_crash_from_fault(vm, &cr.fault, res->report, sizeof(res->report));
+        return false;
+    case TIDAL_CALL_READIED:
+        vm->ready_gpa = cr.ready_gpa;
+        res->reason = TIDAL_EXIT_READY;
         return false;
     case TIDAL_CALL_INVALID: {
         char what[300];
@@ -149,35 +167,51 @@ static bool dispatch(struct tidal_vm *vm, struct tidal_run_result *res)
 
 void tidal_vm_run(struct tidal_vm *vm, struct tidal_run_result *res)
 {
-    memset(res, 0, sizeof(*res));
     struct tidal_err err;
     timer_t timer;
     bool timer_armed = false;
+    res->reason = TIDAL_EXIT_ERROR;
+    res->status = 0;
+    res->report[0] = 0;
     timed_out = 0;
-    current_run = vm->run;
-    vm->io.interrupted = &timed_out;
-    if (vm->timeout_sec > 0) {
-        if (arm_timer(vm->timeout_sec, &timer, &err)) {
+    current_vm = vm;
+    vm->io.interrupted = &vm->stop_io;
+    uint64_t start = tidal_now_ns();
+    bool first = !vm->started;
+    if (first) {
+        /* The guest's clocks start from this pair, taken just before it runs. */
+        struct timespec wall;
+        uint64_t tsc = 0;
+        clock_gettime(CLOCK_REALTIME, &wall);
+        tidal_vcpu_read_tsc(vm, &tsc);
+        tidal_layout_set_clock(vm->mem.base, tsc,
+                               (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec,
+                               vm->mono_base_ns);
+        vm->started = true;
+        vm->deadline_ns = vm->timeout_sec > 0 ? start + (uint64_t)(vm->timeout_sec * 1e9) : 0;
+    }
+    if (vm->deadline_ns) {
+        /* One deadline for the guest's whole life, however often it stops at READY. */
+        double left = vm->deadline_ns > start ? (double)(vm->deadline_ns - start) / 1e9 : 0;
+        if (arm_timer(left, &timer, &err)) {
             set_error(res, "%s", err.msg);
             return;
         }
         timer_armed = true;
     }
 
-    struct timespec wall;
-    uint64_t tsc = 0;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    tidal_vcpu_read_tsc(vm, &tsc);
-    tidal_layout_set_clock(vm->mem.base, tsc,
-                           (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec);
-
-    uint64_t start = tidal_now_ns();
-    bool first = true, running = true;
+    bool running = true;
     while (running) {
         if (timed_out) {
             res->reason = TIDAL_EXIT_TIMEOUT;
             snprintf(res->report, sizeof(res->report), "guest killed after its %.3g s timeout",
                      vm->timeout_sec);
+            break;
+        }
+        if (vm->pause_requested) {
+            vm->pause_requested = 0;
+            vm->stop_io = 0;
+            res->reason = TIDAL_EXIT_PAUSED;
             break;
         }
         int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
@@ -197,9 +231,9 @@ void tidal_vm_run(struct tidal_vm *vm, struct tidal_run_result *res)
             res->exits_by_reason[vm->run->exit_reason]++;
         running = dispatch(vm, res);
     }
-    vm->timing.run = tidal_now_ns() - start;
+    vm->timing.run += tidal_now_ns() - start;
     res->bytes_out = vm->io.bytes_out;
     if (timer_armed)
         timer_delete(timer);
-    current_run = NULL;
+    current_vm = NULL;
 }

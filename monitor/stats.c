@@ -15,8 +15,8 @@ static int stats_fd(struct tidal_vm *vm)
     return vm->stats_fd;
 }
 
-int tidal_vm_stats(struct tidal_vm *vm,
-                   void (*emit)(void *ctx, const char *name, uint64_t value), void *ctx)
+int tidal_vm_stats(struct tidal_vm *vm, void (*emit)(void *ctx, const char *name, uint64_t value),
+                   void *ctx)
 {
     int fd = stats_fd(vm);
     struct kvm_stats_header h;

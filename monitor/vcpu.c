@@ -46,7 +46,7 @@
 
 struct msr_list {
     struct kvm_msrs hdr;
-    struct kvm_msr_entry entries[12];
+    struct kvm_msr_entry entries[TIDAL_STATE_MAX_MSRS];
 };
 
 static int set_msrs(struct tidal_vm *vm, struct msr_list *m, unsigned n, struct tidal_err *err)
@@ -54,9 +54,9 @@ static int set_msrs(struct tidal_vm *vm, struct msr_list *m, unsigned n, struct 
     m->hdr.nmsrs = n;
     int r = ioctl(vm->vcpu_fd, KVM_SET_MSRS, m);
     if (r != (int)n)
-        return tidal_err_set(err, "KVM_SET_MSRS: set %d of %u (first failing MSR 0x%x)%s%s", r,
-                             n, r >= 0 && r < (int)n ? m->entries[r].index : 0,
-                             r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
+        return tidal_err_set(err, "KVM_SET_MSRS: set %d of %u (first failing MSR 0x%x)%s%s", r, n,
+                             r >= 0 && r < (int)n ? m->entries[r].index : 0, r < 0 ? ": " : "",
+                             r < 0 ? strerror(errno) : "");
     return 0;
 }
 
@@ -67,7 +67,8 @@ static bool detect_pvm(struct tidal_vm *vm)
     return ioctl(vm->vcpu_fd, KVM_GET_MSRS, &m) == 1 && m.entries[0].data == PVM_SIGNATURE;
 }
 
-static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, uint32_t idx)
+static const struct kvm_cpuid_entry2 *cpuid_find(const struct kvm_cpuid2 *c, uint32_t fn,
+                                                 uint32_t idx)
 {
     for (uint32_t i = 0; i < c->nent; i++)
         if (c->entries[i].function == fn && c->entries[i].index == idx)
@@ -77,29 +78,17 @@ static struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t fn, ui
 
 static int setup_cpuid(struct tidal_vm *vm, bool *xsave, uint64_t *xcr0_ok, struct tidal_err *err)
 {
-    unsigned n = 128;
-    struct kvm_cpuid2 *c = NULL;
-    for (;;) {
-        c = realloc(c, sizeof(*c) + n * sizeof(c->entries[0]));
-        if (!c)
-            return tidal_err_set(err, "out of memory");
-        c->nent = n;
-        if (ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
-            break;
-        if (errno != E2BIG || n > 4096) {
-            free(c);
-            return tidal_err_set(err, "KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
-        }
-        n *= 2;
-    }
-    struct kvm_cpuid_entry2 *leaf1 = cpuid_find(c, 1, 0), *leaf7 = cpuid_find(c, 7, 0),
-                            *leafd = cpuid_find(c, 0xd, 0);
+    const struct kvm_cpuid2 *c = vm->kvm->cpuid;
+    const struct kvm_cpuid_entry2 *leaf1 = cpuid_find(c, 1, 0), *leaf7 = cpuid_find(c, 7, 0),
+                                  *leafd = cpuid_find(c, 0xd, 0);
     *xsave = leaf1 && (leaf1->ecx & (1u << 26));
     *xcr0_ok = leafd ? ((uint64_t)leafd->edx << 32 | leafd->eax) : XCR0_X87 | XCR0_SSE;
     vm->fsgsbase = leaf7 && (leaf7->ebx & 1u);
-    int r = ioctl(vm->vcpu_fd, KVM_SET_CPUID2, c);
-    free(c);
-    if (r < 0)
+    vm->features = (struct tidal_cpu_features){.leaf1_ecx = leaf1 ? leaf1->ecx : 0,
+                                               .leaf1_edx = leaf1 ? leaf1->edx : 0,
+                                               .leaf7_ebx = leaf7 ? leaf7->ebx : 0,
+                                               .leaf7_ecx = leaf7 ? leaf7->ecx : 0};
+    if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, c) < 0)
         return tidal_err_set(err, "KVM_SET_CPUID2: %s", strerror(errno));
     return 0;
 }
@@ -124,27 +113,45 @@ int tidal_vcpu_setup(struct tidal_vm *vm, struct tidal_err *err)
     int khz = ioctl(vm->vcpu_fd, KVM_GET_TSC_KHZ, 0);
     vm->tsc_khz = khz > 0 ? (uint64_t)khz : 0;
     vm->pvm = detect_pvm(vm);
-    if (vm->pvm) {
-        struct msr_list m = {.entries[0] = {.index = MSR_PVM_VIF,
-                                            .data = TIDAL_VIF_GPA | PVM_VIF_HOST_WRITE}};
-        if (set_msrs(vm, &m, 1, err))
-            return -1;
-    }
     vm->cr4_osxsave = xsave;
     return 0;
 }
 
+/* The VIF page must lie inside a memslot, so PVM gets it once memory exists. */
+int tidal_vcpu_attach_memory(struct tidal_vm *vm, struct tidal_err *err)
+{
+    if (!vm->pvm)
+        return 0;
+    struct msr_list m = {
+        .entries[0] = {.index = MSR_PVM_VIF, .data = TIDAL_VIF_GPA | PVM_VIF_HOST_WRITE}};
+    return set_msrs(vm, &m, 1, err);
+}
+
 static void code_segment(struct kvm_segment *s)
 {
-    *s = (struct kvm_segment){.base = 0, .limit = 0xffffffff, .selector = TIDAL_SEL_CODE,
-                              .type = 11, .present = 1, .dpl = 0, .db = 0, .s = 1, .l = 1,
+    *s = (struct kvm_segment){.base = 0,
+                              .limit = 0xffffffff,
+                              .selector = TIDAL_SEL_CODE,
+                              .type = 11,
+                              .present = 1,
+                              .dpl = 0,
+                              .db = 0,
+                              .s = 1,
+                              .l = 1,
                               .g = 1};
 }
 
 static void data_segment(struct kvm_segment *s)
 {
-    *s = (struct kvm_segment){.base = 0, .limit = 0xffffffff, .selector = TIDAL_SEL_DATA,
-                              .type = 3, .present = 1, .dpl = 0, .db = 1, .s = 1, .l = 0,
+    *s = (struct kvm_segment){.base = 0,
+                              .limit = 0xffffffff,
+                              .selector = TIDAL_SEL_DATA,
+                              .type = 3,
+                              .present = 1,
+                              .dpl = 0,
+                              .db = 1,
+                              .s = 1,
+                              .l = 0,
                               .g = 1};
 }
 
@@ -156,8 +163,8 @@ int tidal_vcpu_set_boot_state(struct tidal_vm *vm, struct tidal_err *err)
     code_segment(&sregs.cs);
     data_segment(&sregs.ds);
     sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
-    sregs.tr = (struct kvm_segment){.base = TIDAL_TSS_GPA, .limit = 103,
-                                    .selector = TIDAL_SEL_TSS, .type = 11, .present = 1};
+    sregs.tr = (struct kvm_segment){
+        .base = TIDAL_TSS_GPA, .limit = 103, .selector = TIDAL_SEL_TSS, .type = 11, .present = 1};
     sregs.ldt = (struct kvm_segment){.type = 2, .unusable = 1};
     sregs.gdt.base = TIDAL_GDT_GPA;
     sregs.gdt.limit = TIDAL_SEL_TSS + 16 - 1;
@@ -173,8 +180,7 @@ int tidal_vcpu_set_boot_state(struct tidal_vm *vm, struct tidal_err *err)
             return tidal_err_set(err, "KVM_SET_SREGS: %s", strerror(errno));
         /* Some hosts report FSGSBASE but refuse the CR4 bit: boot without it. */
         vm->fsgsbase = false;
-        struct tidal_boot_info *bi =
-            (struct tidal_boot_info *)(vm->mem.base + TIDAL_BOOT_INFO_GPA);
+        struct tidal_boot_info *bi = (struct tidal_boot_info *)(vm->mem.base + TIDAL_BOOT_INFO_GPA);
         bi->flags &= ~(uint32_t)TIDAL_BOOT_FSGSBASE;
         sregs.cr4 &= ~(uint64_t)CR4_FSGSBASE;
         if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
@@ -210,4 +216,52 @@ int tidal_vcpu_read_tsc(struct tidal_vm *vm, uint64_t *tsc)
         return -1;
     *tsc = m.entries[0].data;
     return 0;
+}
+
+/* The MSRs a guest's state includes beyond regs/sregs: the syscall set-up and the
+ * segment bases. The TSC is not saved: a restored guest's clocks are rebased. */
+static const uint32_t saved_msrs[] = {MSR_STAR,    MSR_LSTAR,   MSR_CSTAR,         MSR_SFMASK,
+                                      MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE};
+#define NSAVED (sizeof(saved_msrs) / sizeof(saved_msrs[0]))
+_Static_assert(NSAVED <= TIDAL_STATE_MAX_MSRS, "state has room for the saved MSRs");
+
+int tidal_vcpu_save(struct tidal_vm *vm, struct tidal_vcpu_state *st, struct tidal_err *err)
+{
+    memset(st, 0, sizeof(*st));
+    if (ioctl(vm->vcpu_fd, KVM_GET_REGS, &st->regs) < 0 ||
+        ioctl(vm->vcpu_fd, KVM_GET_SREGS, &st->sregs) < 0 ||
+        ioctl(vm->vcpu_fd, KVM_GET_XSAVE, &st->xsave) < 0 ||
+        (vm->cr4_osxsave && ioctl(vm->vcpu_fd, KVM_GET_XCRS, &st->xcrs) < 0))
+        return tidal_err_set(err, "reading vCPU state: %s", strerror(errno));
+    struct msr_list m = {.hdr.nmsrs = NSAVED};
+    for (unsigned i = 0; i < NSAVED; i++)
+        m.entries[i].index = saved_msrs[i];
+    if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, &m) != (int)NSAVED)
+        return tidal_err_set(err, "KVM_GET_MSRS: %s", strerror(errno));
+    st->nmsrs = NSAVED;
+    for (unsigned i = 0; i < NSAVED; i++) {
+        st->msrs[i].index = m.entries[i].index;
+        st->msrs[i].data = m.entries[i].data;
+    }
+    return 0;
+}
+
+int tidal_vcpu_load(struct tidal_vm *vm, const struct tidal_vcpu_state *st, struct tidal_err *err)
+{
+    if (st->nmsrs > TIDAL_STATE_MAX_MSRS)
+        return tidal_err_set(err, "vCPU state lists %u MSRs (at most %u)", st->nmsrs,
+                             TIDAL_STATE_MAX_MSRS);
+    struct kvm_sregs sregs = st->sregs;
+    if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
+        return tidal_err_set(err, "KVM_SET_SREGS: %s", strerror(errno));
+    if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &st->regs) < 0)
+        return tidal_err_set(err, "KVM_SET_REGS: %s", strerror(errno));
+    if (vm->cr4_osxsave && st->xcrs.nr_xcrs && ioctl(vm->vcpu_fd, KVM_SET_XCRS, &st->xcrs) < 0)
+        return tidal_err_set(err, "KVM_SET_XCRS: %s", strerror(errno));
+    if (ioctl(vm->vcpu_fd, KVM_SET_XSAVE, &st->xsave) < 0)
+        return tidal_err_set(err, "KVM_SET_XSAVE: %s", strerror(errno));
+    struct msr_list m = {0};
+    for (unsigned i = 0; i < st->nmsrs; i++)
+        m.entries[i] = (struct kvm_msr_entry){.index = st->msrs[i].index, .data = st->msrs[i].data};
+    return st->nmsrs ? set_msrs(vm, &m, st->nmsrs, err) : 0;
 }

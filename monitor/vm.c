@@ -2,7 +2,7 @@
 #include "vm_internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -18,50 +18,14 @@ uint64_t tidal_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static int open_kvm(struct tidal_err *err)
-{
-    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (fd < 0)
-        return tidal_err_set(err,
-                             "/dev/kvm: %s (Tidal needs the KVM device: load kvm_intel or "
-                             "kvm_amd, and give this user read/write access to /dev/kvm)",
-                             strerror(errno));
-    int version = ioctl(fd, KVM_GET_API_VERSION, 0);
-    if (version != KVM_API_VERSION) {
-        close(fd);
-        return tidal_err_set(err, "/dev/kvm: KVM API version %d (expected %d)", version,
-                             KVM_API_VERSION);
-    }
-    static const struct {
-        int cap;
-        const char *name;
-    } needed[] = {{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
-                  {KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
-                  {KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"}};
-    for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
-        if (ioctl(fd, KVM_CHECK_EXTENSION, needed[i].cap) <= 0) {
-            close(fd);
-            return tidal_err_set(err, "/dev/kvm: this kernel lacks %s", needed[i].name);
-        }
-    }
-    return fd;
-}
-
-int tidal_kvm_available(struct tidal_err *err)
-{
-    int fd = open_kvm(err);
-    if (fd < 0)
-        return -1;
-    close(fd);
-    return 0;
-}
-
-static int setup_memory(struct tidal_vm *vm, struct tidal_err *err)
+/* `mem`: memory prepared by the caller (a restored snapshot), or NULL for fresh. */
+static int setup_memory(struct tidal_vm *vm, uint8_t *mem, struct tidal_err *err)
 {
     /* Lazily backed: a small guest touches few pages, and untouched ones cost the
      * host nothing. */
-    void *p = mmap(NULL, vm->mem.size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = mem ? mem
+                  : mmap(NULL, vm->mem.size, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return tidal_err_set(err, "guest memory: mmap of %llu bytes: %s",
                              (unsigned long long)vm->mem.size, strerror(errno));
@@ -83,10 +47,7 @@ static int setup_vcpu_fds(struct tidal_vm *vm, struct tidal_err *err)
     vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
     if (vm->vcpu_fd < 0)
         return tidal_err_set(err, "KVM_CREATE_VCPU: %s", strerror(errno));
-    int size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-    if (size < (int)sizeof(struct kvm_run))
-        return tidal_err_set(err, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
-    vm->run_size = (size_t)size;
+    vm->run_size = (size_t)vm->kvm->run_size;
     vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
     if (vm->run == MAP_FAILED) {
         vm->run = NULL;
@@ -119,53 +80,169 @@ static int load_image(struct tidal_vm *vm, const struct tidal_vm_config *cfg, co
     return 0;
 }
 
+static void apply_config(struct tidal_vm *vm, const struct tidal_vm_config *cfg)
+{
+    vm->mem.size = cfg->mem_size ? cfg->mem_size : TIDAL_MEM_DEFAULT;
+    vm->timeout_sec = cfg->timeout_sec;
+    vm->io =
+        (struct tidal_call_io){.in_fd = cfg->in_fd, .out_fd = cfg->out_fd, .err_fd = cfg->err_fd};
+}
+
+static struct tidal_vm *vm_new(void)
+{
+    struct tidal_vm *vm = calloc(1, sizeof(*vm));
+    if (vm)
+        vm->vm_fd = vm->vcpu_fd = vm->stats_fd = -1;
+    return vm;
+}
+
+struct tidal_vm *tidal_vm_alloc(const struct tidal_vm_config *cfg, struct tidal_shell_pool *pool)
+{
+    struct tidal_vm *vm = pool ? tidal_shell_pool_take(pool) : NULL;
+    if (!vm && !(vm = vm_new()))
+        return NULL;
+    apply_config(vm, cfg);
+    return vm;
+}
+
+/* A shell: VM and vCPU with its CPU model, but no memory yet. This is the part of
+ * bring-up a pool can do ahead of time. */
+static int make_shell(struct tidal_vm *vm, struct tidal_err *err)
+{
+    uint64_t t0 = tidal_now_ns();
+    if (!(vm->kvm = tidal_kvm_get(err)))
+        return TIDAL_CREATE_NO_KVM;
+    vm->vm_fd = ioctl(vm->kvm->fd, KVM_CREATE_VM, 0);
+    if (vm->vm_fd < 0)
+        return tidal_err_set(err, "KVM_CREATE_VM: %s", strerror(errno));
+    /* Only VMX without unrestricted guest uses this area, but it must not overlap
+     * guest memory, which TIDAL_MEM_MAX guarantees. */
+    if (vm->kvm->set_tss_addr && ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0)
+        return tidal_err_set(err, "KVM_SET_TSS_ADDR: %s", strerror(errno));
+    uint64_t t1 = tidal_now_ns();
+    if (setup_vcpu_fds(vm, err) || tidal_vcpu_setup(vm, err))
+        return TIDAL_CREATE_SYSTEM;
+    vm->timing.create_vm = t1 - t0;
+    vm->timing.vcpu = tidal_now_ns() - t1;
+    vm->is_shell = true;
+    return 0;
+}
+
+int tidal_vm_bringup(struct tidal_vm *vm, uint8_t *mem, struct tidal_err *err)
+{
+    if (!vm->is_shell) {
+        int r = make_shell(vm, err);
+        if (r)
+            return r;
+    } else {
+        vm->timing.create_vm = vm->timing.vcpu = 0; /* paid ahead, in the pool */
+    }
+    uint64_t t0 = tidal_now_ns();
+    if (setup_memory(vm, mem, err) || tidal_vcpu_attach_memory(vm, err))
+        return TIDAL_CREATE_SYSTEM;
+    vm->is_shell = false;
+    vm->timing.memory = tidal_now_ns() - t0;
+    return 0;
+}
+
+/* ---- pools of shells ---- */
+
+struct tidal_shell_pool {
+    pthread_mutex_t lock;
+    struct tidal_vm **shells;
+    unsigned count, cap;
+};
+
+struct tidal_shell_pool *tidal_shell_pool_new(void)
+{
+    struct tidal_shell_pool *p = calloc(1, sizeof(*p));
+    if (p)
+        pthread_mutex_init(&p->lock, NULL);
+    return p;
+}
+
+int tidal_shell_pool_fill(struct tidal_shell_pool *p, unsigned count, struct tidal_err *err)
+{
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        unsigned have = p->count;
+        pthread_mutex_unlock(&p->lock);
+        if (have >= count)
+            return 0;
+        /* Shells are made outside the lock: KVM_CREATE_VM is the slow part. */
+        struct tidal_vm *vm = vm_new();
+        if (!vm)
+            return tidal_err_set(err, "out of memory");
+        if (make_shell(vm, err)) {
+            tidal_vm_destroy(vm);
+            return -1;
+        }
+        pthread_mutex_lock(&p->lock);
+        if (p->count == p->cap) {
+            unsigned cap = p->cap ? p->cap * 2 : 16;
+            struct tidal_vm **grown = realloc(p->shells, cap * sizeof(*grown));
+            if (!grown) {
+                pthread_mutex_unlock(&p->lock);
+                tidal_vm_destroy(vm);
+                return tidal_err_set(err, "out of memory");
+            }
+            p->shells = grown;
+            p->cap = cap;
+        }
+        p->shells[p->count++] = vm;
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
+struct tidal_vm *tidal_shell_pool_take(struct tidal_shell_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    struct tidal_vm *vm = p->count ? p->shells[--p->count] : NULL;
+    pthread_mutex_unlock(&p->lock);
+    return vm;
+}
+
+unsigned tidal_shell_pool_ready(struct tidal_shell_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    unsigned n = p->count;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+void tidal_shell_pool_free(struct tidal_shell_pool *p)
+{
+    if (!p)
+        return;
+    for (unsigned i = 0; i < p->count; i++)
+        tidal_vm_destroy(p->shells[i]);
+    free(p->shells);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
 int tidal_vm_create(const struct tidal_vm_config *cfg, const uint8_t *elf, size_t elf_size,
                     const char *path, struct tidal_vm **out, struct tidal_err *err)
 {
-    struct tidal_vm *vm = calloc(1, sizeof(*vm));
+    struct tidal_vm *vm = *out = tidal_vm_alloc(cfg, NULL);
     if (!vm)
         return tidal_err_set(err, "out of memory");
-    vm->kvm_fd = vm->vm_fd = vm->vcpu_fd = vm->stats_fd = -1;
-    vm->mem.size = cfg->mem_size ? cfg->mem_size : TIDAL_MEM_DEFAULT;
-    vm->timeout_sec = cfg->timeout_sec;
-    vm->io = (struct tidal_call_io){.in_fd = cfg->in_fd, .out_fd = cfg->out_fd,
-                                     .err_fd = cfg->err_fd};
-    *out = vm;
     /* A bad image is reported before KVM is touched: quicker, and it works on
      * machines without /dev/kvm. */
     if (tidal_layout_check_mem(vm->mem.size, err) ||
         tidal_elf_parse(elf, elf_size, path, TIDAL_IMAGE_MIN_GPA, vm->mem.size, &vm->img, err) ||
         tidal_layout_plan(vm->mem.size, &vm->img, &vm->layout, err))
         return TIDAL_CREATE_BAD_INPUT;
-
-    uint64_t t0 = tidal_now_ns();
-    if ((vm->kvm_fd = open_kvm(err)) < 0)
-        return TIDAL_CREATE_NO_KVM;
-    vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
-    if (vm->vm_fd < 0)
-        return tidal_err_set(err, "KVM_CREATE_VM: %s", strerror(errno));
-    /* Only VMX without unrestricted guest uses this area, but it must not overlap
-     * guest memory, which TIDAL_MEM_MAX guarantees. */
-    if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SET_TSS_ADDR) > 0 &&
-        ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0)
-        return tidal_err_set(err, "KVM_SET_TSS_ADDR: %s", strerror(errno));
-    uint64_t t1 = tidal_now_ns();
-    if (setup_memory(vm, err))
-        return -1;
-    uint64_t t2 = tidal_now_ns();
-    if (setup_vcpu_fds(vm, err) || tidal_vcpu_setup(vm, err))
-        return -1;
+    int r = tidal_vm_bringup(vm, NULL, err);
+    if (r)
+        return r;
     uint64_t t3 = tidal_now_ns();
-    int r = load_image(vm, cfg, elf, elf_size, err);
+    r = load_image(vm, cfg, elf, elf_size, err);
     if (r)
         return r;
     if (tidal_vcpu_set_boot_state(vm, err))
         return TIDAL_CREATE_SYSTEM;
-    uint64_t t4 = tidal_now_ns();
-    vm->timing.create_vm = t1 - t0;
-    vm->timing.memory = t2 - t1;
-    vm->timing.vcpu = t3 - t2;
-    vm->timing.load = t4 - t3;
+    vm->timing.load = tidal_now_ns() - t3;
     return 0;
 }
 
@@ -181,8 +258,6 @@ void tidal_vm_destroy(struct tidal_vm *vm)
         close(vm->vcpu_fd);
     if (vm->vm_fd >= 0)
         close(vm->vm_fd);
-    if (vm->kvm_fd >= 0)
-        close(vm->kvm_fd);
     if (vm->mem.base)
         munmap(vm->mem.base, vm->mem.size);
     tidal_symtab_free(vm->symbols);

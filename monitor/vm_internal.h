@@ -5,11 +5,23 @@
 #include "tidal/elf.h"
 #include "tidal/layout.h"
 #include "tidal/monitor.h"
+#include "tidal/vmstate.h"
 
 #include <linux/kvm.h>
+#include <signal.h>
+
+/* kvm.c: per-process KVM facts, probed once (thread-safe). */
+struct tidal_kvm {
+    int fd;
+    int run_size;
+    bool set_tss_addr;
+    struct kvm_cpuid2 *cpuid; /* KVM_GET_SUPPORTED_CPUID */
+};
+const struct tidal_kvm *tidal_kvm_get(struct tidal_err *err);
 
 struct tidal_vm {
-    int kvm_fd, vm_fd, vcpu_fd, stats_fd;
+    const struct tidal_kvm *kvm;
+    int vm_fd, vcpu_fd, stats_fd;
     struct kvm_run *run;
     size_t run_size;
     struct tidal_guest_mem mem;
@@ -22,18 +34,38 @@ struct tidal_vm {
     bool pvm;
     bool fsgsbase;
     bool cr4_osxsave;
+    struct tidal_cpu_features features; /* what this host's KVM offers the guest */
     uint64_t tsc_khz;
     struct tidal_vm_timing timing;
+    bool is_shell;         /* VM and vCPU exist, memory not yet */
+    bool started;          /* has run at least once */
+    uint64_t deadline_ns;  /* CLOCK_MONOTONIC end of the guest's time; 0: none */
+    uint64_t mono_base_ns; /* guest CLOCK_MONOTONIC at its clock pair (restores) */
+    uint64_t ready_gpa;    /* the guest's tidal_ready_info, once it has called READY */
+    volatile int stop_io;  /* set from signal handlers: leave KVM_RUN and any sleep */
+    volatile sig_atomic_t pause_requested;
 };
 
 uint64_t tidal_now_ns(void);
+
+/* vm.c: shared by boot and restore. alloc takes a shell from the pool when it has
+ * one, and sizes and I/O from cfg; bringup makes the VM and vCPU unless it is a
+ * shell already, then gives it memory (fresh when mem is NULL; else mem, which the
+ * VM then owns). Returns 0 or TIDAL_CREATE_*. */
+struct tidal_vm *tidal_vm_alloc(const struct tidal_vm_config *cfg, struct tidal_shell_pool *pool);
+int tidal_vm_bringup(struct tidal_vm *vm, uint8_t *mem, struct tidal_err *err);
+struct tidal_vm *tidal_shell_pool_take(struct tidal_shell_pool *p);
 
 /* vcpu.c: CPU model first (CPUID, XCR0, FPU, PVM detection and its VIF page, TSC
  * rate), then, once the image is loaded, the boot state (segments, control
  * registers, entry registers, syscall MSRs). */
 int tidal_vcpu_setup(struct tidal_vm *vm, struct tidal_err *err);
 int tidal_vcpu_set_boot_state(struct tidal_vm *vm, struct tidal_err *err);
+/* Steps that need guest memory in place: PVM's VIF page. */
+int tidal_vcpu_attach_memory(struct tidal_vm *vm, struct tidal_err *err);
 int tidal_vcpu_read_tsc(struct tidal_vm *vm, uint64_t *tsc);
+int tidal_vcpu_save(struct tidal_vm *vm, struct tidal_vcpu_state *st, struct tidal_err *err);
+int tidal_vcpu_load(struct tidal_vm *vm, const struct tidal_vcpu_state *st, struct tidal_err *err);
 
 /* crash.c: one readable paragraph about a guest that stopped abnormally. */
 void tidal_crash_from_fault(const struct tidal_vm *vm, const struct tidal_fault *f, char *out,

@@ -49,6 +49,17 @@ enum tidal_call_nr {
     TIDAL_CALL_EXIT = 3,  /* arg0 = status, arg1/arg2 = final console flush (iov, count) */
     TIDAL_CALL_FAULT = 4, /* arg0 = GPA of tidal_fault, arg1/arg2 = final flush; never returns */
     TIDAL_CALL_SLEEP = 5, /* arg0 = nanoseconds; ret = 0 */
+    TIDAL_CALL_READY = 6, /* arg0 = GPA of tidal_ready_info, arg1/arg2 = console flush;
+                           * the guest is initialised: the host may snapshot it here */
+};
+
+/* Filled by the monitor when a guest resumes from tidal_ready(): after a restore the
+ * generation is higher, and the guest must re-seed its randomness from `entropy`
+ * and take its clone id (the VMGenID-like contract in docs/guestlib.md). */
+struct tidal_ready_info {
+    uint64_t generation; /* 0 at boot; +1 for every restore */
+    uint64_t clone_id;   /* which clone this is (0 when not a clone) */
+    uint8_t entropy[32];
 };
 
 struct tidal_call {
@@ -64,7 +75,7 @@ struct tidal_iov {
     uint32_t len;
     uint64_t gpa;
 };
-#define TIDAL_IOV_MAX 1024u        /* most pieces one call may pass */
+#define TIDAL_IOV_MAX 1024u           /* most pieces one call may pass */
 #define TIDAL_CALL_LEN_MAX (1u << 24) /* most bytes one call may move */
 
 /* What guestlib's exception handler reports: the hardware frame plus registers. */
@@ -88,20 +99,21 @@ enum tidal_boot_flags {
 struct tidal_boot_info {
     uint32_t magic;
     uint32_t abi_version;
-    uint64_t mem_size;     /* bytes of guest memory, from GPA 0 */
-    uint64_t heap_start;   /* [heap_start, heap_end): free memory for the guest's heap */
+    uint64_t mem_size;   /* bytes of guest memory, from GPA 0 */
+    uint64_t heap_start; /* [heap_start, heap_end): free memory for the guest's heap */
     uint64_t heap_end;
     uint64_t stack_bottom; /* [stack_bottom, stack_top): the initial stack; guard below */
     uint64_t stack_top;
     uint64_t tsc_khz;      /* rdtsc ticks per millisecond */
     uint64_t boot_tsc;     /* guest rdtsc value at the instant boot_wall_ns was read */
     uint64_t boot_wall_ns; /* CLOCK_REALTIME at boot, ns since the epoch */
+    uint64_t mono_base_ns; /* CLOCK_MONOTONIC at boot_tsc (0 at boot; rebased on restore) */
     uint32_t flags;        /* enum tidal_boot_flags */
     uint32_t argc;
     uint32_t envc;
     uint32_t reserved;
-    uint64_t argv_gpa; /* argc + 1 GPAs of NUL-terminated strings (last is 0) */
-    uint64_t envp_gpa; /* envc + 1 GPAs, likewise */
+    uint64_t argv_gpa;   /* argc + 1 GPAs of NUL-terminated strings (last is 0) */
+    uint64_t envp_gpa;   /* envc + 1 GPAs, likewise */
     uint8_t entropy[32]; /* fresh random seed from the host */
 };
 

@@ -23,7 +23,7 @@ void *tidal_guest_range(const struct tidal_guest_mem *mem, uint64_t gpa, uint64_
 
 struct tidal_call_io {
     int in_fd, out_fd, err_fd;
-    volatile int *interrupted; /* set asynchronously (timeout): stops a SLEEP early */
+    volatile int *interrupted; /* set asynchronously (timeout, pause): stops a SLEEP or READ */
     uint64_t bytes_out;        /* console bytes written, for stats */
 };
 
@@ -32,10 +32,12 @@ enum tidal_call_outcome {
     TIDAL_CALL_EXITED,   /* the guest called EXIT: *status holds its status */
     TIDAL_CALL_FAULTED,  /* the guest reported an exception: *fault holds it */
     TIDAL_CALL_INVALID,  /* a malformed call: msg says what was wrong; kill the guest */
+    TIDAL_CALL_READIED,  /* the guest called READY: ready_gpa holds its info block */
 };
 
 struct tidal_call_result {
     int status;
+    uint64_t ready_gpa;
     struct tidal_fault fault;
     uint32_t nr;
     char msg[256];

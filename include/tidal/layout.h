@@ -11,10 +11,10 @@
 #include <stdint.h>
 
 /* Monitor-private pages between the boot area and the image (see abi.h). */
-#define TIDAL_GDT_GPA 0x9000ull   /* GDT: null, code 0x08, data 0x10, TSS 0x18 */
-#define TIDAL_TSS_GPA 0x9080ull   /* 64-bit TSS; IST1 = exception stack */
-#define TIDAL_IDT_GPA 0x9800ull   /* 32 gates, to the image's exception stubs */
-#define TIDAL_VIF_GPA 0xa000ull   /* PVM's virtual-interrupt-flag page */
+#define TIDAL_GDT_GPA 0x9000ull    /* GDT: null, code 0x08, data 0x10, TSS 0x18 */
+#define TIDAL_TSS_GPA 0x9080ull    /* 64-bit TSS; IST1 = exception stack */
+#define TIDAL_IDT_GPA 0x9800ull    /* 32 gates, to the image's exception stubs */
+#define TIDAL_VIF_GPA 0xa000ull    /* PVM's virtual-interrupt-flag page */
 #define TIDAL_XSTACK_GPA 0xb000ull /* exception stack, 8 KiB */
 #define TIDAL_XSTACK_TOP 0xd000ull
 #define TIDAL_PT_POOL_GPA 0x10000ull
@@ -67,7 +67,8 @@ struct tidal_boot_args {
 int tidal_layout_write_boot(uint8_t *mem, const struct tidal_layout *lay,
                             const struct tidal_boot_args *args, struct tidal_err *err);
 
-/* Records the clock pair the guest's clocks start from, just before it runs. */
-void tidal_layout_set_clock(uint8_t *mem, uint64_t guest_tsc, uint64_t wall_ns);
+/* Records the clock pair the guest's clocks start from, just before it runs, and the
+ * guest's monotonic time at that instant (0 at boot; the saved value on restore). */
+void tidal_layout_set_clock(uint8_t *mem, uint64_t guest_tsc, uint64_t wall_ns, uint64_t mono_ns);
 
 #endif

@@ -11,9 +11,9 @@
 #include <stdint.h>
 
 struct tidal_vm_config {
-    uint64_t mem_size;   /* bytes; TIDAL_MEM_DEFAULT when 0 */
-    double timeout_sec;  /* 0: no limit */
-    int argc;            /* guest argv, argv[0] included */
+    uint64_t mem_size;  /* bytes; TIDAL_MEM_DEFAULT when 0 */
+    double timeout_sec; /* 0: no limit */
+    int argc;           /* guest argv, argv[0] included */
     char *const *argv;
     int envc;
     char *const *envp;
@@ -22,10 +22,12 @@ struct tidal_vm_config {
 };
 
 enum tidal_exit_reason {
-    TIDAL_EXIT_HALTED,   /* the guest exited; status holds its exit status */
-    TIDAL_EXIT_CRASHED,  /* a fault, a triple fault or an invalid call; report says which */
-    TIDAL_EXIT_TIMEOUT,  /* killed after timeout_sec */
-    TIDAL_EXIT_ERROR,    /* the monitor or KVM failed; report says what */
+    TIDAL_EXIT_HALTED,  /* the guest exited; status holds its exit status */
+    TIDAL_EXIT_CRASHED, /* a fault, a triple fault or an invalid call; report says which */
+    TIDAL_EXIT_TIMEOUT, /* killed after timeout_sec */
+    TIDAL_EXIT_ERROR,   /* the monitor or KVM failed; report says what */
+    TIDAL_EXIT_READY,   /* the guest called tidal_ready(): snapshot it, or run it on */
+    TIDAL_EXIT_PAUSED,  /* tidal_vm_request_pause() stopped it: it can run on */
 };
 
 /* Time spent bringing the VM up, in nanoseconds (teardown is timed by the caller
@@ -39,13 +41,22 @@ struct tidal_vm_timing {
 struct tidal_run_result {
     enum tidal_exit_reason reason;
     int status;
-    char report[2048]; /* crash / error report, one paragraph */
+    char report[2048];                                /* crash / error report, one paragraph */
     uint64_t exits_by_reason[TIDAL_MAX_EXIT_REASONS]; /* KVM_EXIT_* seen by the monitor */
     uint64_t calls_by_nr[8];                          /* TIDAL_CALL_* handled */
     uint64_t bytes_out;
 };
 
 struct tidal_vm;
+
+/* Pre-created VM shells (VM and vCPU with their CPU model, no memory), so that a
+ * restore does not pay KVM_CREATE_VM and vCPU set-up. Thread-safe. */
+struct tidal_shell_pool;
+struct tidal_shell_pool *tidal_shell_pool_new(void);
+/* Creates shells until `count` are ready. */
+int tidal_shell_pool_fill(struct tidal_shell_pool *pool, unsigned count, struct tidal_err *err);
+unsigned tidal_shell_pool_ready(struct tidal_shell_pool *pool);
+void tidal_shell_pool_free(struct tidal_shell_pool *pool);
 
 /* Probes KVM; a clear message when /dev/kvm is missing or unusable. */
 int tidal_kvm_available(struct tidal_err *err);
@@ -59,6 +70,8 @@ int tidal_kvm_available(struct tidal_err *err);
 #define TIDAL_CREATE_NO_KVM (-3)
 int tidal_vm_create(const struct tidal_vm_config *cfg, const uint8_t *elf, size_t elf_size,
                     const char *path, struct tidal_vm **out, struct tidal_err *err);
+/* Runs until the guest stops or calls tidal_ready(); after TIDAL_EXIT_READY it may be
+ * called again to run on. Counters in res accumulate over calls. */
 void tidal_vm_run(struct tidal_vm *vm, struct tidal_run_result *res);
 void tidal_vm_destroy(struct tidal_vm *vm);
 
@@ -70,8 +83,14 @@ bool tidal_vm_is_pvm(const struct tidal_vm *vm);
 
 /* Appends the vCPU's binary statistics (KVM_GET_STATS_FD) that are non-zero as
  * "name": value pairs through `emit`. Returns -1 when the kernel has none. */
-int tidal_vm_stats(struct tidal_vm *vm,
-                   void (*emit)(void *ctx, const char *name, uint64_t value), void *ctx);
+int tidal_vm_stats(struct tidal_vm *vm, void (*emit)(void *ctx, const char *name, uint64_t value),
+                   void *ctx);
+
+/* Asks the vCPU to stop at the next opportunity; tidal_vm_run then returns
+ * TIDAL_EXIT_PAUSED and the VM can be saved and run on. Async-signal-safe: meant for
+ * a signal handler on the thread that runs the VM (elsewhere the vCPU stops at its
+ * next exit). */
+void tidal_vm_request_pause(struct tidal_vm *vm);
 
 /* One stat by name (e.g. "insn_emulation", "exits"); -1 when absent. */
 int tidal_vm_stat(struct tidal_vm *vm, const char *name, uint64_t *value);

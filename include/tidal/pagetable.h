@@ -39,7 +39,7 @@ int tidal_pt_map(struct tidal_pt *pt, uint64_t va, uint64_t len, unsigned perm,
 
 /* Walks the tables like the MMU would. Returns 0 and the leaf entry's flags, or -1
  * if va is not mapped. Used by tests and crash reports. */
-int tidal_pt_lookup(const uint8_t *mem, uint64_t mem_size, uint64_t root, uint64_t va,
-                    uint64_t *pa, uint64_t *flags);
+int tidal_pt_lookup(const uint8_t *mem, uint64_t mem_size, uint64_t root, uint64_t va, uint64_t *pa,
+                    uint64_t *flags);
 
 #endif

@@ -27,8 +27,9 @@ Test(examples, hello_prints_and_exits_with_one_exit)
 
 Test(examples, args_and_environment)
 {
-    const char *args[] = {"run", "--env", "GREETING=hello there", "--env", "EMPTY=",
-                          path_to("build/examples/args.elf"), "--", "one", "two words",
+    const char *args[] = {"run",   "--env",  "GREETING=hello there",
+                          "--env", "EMPTY=", path_to("build/examples/args.elf"),
+                          "--",    "one",    "two words",
                           NULL};
     run_tidal(args, NULL, &p);
     cr_assert_eq(p.status, 0, "stderr: %s", p.err);

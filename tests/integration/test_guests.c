@@ -75,8 +75,8 @@ Test(guests, stack_overflow_is_reported)
 
 Test(guests, exit_storm_ends_at_the_timeout)
 {
-    const char *args[] = {"run", "--stats", "--timeout", "2",
-                          path_to("build/tests/guests/exit_storm.elf"), NULL};
+    const char *args[] = {
+        "run", "--stats", "--timeout", "2", path_to("build/tests/guests/exit_storm.elf"), NULL};
     run_tidal(args, NULL, &p);
     cr_assert_eq(p.status, 124, "stderr: %s", p.err);
     cr_assert(strstr(p.err, "timeout"), "%s", p.err);

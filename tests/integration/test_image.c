@@ -8,16 +8,34 @@
 /* Functions that run on every output, allocation, clock read or exit: guestlib
  * replaces them, so none may keep a trapping syscall instruction. */
 static const char *const hot_paths[] = {
-    "__stdio_write", "__stdout_write", "__stdio_read", "fwrite", "printf", "vfprintf",
-    "malloc", "free", "calloc", "realloc", "__libc_malloc_impl", "alloc_meta",
-    "__clock_gettime", "clock_gettime", "gettimeofday", "time", "getrandom",
-    "_Exit", "exit", "__set_thread_area", "fflush", "__wrap_fflush",
+    "__stdio_write",
+    "__stdout_write",
+    "__stdio_read",
+    "fwrite",
+    "printf",
+    "vfprintf",
+    "malloc",
+    "free",
+    "calloc",
+    "realloc",
+    "__libc_malloc_impl",
+    "alloc_meta",
+    "__clock_gettime",
+    "clock_gettime",
+    "gettimeofday",
+    "time",
+    "getrandom",
+    "_Exit",
+    "exit",
+    "__set_thread_area",
+    "fflush",
+    "__wrap_fflush",
 };
 
 Test(image, no_syscall_instruction_on_hot_paths)
 {
-    const char *argv[] = {path_to("guestlib/list-syscalls.sh"),
-                          path_to("build/examples/hello.elf"), NULL};
+    const char *argv[] = {path_to("guestlib/list-syscalls.sh"), path_to("build/examples/hello.elf"),
+                          NULL};
     struct tidal_proc p;
     run_program(argv, NULL, &p);
     cr_assert_eq(p.status, 0, "%s", p.err);

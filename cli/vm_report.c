@@ -1,0 +1,119 @@
+#include "vm_report.h"
+#include "exit_codes.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tidal_cli_create_rc(int create_rc)
+{
+    return create_rc == TIDAL_CREATE_BAD_INPUT ? TIDAL_RC_BAD_INPUT
+           : create_rc == TIDAL_CREATE_NO_KVM  ? TIDAL_RC_NO_KVM
+                                               : TIDAL_RC_SYSTEM;
+}
+
+int tidal_cli_exit_rc(const struct tidal_run_result *res)
+{
+    switch (res->reason) {
+    case TIDAL_EXIT_HALTED:
+        return res->status;
+    case TIDAL_EXIT_CRASHED:
+        return TIDAL_RC_GUEST_CRASH;
+    case TIDAL_EXIT_TIMEOUT:
+        return TIDAL_RC_TIMEOUT;
+    case TIDAL_EXIT_ERROR:
+    case TIDAL_EXIT_READY:
+    case TIDAL_EXIT_PAUSED:
+        return TIDAL_RC_SYSTEM;
+    }
+    return TIDAL_RC_SYSTEM;
+}
+
+int tidal_cli_parse_timeout(const char *text, double *seconds)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || *end || end == text || !(v > 0) || !isfinite(v) || v > 1e7)
+        return -1;
+    *seconds = v;
+    return 0;
+}
+
+static const char *reason_name(enum tidal_exit_reason r)
+{
+    switch (r) {
+    case TIDAL_EXIT_HALTED:
+        return "halted";
+    case TIDAL_EXIT_READY:
+        return "ready";
+    case TIDAL_EXIT_PAUSED:
+        return "paused";
+    case TIDAL_EXIT_CRASHED:
+        return "crashed";
+    case TIDAL_EXIT_TIMEOUT:
+        return "timeout";
+    case TIDAL_EXIT_ERROR:
+        return "error";
+    }
+    return "?";
+}
+
+static void add_stat(void *ctx, const char *name, uint64_t value)
+{
+    if (value)
+        cJSON_AddNumberToObject(ctx, name, (double)value);
+}
+
+void tidal_cli_print_stats(FILE *out, struct tidal_vm *vm, const struct tidal_run_result *res)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "exit_reason", reason_name(res->reason));
+    cJSON_AddNumberToObject(root, "status", res->status);
+    cJSON_AddBoolToObject(root, "pvm", tidal_vm_is_pvm(vm));
+    cJSON *exits = cJSON_AddObjectToObject(root, "exits");
+    for (unsigned r = 0; r < TIDAL_MAX_EXIT_REASONS; r++) {
+        if (!res->exits_by_reason[r])
+            continue;
+        char other[32];
+        const char *name = tidal_kvm_exit_name(r);
+        if (!name) {
+            snprintf(other, sizeof(other), "reason_%u", r);
+            name = other;
+        }
+        cJSON_AddNumberToObject(exits, name, (double)res->exits_by_reason[r]);
+    }
+    cJSON *calls = cJSON_AddObjectToObject(root, "calls");
+    for (unsigned c = 1; c < sizeof(res->calls_by_nr) / sizeof(res->calls_by_nr[0]); c++)
+        if (res->calls_by_nr[c])
+            cJSON_AddNumberToObject(calls, tidal_call_name(c), (double)res->calls_by_nr[c]);
+    cJSON *vcpu = cJSON_AddObjectToObject(root, "vcpu");
+    tidal_vm_stats(vm, add_stat, vcpu);
+    const struct tidal_vm_timing *t = tidal_vm_timing(vm);
+    cJSON_AddNumberToObject(root, "run_us", (double)t->run / 1e3);
+    cJSON *up = cJSON_AddObjectToObject(root, "bringup_us");
+    cJSON_AddNumberToObject(up, "create_vm", (double)t->create_vm / 1e3);
+    cJSON_AddNumberToObject(up, "memory", (double)t->memory / 1e3);
+    cJSON_AddNumberToObject(up, "vcpu", (double)t->vcpu / 1e3);
+    cJSON_AddNumberToObject(up, "load", (double)t->load / 1e3);
+    cJSON_AddNumberToObject(up, "first_exit", (double)t->first_exit / 1e3);
+    cJSON_AddNumberToObject(root, "output_bytes", (double)res->bytes_out);
+    char *text = cJSON_PrintUnformatted(root);
+    if (text)
+        fprintf(out, "%s\n", text);
+    free(text);
+    cJSON_Delete(root);
+}
+
+int tidal_cli_finish(struct tidal_vm *vm, struct tidal_run_result *res, const char *cmd,
+                     const char *label, bool stats, int rc_override)
+{
+    if (res->reason != TIDAL_EXIT_HALTED && res->reason != TIDAL_EXIT_READY)
+        fprintf(stderr, "%s: %s: %s\n", cmd, label, res->report);
+    if (stats)
+        tidal_cli_print_stats(stderr, vm, res);
+    tidal_vm_destroy(vm);
+    return rc_override >= 0 ? rc_override : tidal_cli_exit_rc(res);
+}

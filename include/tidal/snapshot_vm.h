@@ -1,0 +1,21 @@
+/* Snapshots of running guests: save a VM stopped at tidal_ready() to a file, and
+ * build VMs from a file, each with its own clone id. */
+#ifndef TIDAL_SNAPSHOT_VM_H
+#define TIDAL_SNAPSHOT_VM_H
+
+#include "tidal/monitor.h"
+#include "tidal/snapshot.h"
+
+/* Saves a VM whose last run ended with TIDAL_EXIT_READY (atomically: see snapshot.h).
+ * The VM can go on running afterwards. */
+int tidal_snapshot_save(struct tidal_vm *vm, const char *path, struct tidal_err *err);
+
+/* Builds a VM from an opened snapshot: memory mapped copy-on-write from the file, so
+ * any number of VMs share its pages. Returns 0 or a TIDAL_CREATE_* code; on failure
+ * pass *out to tidal_vm_destroy. cfg supplies I/O and the timeout; memory size comes
+ * from the snapshot. pool (may be NULL) supplies a ready VM shell when it has one. */
+int tidal_snapshot_restore(const struct tidal_snap *snap, const struct tidal_vm_config *cfg,
+                           uint64_t clone_id, struct tidal_shell_pool *pool, struct tidal_vm **out,
+                           struct tidal_err *err);
+
+#endif

@@ -1,0 +1,61 @@
+/* A VM's state as plain data, for saving it and building a VM from it again. The
+ * monitor knows nothing of files: snapshot/ stores these structs as opaque blobs. */
+#ifndef TIDAL_VMSTATE_H
+#define TIDAL_VMSTATE_H
+
+#include "tidal/monitor.h"
+
+#include <linux/kvm.h>
+
+#define TIDAL_STATE_MAX_MSRS 16
+
+struct tidal_vcpu_state {
+    struct kvm_regs regs;
+    struct kvm_sregs sregs;
+    struct kvm_xsave xsave;
+    struct kvm_xcrs xcrs;
+    uint32_t nmsrs;
+    uint32_t reserved;
+    struct {
+        uint32_t index;
+        uint32_t reserved;
+        uint64_t data;
+    } msrs[TIDAL_STATE_MAX_MSRS];
+};
+
+/* CPUID feature words a guest may rely on: leaf 1 ECX/EDX, leaf 7 EBX/ECX. */
+struct tidal_cpu_features {
+    uint32_t leaf1_ecx, leaf1_edx, leaf7_ebx, leaf7_ecx;
+};
+
+struct tidal_vm_state {
+    uint32_t abi_version;
+    uint32_t flags; /* TIDAL_STATE_* */
+    uint64_t mem_size;
+    uint64_t ready_gpa;     /* the guest's tidal_ready_info; 0 if it never called READY */
+    uint64_t guest_mono_ns; /* the guest's CLOCK_MONOTONIC when saved */
+    uint64_t generation;    /* tidal_ready_info.generation when saved */
+    struct tidal_cpu_features features;
+};
+
+enum { TIDAL_STATE_FSGSBASE = 1 };
+
+/* Captures vCPU and monitor state of a stopped guest (TIDAL_EXIT_READY or _PAUSED):
+ * completes a pending I/O exit first, so the saved RIP is past the call. */
+int tidal_vm_save_state(struct tidal_vm *vm, struct tidal_vcpu_state *vcpu,
+                        struct tidal_vm_state *state, struct tidal_err *err);
+
+/* Guest memory (for saving). */
+const uint8_t *tidal_vm_memory(const struct tidal_vm *vm, uint64_t *size);
+
+/* Builds a VM from saved state around `mem` (state->mem_size bytes, one mmap'ed
+ * region that the VM then owns and unmaps). Refuses, naming the feature, a host
+ * whose CPU lacks a feature the saved guest could use. The guest resumes from
+ * tidal_ready() with a new generation, this clone id, fresh entropy, clocks rebased
+ * to the host's now, and the I/O of cfg. A shell from `pool` (may be NULL) is used
+ * when one is ready. Returns 0 or a TIDAL_CREATE_* code. */
+int tidal_vm_restore(const struct tidal_vm_config *cfg, const struct tidal_vcpu_state *vcpu,
+                     const struct tidal_vm_state *state, uint8_t *mem, uint64_t clone_id,
+                     struct tidal_shell_pool *pool, struct tidal_vm **out, struct tidal_err *err);
+
+#endif

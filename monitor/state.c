@@ -1,0 +1,142 @@
+/* Saving a VM's state and building a VM from saved state (tidal/vmstate.h). */
+#include "vm_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+
+const uint8_t *tidal_vm_memory(const struct tidal_vm *vm, uint64_t *size)
+{
+    *size = vm->mem.size;
+    return vm->mem.base;
+}
+
+/* KVM finishes an `out` (advances RIP) only on the next KVM_RUN; a run with
+ * immediate_exit set does exactly that and returns at once. */
+static int complete_pending_io(struct tidal_vm *vm, struct tidal_err *err)
+{
+    vm->run->immediate_exit = 1;
+    int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
+    int e = errno;
+    vm->run->immediate_exit = 0;
+    if (r == 0 || e != EINTR)
+        return tidal_err_set(err, "completing the guest's call before saving: %s",
+                             r == 0 ? "KVM_RUN did not stop" : strerror(e));
+    return 0;
+}
+
+static uint64_t guest_monotonic(struct tidal_vm *vm)
+{
+    const struct tidal_boot_info *bi =
+        (const struct tidal_boot_info *)(vm->mem.base + TIDAL_BOOT_INFO_GPA);
+    uint64_t tsc = bi->boot_tsc;
+    tidal_vcpu_read_tsc(vm, &tsc);
+    uint64_t khz = bi->tsc_khz ? bi->tsc_khz : 1000000;
+    return bi->mono_base_ns + (uint64_t)((unsigned __int128)(tsc - bi->boot_tsc) * 1000000u / khz);
+}
+
+int tidal_vm_save_state(struct tidal_vm *vm, struct tidal_vcpu_state *vcpu,
+                        struct tidal_vm_state *state, struct tidal_err *err)
+{
+    if (complete_pending_io(vm, err) || tidal_vcpu_save(vm, vcpu, err))
+        return -1;
+    /* A guest paused anywhere else has no ready info: it resumes where it was. */
+    struct tidal_ready_info info = {0};
+    if (vm->ready_gpa)
+        memcpy(&info, vm->mem.base + vm->ready_gpa, sizeof(info));
+    *state = (struct tidal_vm_state){
+        .abi_version = TIDAL_ABI_VERSION,
+        .flags = vm->fsgsbase ? TIDAL_STATE_FSGSBASE : 0,
+        .mem_size = vm->mem.size,
+        .ready_gpa = vm->ready_gpa,
+        .guest_mono_ns = guest_monotonic(vm),
+        .generation = info.generation,
+        .features = vm->features,
+    };
+    return 0;
+}
+
+/* Names the first CPU feature the saved guest could use that this host lacks. */
+static int check_features(const struct tidal_cpu_features *saved,
+                          const struct tidal_cpu_features *here, struct tidal_err *err)
+{
+    static const struct {
+        int word; /* 0: leaf1 ecx, 1: leaf1 edx, 2: leaf7 ebx, 3: leaf7 ecx */
+        int bit;
+        const char *name;
+    } known[] = {{0, 0, "SSE3"},      {0, 9, "SSSE3"},     {0, 12, "FMA"},       {0, 19, "SSE4.1"},
+                 {0, 20, "SSE4.2"},   {0, 22, "MOVBE"},    {0, 23, "POPCNT"},    {0, 25, "AES"},
+                 {0, 26, "XSAVE"},    {0, 28, "AVX"},      {0, 29, "F16C"},      {0, 30, "RDRAND"},
+                 {1, 25, "SSE"},      {1, 26, "SSE2"},     {2, 0, "FSGSBASE"},   {2, 3, "BMI1"},
+                 {2, 5, "AVX2"},      {2, 8, "BMI2"},      {2, 9, "ERMS"},       {2, 16, "AVX512F"},
+                 {2, 17, "AVX512DQ"}, {2, 18, "RDSEED"},   {2, 19, "ADX"},       {2, 29, "SHA"},
+                 {2, 30, "AVX512BW"}, {2, 31, "AVX512VL"}, {3, 1, "AVX512VBMI"}, {3, 9, "VAES"}};
+    const uint32_t s[4] = {saved->leaf1_ecx, saved->leaf1_edx, saved->leaf7_ebx, saved->leaf7_ecx};
+    const uint32_t h[4] = {here->leaf1_ecx, here->leaf1_edx, here->leaf7_ebx, here->leaf7_ecx};
+    static const char *const words[4] = {"CPUID.1:ECX", "CPUID.1:EDX", "CPUID.7:EBX",
+                                         "CPUID.7:ECX"};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        uint32_t bit = 1u << known[i].bit;
+        if ((s[known[i].word] & bit) && !(h[known[i].word] & bit))
+            return tidal_err_set(err,
+                                 "this host's CPU lacks %s (%s bit %d), which the snapshot's "
+                                 "host offered the guest: restore it on a host that has it",
+                                 known[i].name, words[known[i].word], known[i].bit);
+    }
+    return 0;
+}
+
+static int check_state(const struct tidal_vm_state *st, struct tidal_err *err)
+{
+    if (st->abi_version != TIDAL_ABI_VERSION)
+        return tidal_err_set(err,
+                             "saved guest speaks guest ABI v%u, this monitor speaks v%d: "
+                             "boot it again from its image",
+                             st->abi_version, TIDAL_ABI_VERSION);
+    if (tidal_layout_check_mem(st->mem_size, err))
+        return -1;
+    if (st->ready_gpa && (st->ready_gpa < TIDAL_IMAGE_MIN_GPA || st->ready_gpa % 8 ||
+                          st->ready_gpa > st->mem_size - sizeof(struct tidal_ready_info)))
+        return tidal_err_set(err, "saved ready-info address 0x%llx is outside guest memory",
+                             (unsigned long long)st->ready_gpa);
+    return 0;
+}
+
+int tidal_vm_restore(const struct tidal_vm_config *cfg, const struct tidal_vcpu_state *vcpu,
+                     const struct tidal_vm_state *state, uint8_t *mem, uint64_t clone_id,
+                     struct tidal_shell_pool *pool, struct tidal_vm **out, struct tidal_err *err)
+{
+    struct tidal_vm_config sized = *cfg;
+    sized.mem_size = state->mem_size;
+    struct tidal_vm *vm = *out = tidal_vm_alloc(&sized, pool);
+    if (!vm)
+        return tidal_err_set(err, "out of memory");
+    vm->mem.base = mem; /* owned from here on, so tidal_vm_destroy releases it */
+    if (check_state(state, err))
+        return TIDAL_CREATE_BAD_INPUT;
+    int r = tidal_vm_bringup(vm, mem, err);
+    if (r)
+        return r;
+    uint64_t t0 = tidal_now_ns();
+    if (check_features(&state->features, &vm->features, err))
+        return TIDAL_CREATE_BAD_INPUT;
+    if (tidal_vcpu_load(vm, vcpu, err))
+        return TIDAL_CREATE_SYSTEM;
+    vm->fsgsbase = state->flags & TIDAL_STATE_FSGSBASE;
+    vm->ready_gpa = state->ready_gpa;
+    vm->mono_base_ns = state->guest_mono_ns;
+    if (vm->ready_gpa) {
+        struct tidal_ready_info info = {.generation = state->generation + 1, .clone_id = clone_id};
+        if (getrandom(info.entropy, sizeof(info.entropy), 0) != (ssize_t)sizeof(info.entropy))
+            return tidal_err_set(err, "getrandom: %s", strerror(errno));
+        memcpy(vm->mem.base + vm->ready_gpa, &info, sizeof(info));
+    }
+    struct tidal_boot_info *bi = (struct tidal_boot_info *)(vm->mem.base + TIDAL_BOOT_INFO_GPA);
+    bi->tsc_khz = vm->tsc_khz ? vm->tsc_khz : bi->tsc_khz;
+    bi->flags = (bi->flags & ~(uint32_t)TIDAL_BOOT_STDOUT_TTY) |
+                (cfg->stdout_is_tty ? TIDAL_BOOT_STDOUT_TTY : 0u);
+    vm->timing.load = tidal_now_ns() - t0;
+    return 0;
+}

@@ -1,0 +1,50 @@
+#include "tidal/snapshot_vm.h"
+#include "tidal/vmstate.h"
+
+#include <string.h>
+
+/* Blobs are the monitor's structs byte for byte: a size mismatch means another
+ * build wrote them, and nothing in them can be trusted. */
+static const void *blob_of(const struct tidal_snap *snap, uint32_t type, uint64_t want,
+                           const char *what, struct tidal_err *err)
+{
+    uint64_t size = 0;
+    const void *data = tidal_snap_blob(snap, type, &size);
+    if (!data) {
+        tidal_err_set(err, "snapshot has no %s section", what);
+        return NULL;
+    }
+    if (size != want) {
+        tidal_err_set(err,
+                      "snapshot's %s section is %llu bytes, expected %llu: written by an "
+                      "incompatible Tidal",
+                      what, (unsigned long long)size, (unsigned long long)want);
+        return NULL;
+    }
+    return data;
+}
+
+int tidal_snapshot_restore(const struct tidal_snap *snap, const struct tidal_vm_config *cfg,
+                           uint64_t clone_id, struct tidal_shell_pool *pool, struct tidal_vm **out,
+                           struct tidal_err *err)
+{
+    *out = NULL;
+    struct tidal_vcpu_state vcpu;
+    struct tidal_vm_state state;
+    const void *v = blob_of(snap, TIDAL_SNAP_VCPU, sizeof(vcpu), "vCPU", err);
+    const void *m = v ? blob_of(snap, TIDAL_SNAP_MONITOR, sizeof(state), "monitor", err) : NULL;
+    if (!m)
+        return TIDAL_CREATE_BAD_INPUT;
+    memcpy(&vcpu, v, sizeof(vcpu));
+    memcpy(&state, m, sizeof(state));
+    if (state.mem_size != tidal_snap_info(snap)->mem_size) {
+        tidal_err_set(err, "snapshot header says %llu bytes of memory, its monitor section %llu",
+                      (unsigned long long)tidal_snap_info(snap)->mem_size,
+                      (unsigned long long)state.mem_size);
+        return TIDAL_CREATE_BAD_INPUT;
+    }
+    uint8_t *mem = tidal_snap_map_memory(snap, err);
+    if (!mem)
+        return TIDAL_CREATE_SYSTEM;
+    return tidal_vm_restore(cfg, &vcpu, &state, mem, clone_id, pool, out, err);
+}

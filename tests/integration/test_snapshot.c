@@ -1,0 +1,226 @@
+/* Snapshots end to end: save at tidal_ready(), restore with new input, clone. */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct tidal_proc p;
+static char dir[] = "/tmp/tidal-snap-XXXXXX";
+
+static void setup(void)
+{
+    require_kvm();
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(snapshot, .init = setup, .fini = teardown, .timeout = 180);
+
+static const char *in_dir(const char *name)
+{
+    static char buf[4][512];
+    static int next;
+    char *out = buf[next++ % 4];
+    snprintf(out, sizeof(buf[0]), "%s/%s", dir, name);
+    return out;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void save(const char *image, const char *snap)
+{
+    const char *args[] = {"run", "--snapshot-on-ready", snap, path_to(image), NULL};
+    run_tidal(args, NULL, &p);
+    cr_assert_eq(p.status, 0, "saving %s: %s", image, p.err);
+    cr_assert(strstr(p.err, "saved"), "%s", p.err);
+}
+
+static void restore(const char *snap, const char *input)
+{
+    const char *rargs[] = {"restore", "--input", input, snap, NULL};
+    run_tidal(rargs, NULL, &p);
+}
+
+static void same_as_uninterrupted(const char *image, const char *input_text)
+{
+    const char *snap = in_dir("x.snap"), *input = in_dir("input");
+    write_file(input, input_text);
+    const char *args[] = {"run", path_to(image), NULL};
+    run_tidal(args, input_text, &p);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    static char direct[sizeof(p.out)];
+    memcpy(direct, p.out, sizeof(direct));
+    save(image, snap);
+    cr_assert_str_eq(p.out, "", "nothing is printed before tidal_ready()");
+    restore(snap, input);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    cr_assert_str_eq(p.out, direct);
+}
+
+Test(snapshot, echo_restore_equals_uninterrupted_run)
+{
+    same_as_uninterrupted("build/examples/echo.elf", "{\"hello\": \"world\"}\n");
+}
+
+Test(snapshot, kv_restore_equals_uninterrupted_run)
+{
+    same_as_uninterrupted("build/examples/kv.elf", "k1\nk54321\nmissing\nk99999\n");
+}
+
+Test(snapshot, clocks_entropy_and_isolation_after_restore)
+{
+    const char *snap = in_dir("ready.snap"), *a = in_dir("a"), *b = in_dir("b");
+    save("build/tests/guests/ready_state.elf", snap);
+    write_file(a, "secret-A\n");
+    write_file(b, "secret-B\n");
+    sleep(1); /* the restored wall clock must be the host's now, not the save time */
+    restore(snap, a);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    cr_assert(strstr(p.out, "restored 1\n"), "%s", p.out);
+    cr_assert(strstr(p.out, "monotonic_forward 1\n"), "%s", p.out);
+    cr_assert(strstr(p.out, "previous secret ''\n"), "%s", p.out);
+    cr_assert(strstr(p.out, "stored secret 'secret-A'\n"), "%s", p.out);
+    double wall = 0;
+    const char *w = strstr(p.out, "wall ");
+    cr_assert(w && sscanf(w, "wall %lf", &wall) == 1);
+    double host = (double)time(NULL);
+    cr_assert(wall >= host - 5 && wall <= host + 1, "guest wall %.0f, host %.0f", wall, host);
+    char random_a[64];
+    const char *r = strstr(p.out, "random ");
+    cr_assert(r && sscanf(r, "random %63s", random_a) == 1);
+
+    restore(snap, b);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    cr_assert(strstr(p.out, "previous secret ''\n"), "restore A's secret leaked: %s", p.out);
+    char random_b[64];
+    r = strstr(p.out, "random ");
+    cr_assert(r && sscanf(r, "random %63s", random_b) == 1);
+    cr_assert_str_neq(random_a, random_b, "two restores produced the same random bytes");
+}
+
+Test(snapshot, clones_have_own_input_output_and_id)
+{
+    const char *snap = in_dir("clone.snap"), *inputs = in_dir("in"), *outputs = in_dir("out");
+    save("build/tests/guests/ready_state.elf", snap);
+    cr_assert_eq(mkdir(inputs, 0755), 0);
+    cr_assert_eq(mkdir(outputs, 0755), 0);
+    for (int i = 0; i < 4; i++) {
+        char path[600], text[32];
+        snprintf(path, sizeof(path), "%s/req-%d", inputs, i);
+        snprintf(text, sizeof(text), "input-%d\n", i);
+        write_file(path, text);
+    }
+    const char *args[] = {"clone", snap,           "-n",    "12", "--input-dir",
+                          inputs,  "--output-dir", outputs, NULL};
+    run_tidal(args, NULL, &p);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    cr_assert(strstr(p.err, "12 clones, 12 alive at once, 12 exited 0"), "%s", p.err);
+    for (int i = 0; i < 12; i++) {
+        char path[600], want[64], buf[4096] = "";
+        snprintf(path, sizeof(path), "%s/clone-%05d.out", outputs, i);
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f, "%s missing", path);
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = 0;
+        fclose(f);
+        snprintf(want, sizeof(want), "clone %d\n", i);
+        cr_assert(strstr(buf, want), "%s: %s", path, buf);
+        snprintf(want, sizeof(want), "stored secret 'input-%d'\n", i % 4);
+        cr_assert(strstr(buf, want), "%s: %s", path, buf);
+        cr_assert(strstr(buf, "previous secret ''\n"), "clone saw another's secret: %s", buf);
+    }
+}
+
+Test(snapshot, corrupt_snapshot_is_refused)
+{
+    const char *snap = in_dir("bad.snap"), *input = in_dir("input");
+    write_file(input, "x\n");
+    save("build/examples/echo.elf", snap);
+    struct stat st;
+    cr_assert_eq(stat(snap, &st), 0);
+    /* A flipped byte in the header, and the file cut short. */
+    int fd = open(snap, O_RDWR);
+    cr_assert_geq(fd, 0);
+    unsigned char byte;
+    cr_assert_eq(pread(fd, &byte, 1, 9), 1);
+    byte ^= 0x40;
+    cr_assert_eq(pwrite(fd, &byte, 1, 9), 1);
+    restore(snap, input);
+    cr_assert_eq(p.status, 65, "%s", p.err);
+    cr_assert(strstr(p.err, snap), "message names the file: %s", p.err);
+    byte ^= 0x40;
+    cr_assert_eq(pwrite(fd, &byte, 1, 9), 1);
+    cr_assert_eq(ftruncate(fd, st.st_size / 2), 0);
+    close(fd);
+    restore(snap, input);
+    cr_assert_eq(p.status, 65, "%s", p.err);
+    cr_assert_str_eq(p.out, "");
+}
+
+/* Starts `tidal run --snapshot-path snap long_job.elf`, waits until the guest says it
+ * has started, sends SIGUSR1, and collects the rest of its stdout. */
+static int run_and_signal(const char *snap, char *out, size_t size)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        const char *bin = getenv("TIDAL_BIN");
+        execl(bin ? bin : path_to("build/tidal"), "tidal", "run", "--snapshot-path", snap,
+              path_to("build/tests/guests/long_job.elf"), (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t len = 0;
+    ssize_t n;
+    while (!strstr(out, "started\n") && (n = read(fds[0], out + len, size - 1 - len)) > 0) {
+        len += (size_t)n;
+        out[len] = 0;
+    }
+    kill(pid, SIGUSR1);
+    while ((n = read(fds[0], out + len, size - 1 - len)) > 0)
+        len += (size_t)n;
+    out[len] = 0;
+    close(fds[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+Test(snapshot, sigusr1_snapshot_of_a_running_guest_resumes_to_the_same_result)
+{
+    const char *snap = in_dir("job.snap");
+    static char out[4096];
+    cr_assert_eq(run_and_signal(snap, out, sizeof(out)), 0, "%s", out);
+    cr_assert(strstr(out, "result "), "%s", out);
+    struct stat st;
+    cr_assert_eq(stat(snap, &st), 0, "no snapshot was written");
+    const char *args[] = {"restore", snap, NULL};
+    run_tidal(args, NULL, &p);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    cr_assert_str_eq(p.out, strstr(out, "result "), "the restored job ended differently");
+}
