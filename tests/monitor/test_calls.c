@@ -26,8 +26,10 @@ static void setup(void)
     fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
     fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
     interrupted = 0;
-    io = (struct tidal_call_io){.in_fd = in_pipe[0], .out_fd = out_pipe[1],
-                                .err_fd = err_pipe[1], .interrupted = &interrupted};
+    io = (struct tidal_call_io){.in_fd = in_pipe[0],
+                                .out_fd = out_pipe[1],
+                                .err_fd = err_pipe[1],
+                                .interrupted = &interrupted};
 }
 
 static void teardown(void)
