@@ -329,10 +329,16 @@ static void print_table(const struct tsched_model *m, const struct tsched_plan *
     printf("  host-hours                   %9.1f\n", p->host_hours);
     printf("  lower bound LB*              %6d   peak/LB* = %.3f\n", r->lb,
            r->lb ? (double)p->peak_hosts / r->lb : 0);
-    printf("  peak packing (FFD, no time)  %6d   time-aware uses %.1f%% fewer hosts\n", r->peak_ffd,
-           100.0 * (1 - (double)p->peak_hosts / r->peak_ffd));
-    printf("  P95 requests (k8s-style)     %6d   %d host-slots overloaded by the real curves\n",
-           r->p95, r->p95_over);
+    if (r->peak_ffd > 0)
+        printf("  peak packing (FFD, no time)  %6d   time-aware uses %.1f%% fewer hosts\n",
+               r->peak_ffd, 100.0 * (1 - (double)p->peak_hosts / r->peak_ffd));
+    else
+        printf("  peak packing (FFD, no time)     n/a   needs more hosts than hostTypes allows\n");
+    if (r->p95 > 0)
+        printf("  P95 requests (k8s-style)     %6d   %d host-slots overloaded by the real curves\n",
+               r->p95, r->p95_over);
+    else
+        printf("  P95 requests (k8s-style)        n/a   needs more hosts than hostTypes allows\n");
     printf("  batch: %d starts, %d suspends, %d resumes, %d moves\n", p->starts, p->suspends,
            p->resumes, p->moves);
     printf("  checks: %d capacity violations, %d deadline misses, %d unplaced, %d rule "
@@ -355,8 +361,9 @@ static void print_bench(const char *name, const struct tsched_plan *p, const str
     printf("BENCH %s_peak_over_lb %.4f ratio\n", name, r->lb ? (double)p->peak_hosts / r->lb : 0);
     printf("BENCH %s_peak_packing_hosts %d hosts\n", name, r->peak_ffd);
     printf("BENCH %s_p95_packing_hosts %d hosts\n", name, r->p95);
-    printf("BENCH %s_reduction_vs_peak_packing %.1f %%\n", name,
-           100.0 * (1 - (double)p->peak_hosts / r->peak_ffd));
+    if (r->peak_ffd > 0)
+        printf("BENCH %s_reduction_vs_peak_packing %.1f %%\n", name,
+               100.0 * (1 - (double)p->peak_hosts / r->peak_ffd));
     printf("BENCH %s_capacity_violations %d count\n", name, v->capacity_violations);
     printf("BENCH %s_deadline_misses %d count\n", name, v->deadline_misses);
 }
@@ -386,13 +393,10 @@ int tidal_cmd_plan(int argc, char **argv)
         r.peak_ffd = tsched_baseline_peak(&m);
         r.p95 = tsched_baseline_p95(&m, &r.p95_over);
         double t1 = cpu_now();
-        if (r.peak_ffd < 0 || r.p95 < 0) {
-            fprintf(stderr, "tidal plan: the baselines need more hosts than hostTypes' counts "
-                            "allow (or out of memory)\n");
-            rc = EXIT_INFEASIBLE;
-            goto out;
-        }
-        r.lb = tsched_lower_bound(&m, r.peak_ffd, &err);
+        /* A baseline that needs more hosts than hostTypes allows is reported as such;
+         * the time-aware plan may still fit, so the search is bounded by the fleet. */
+        int upper = r.peak_ffd > 0 ? r.peak_ffd : tsched_fleet_max(&m);
+        r.lb = tsched_lower_bound(&m, upper, &err);
         double t2 = cpu_now(), w2 = wall_now();
         if (r.lb < 0)
             goto fail;
