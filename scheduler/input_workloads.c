@@ -145,7 +145,7 @@ static int batch_window(struct tsched_model *m, const struct jctx *c, const cJSO
     long first = (long)ceil((double)s / m->slot_s);
     long last = (long)floor((double)(s + len_s) / m->slot_s);
     w->win_start = tsched_mod(first, m->nslots);
-    w->win_len = (int)(last - first);
+    w->win_len = last > first ? (int)(last - first) : 0; /* shorter than a slot: empty */
     if (w->win_len > m->nslots)
         w->win_len = m->nslots;
     return 0;
