@@ -297,8 +297,8 @@ static void commit_run(struct packer *k, int wi, int off, int len, int h)
  * the job's shape (dot product), which keeps CPU-heavy and memory-heavy work sharing
  * hosts instead of each stranding the other resource. Consolidating: best fit, the host
  * left with the least room in both resources, which keeps whole hosts free for big
- * jobs. Neither wins everywhere, so the planner tries both (first fit stranded ~15%
- * of the fleet on the trace scenario). */
+ * jobs. Neither wins everywhere, so the planner's portfolio tries both (first fit
+ * stranded ~15% of the fleet on the trace scenario). */
 static double leftover(struct packer *k, int h, int t, const double *req)
 {
     const double *l = L(k, h, t), *c = &k->cap[h * TSCHED_NRES];
