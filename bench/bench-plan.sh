@@ -5,7 +5,7 @@
 #      against its target of 10 s, with LB*, both baselines and the checks of the same
 #      run printed side by side.
 #   2. traces: the docs/scheduler.md scenario built from ../shared/traces (skipped,
-#      with BENCH-SKIP, when the traces are absent): peak hosts vs LB* (target <= 1.05),
+#      with BENCH-SKIP, when the traces are absent): hosts vs LB* (target <= 1.05),
 #      reduction vs time-unaware peak packing (target >= 25%), deadline misses and
 #      capacity violations (target 0).
 # Figures are reported next to their targets, never asserted: the tests assert what
@@ -56,7 +56,7 @@ echo
 echo "== scheduler: trace scenario (docs/scheduler.md), sample $sample"
 "${tidal[@]}" --hosts examples/plan/hosts.json --from-traces "$traces" \
     --tz America/Los_Angeles --sample "$sample" --bench plan_traces | tee "$out"
-echo "traces: peak/LB* $(field plan_traces_peak_over_lb "$out") (target <= 1.05)," \
+echo "traces: fleet/LB* $(field plan_traces_fleet_over_lb "$out") (target <= 1.05)," \
     "reduction vs peak packing $(field plan_traces_reduction_vs_peak_packing "$out")% (target >= 25%)," \
     "deadline misses $(field plan_traces_deadline_misses "$out") (target 0)," \
     "capacity violations $(field plan_traces_capacity_violations "$out") (target 0)"

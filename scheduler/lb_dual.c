@@ -159,15 +159,16 @@ int tsched_lb_dual(const struct tsched_model *m, const struct lb_dual_in *in, in
     if (!theta || !usage || !buf || !idx || in->nj == 0)
         goto out;
     /* Gallop up from lo while certificates are found, then bisect the gap. */
-    int step = 1, ok_n = lo - 1, fail_n = hi;
-    for (int n = lo; n < hi; n += step, step *= 2) {
+    int ok_n = lo - 1, fail_n = hi;
+    long step = 1; /* long: lo + step must not overflow when hi is near INT32_MAX */
+    for (long n = lo; n < hi; n += step, step *= 2) {
         double cap[TSCHED_NRES];
-        tsched_fleet_cap(m, n, cap);
+        tsched_fleet_cap(m, (int)n, cap);
         if (!certify(in, cap, theta, iters, usage, buf, idx)) {
-            fail_n = n;
+            fail_n = (int)n;
             break;
         }
-        ok_n = n;
+        ok_n = (int)n;
     }
     while (fail_n - ok_n > 1) {
         int mid = ok_n + (fail_n - ok_n) / 2;

@@ -110,13 +110,18 @@ int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *
     int n = lb > 0 ? lb : 1, fail = n - 1, attempts = 0, step = 1;
     struct tsched_plan best = {0}, cur;
     bool have = false;
-    /* Any plan needs at most one host per workload (plus slack for empty models). */
-    int limit = m->nw + 1 < fleet_max ? m->nw + 1 : fleet_max;
+    /* Any plan needs at most one host per workload, past the hosts of the limited types
+     * that come first in fleet order (a workload may fit only a later, bigger type). */
+    long limit = (long)m->nw + 1;
+    for (int i = 0; i < m->ntypes; i++)
+        limit += m->types[i].count;
+    if (limit > fleet_max)
+        limit = fleet_max;
     while (!have) {
         if (n > limit)
             return tsched_errc(
                 err,
-                tsched_errf(err, "no plan fits on %d host(s)%s", limit,
+                tsched_errf(err, "no plan fits on %ld host(s)%s", limit,
                             limit == fleet_max ? " (all the hosts hostTypes allows)" : ""),
                 TSCHED_E_INFEASIBLE);
         if (alloc_plan(m, n, &cur) < 0)
@@ -134,8 +139,9 @@ int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *
         }
         tsched_plan_free(&cur);
         fail = n;
-        n += step;
-        step *= 2;
+        /* Doubling steps, clamped so that n + step cannot overflow past the limit. */
+        n = (long)n + step > limit ? (n < limit ? limit : limit + 1) : n + step;
+        step = step < (1 << 29) ? step * 2 : step;
     }
     /* Bisection between the last failure and the first success. */
     int lo = fail + 1, hi = best.nhosts - 1;
