@@ -43,7 +43,7 @@ echo "== scheduler: synthetic 10000 workloads x 288 slots (5 min), seed 1, media
     | tee "$out"
 t=$(field plan_synth10k_plan_cpu_time "$out")
 echo "synthetic: plan ${t} s CPU (target <= 10 s);" \
-    "fleet $(field plan_synth10k_fleet_hosts "$out") hosts (peak in use $(field plan_synth10k_peak_hosts "$out")),"
+    "fleet $(field plan_synth10k_fleet_hosts "$out") hosts (peak in use $(field plan_synth10k_peak_hosts "$out"))," \
     "LB* $(field plan_synth10k_lower_bound "$out")," \
     "peak packing $(field plan_synth10k_peak_packing_hosts "$out")," \
     "P95 packing $(field plan_synth10k_p95_packing_hosts "$out")"
