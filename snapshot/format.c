@@ -49,6 +49,10 @@ struct tidal_snap {
     char *path;
     int fd;
     uint64_t file_size;
+    uint32_t flags;      /* SNAP_FLAG_* */
+    uint32_t header_crc; /* with file_size, the identity a diff of this file records */
+    uint32_t base_crc;   /* diff: the base's header_crc and file_size */
+    uint64_t base_size;
     struct tidal_snap_header_info info;
     struct blob_slot blobs[2]; /* TIDAL_SNAP_VCPU, TIDAL_SNAP_MONITOR */
     struct section mem;
@@ -154,7 +158,9 @@ struct plan {
     const struct tidal_snap_blob *blobs[2];
     unsigned nblobs;
     struct run *runs;
-    uint64_t nruns, stored;
+    uint64_t nruns, stored, cap;
+    uint32_t flags, base_crc; /* a diff: SNAP_FLAG_DIFF and its base's identity */
+    uint64_t base_size;
     uint64_t mem_off, index_end, data_off, file_size;
     uint8_t *meta; /* bytes [0, data_off): header, table, blobs, memory index, padding */
 };
@@ -202,28 +208,50 @@ static bool page_is_zero(const uint8_t *page)
     return all_zero(page, 8) && memcmp(page, page + 8, SNAP_PAGE - 8) == 0;
 }
 
+/* Stores page pg, which follows every page stored so far: extends the last run or
+ * starts a new one. */
+static int store_page(const char *path, struct plan *p, uint64_t pg, struct tidal_err *err)
+{
+    struct run *last = p->nruns ? &p->runs[p->nruns - 1] : NULL;
+    p->stored++;
+    if (last && last->first + last->count == pg) {
+        last->count++;
+        return 0;
+    }
+    if (p->nruns == p->cap) {
+        uint64_t cap = p->cap ? 2 * p->cap : 64;
+        struct run *r = realloc(p->runs, cap * sizeof(*r));
+        if (!r)
+            return tidal_err_set(err, "%s: out of memory for the page index", path);
+        p->runs = r;
+        p->cap = cap;
+    }
+    p->runs[p->nruns++] = (struct run){.first = pg, .count = 1};
+    return 0;
+}
+
 /* Maximal runs of non-zero pages, in guest page order. */
 static int find_runs(const char *path, const uint8_t *mem, uint64_t pages, struct plan *p,
                      struct tidal_err *err)
 {
-    uint64_t cap = 0;
-    for (uint64_t pg = 0; pg < pages; pg++) {
-        if (page_is_zero(mem + pg * SNAP_PAGE))
-            continue;
-        struct run *last = p->nruns ? &p->runs[p->nruns - 1] : NULL;
-        p->stored++;
-        if (last && last->first + last->count == pg) {
-            last->count++;
-            continue;
-        }
-        if (p->nruns == cap) {
-            cap = cap ? 2 * cap : 64;
-            struct run *r = realloc(p->runs, cap * sizeof(*r));
-            if (!r)
-                return tidal_err_set(err, "%s: out of memory for the page index", path);
-            p->runs = r;
-        }
-        p->runs[p->nruns++] = (struct run){.first = pg, .count = 1};
+    for (uint64_t pg = 0; pg < pages; pg++)
+        if (!page_is_zero(mem + pg * SNAP_PAGE) && store_page(path, p, pg, err) < 0)
+            return -1;
+    return 0;
+}
+
+/* A diff: maximal runs of the pages whose bit is set, zero or not. Bits beyond the last
+ * page of memory are ignored. */
+static int find_dirty_runs(const char *path, const uint64_t *dirty, uint64_t pages, struct plan *p,
+                           struct tidal_err *err)
+{
+    for (uint64_t w = 0; w < (pages + 63) / 64; w++) {
+        uint64_t bits = dirty[w];
+        if (pages - 64 * w < 64)
+            bits &= (1ull << (pages - 64 * w)) - 1;
+        for (; bits; bits &= bits - 1)
+            if (store_page(path, p, 64 * w + (uint64_t)__builtin_ctzll(bits), err) < 0)
+                return -1;
     }
     return 0;
 }
@@ -299,6 +327,9 @@ static void fill_meta(struct plan *p, const struct tidal_snap_header_info *info,
     put32(m + SNAP_HDR_VERSION, TIDAL_SNAP_VERSION);
     put32(m + SNAP_HDR_NSECTIONS, p->nblobs + 1);
     put32(m + SNAP_HDR_ABI, info->abi_version);
+    put32(m + SNAP_HDR_FLAGS, p->flags);
+    put32(m + SNAP_HDR_BASE_CRC, p->base_crc);
+    put64(m + SNAP_HDR_BASE_SIZE, p->base_size);
     put64(m + SNAP_HDR_MEM_SIZE, info->mem_size);
     for (int i = 0; i < 4; i++)
         put64(m + SNAP_HDR_CPU_FEATURES + 8 * i, info->cpu_features[i]);
@@ -365,16 +396,45 @@ static int write_atomically(const char *path, const struct plan *p, const uint8_
     return 0;
 }
 
-int tidal_snap_write(const char *path, const struct tidal_snap_header_info *info,
-                     const struct tidal_snap_blob *blobs, unsigned nblobs, const uint8_t *mem,
-                     struct tidal_err *err)
+/* A diff needs a base of the same memory size, and must not be written over the file of
+ * its own base, which would leave it without one. */
+static int check_diff(const char *path, const struct tidal_snap_header_info *info,
+                      const struct tidal_snap_diff *diff, struct tidal_err *err)
+{
+    if (!diff || !diff->base || !diff->dirty)
+        return tidal_err_set(err, "%s: a diff needs a base snapshot and a dirty-page bitmap", path);
+    const struct tidal_snap *b = diff->base;
+    if (info->mem_size != b->info.mem_size)
+        return tidal_err_set(err,
+                             "%s: a diff of %" PRIu64 " bytes of memory cannot apply to %s, "
+                             "which has %" PRIu64,
+                             path, info->mem_size, b->path, b->info.mem_size);
+    struct stat st, bst;
+    if (stat(path, &st) == 0 && fstat(b->fd, &bst) == 0 && st.st_dev == bst.st_dev &&
+        st.st_ino == bst.st_ino)
+        return tidal_err_set(err, "%s: is the diff's own base (%s): writing would replace it", path,
+                             b->path);
+    return 0;
+}
+
+static int write_snap(const char *path, const struct tidal_snap_header_info *info,
+                      const struct tidal_snap_blob *blobs, unsigned nblobs, const uint8_t *mem,
+                      const struct tidal_snap_diff *diff, struct tidal_err *err)
 {
     struct plan p = {0};
     if (check_info(path, info, err) < 0 || check_blobs(path, blobs, nblobs, &p, err) < 0)
         return -1;
     if (!mem)
         return tidal_err_set(err, "%s: no guest memory given", path);
-    int rc = find_runs(path, mem, info->mem_size / SNAP_PAGE, &p, err);
+    int rc;
+    if (diff) {
+        p.flags = SNAP_FLAG_DIFF;
+        p.base_crc = diff->base->header_crc;
+        p.base_size = diff->base->file_size;
+        rc = find_dirty_runs(path, diff->dirty, info->mem_size / SNAP_PAGE, &p, err);
+    } else {
+        rc = find_runs(path, mem, info->mem_size / SNAP_PAGE, &p, err);
+    }
     if (rc == 0) {
         lay_out(&p);
         p.meta = calloc(1, p.data_off);
@@ -389,6 +449,22 @@ int tidal_snap_write(const char *path, const struct tidal_snap_header_info *info
     free(p.meta);
     free(p.runs);
     return rc;
+}
+
+int tidal_snap_write(const char *path, const struct tidal_snap_header_info *info,
+                     const struct tidal_snap_blob *blobs, unsigned nblobs, const uint8_t *mem,
+                     struct tidal_err *err)
+{
+    return write_snap(path, info, blobs, nblobs, mem, NULL, err);
+}
+
+int tidal_snap_write_diff(const char *path, const struct tidal_snap_header_info *info,
+                          const struct tidal_snap_blob *blobs, unsigned nblobs, const uint8_t *mem,
+                          const struct tidal_snap_diff *diff, struct tidal_err *err)
+{
+    if (check_info(path, info, err) < 0 || check_diff(path, info, diff, err) < 0)
+        return -1;
+    return write_snap(path, info, blobs, nblobs, mem, diff, err);
 }
 
 /* ======================================================================== reading */
@@ -461,9 +537,21 @@ static int read_header(struct tidal_snap *s, uint32_t *nsections, uint32_t *tabl
     if (stored != crc)
         return tidal_err_set(err, "%s: header checksum mismatch (stored 0x%08x, computed 0x%08x)",
                              s->path, stored, crc);
-    if (get32(h + SNAP_HDR_FLAGS) ||
-        !all_zero(h + SNAP_HDR_RESERVED, SNAP_HDR_CRC - SNAP_HDR_RESERVED))
+    s->header_crc = stored;
+    s->flags = get32(h + SNAP_HDR_FLAGS);
+    s->base_crc = get32(h + SNAP_HDR_BASE_CRC);
+    s->base_size = get64(h + SNAP_HDR_BASE_SIZE);
+    if (s->flags & ~SNAP_FLAG_DIFF)
+        return tidal_err_set(err, "%s: header: unknown flags 0x%x", s->path,
+                             s->flags & ~SNAP_FLAG_DIFF);
+    if (!all_zero(h + SNAP_HDR_RESERVED, SNAP_HDR_CRC - SNAP_HDR_RESERVED) ||
+        (!(s->flags & SNAP_FLAG_DIFF) && (s->base_crc || s->base_size)))
         return tidal_err_set(err, "%s: header: reserved fields are not zero", s->path);
+    if ((s->flags & SNAP_FLAG_DIFF) && s->base_size < SNAP_HDR_SIZE)
+        return tidal_err_set(err,
+                             "%s: header: a diff whose base is %" PRIu64
+                             " bytes: no snapshot is smaller than %u",
+                             s->path, s->base_size, SNAP_HDR_SIZE);
     uint64_t declared = get64(h + SNAP_HDR_FILE_SIZE);
     if (s->file_size < declared)
         return tidal_err_set(
@@ -786,14 +874,20 @@ uint64_t tidal_snap_stored_pages(const struct tidal_snap *s)
     return s->stored_pages;
 }
 
-/* One run over its place in the anonymous region: mapped from the file while the VMA
- * budget lasts, copied after that. */
-static int place_run(const struct tidal_snap *s, uint8_t *base, uint64_t i, struct tidal_err *err)
+bool tidal_snap_is_diff(const struct tidal_snap *s)
+{
+    return s->flags & SNAP_FLAG_DIFF;
+}
+
+/* One run over its place in guest memory: mapped from the file while the VMA budget
+ * (*mapped runs so far, over the whole chain) lasts, copied after that. */
+static int place_run(const struct tidal_snap *s, uint8_t *base, uint64_t i, uint64_t *mapped,
+                     struct tidal_err *err)
 {
     const struct run *r = &s->runs[i];
     uint8_t *at = base + r->first * SNAP_PAGE;
     uint64_t len = r->count * SNAP_PAGE;
-    if (i >= MAX_MAPPED_RUNS) {
+    if (*mapped >= MAX_MAPPED_RUNS) {
         if (pread_full(s->fd, at, len, r->file_offset) < 0)
             return tidal_err_set(err, "%s: memory section: reading run %" PRIu64 ": %s", s->path, i,
                                  strerror(errno));
@@ -805,25 +899,87 @@ static int place_run(const struct tidal_snap *s, uint8_t *base, uint64_t i, stru
         return tidal_err_set(err,
                              "%s: memory section: mapping run %" PRIu64 " (%" PRIu64 " pages): %s",
                              s->path, i, r->count, strerror(errno));
+    (*mapped)++;
     return 0;
+}
+
+/* Maps the full snapshot chain[0], then lays the stored pages of each diff over it. */
+static uint8_t *map_layers(const struct tidal_snap *const *chain, unsigned n, struct tidal_err *err)
+{
+    uint64_t size = chain[0]->info.mem_size, mapped = 0;
+    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) {
+        tidal_err_set(err, "%s: cannot reserve %" PRIu64 " bytes for guest memory: %s",
+                      chain[0]->path, size, strerror(errno));
+        return NULL;
+    }
+    for (unsigned k = 0; k < n; k++) {
+        for (uint64_t i = 0; i < chain[k]->nruns; i++) {
+            if (place_run(chain[k], base, i, &mapped, err) < 0) {
+                munmap(base, size);
+                return NULL;
+            }
+        }
+    }
+    return base;
 }
 
 uint8_t *tidal_snap_map_memory(const struct tidal_snap *s, struct tidal_err *err)
 {
-    void *base = mmap(NULL, s->info.mem_size, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED) {
-        tidal_err_set(err, "%s: cannot reserve %" PRIu64 " bytes for guest memory: %s", s->path,
-                      s->info.mem_size, strerror(errno));
+    if (tidal_snap_is_diff(s)) {
+        tidal_err_set(err,
+                      "%s: a diff snapshot cannot be mapped alone, it needs its base: use "
+                      "tidal_snap_map_chain",
+                      s->path);
         return NULL;
     }
-    for (uint64_t i = 0; i < s->nruns; i++) {
-        if (place_run(s, base, i, err) < 0) {
-            munmap(base, s->info.mem_size);
+    return map_layers(&s, 1, err);
+}
+
+/* chain[i] (i > 0) must be a diff recorded against chain[i - 1], of the same memory size. */
+static int check_link(const struct tidal_snap *base, const struct tidal_snap *d,
+                      struct tidal_err *err)
+{
+    if (!tidal_snap_is_diff(d))
+        return tidal_err_set(err, "%s: a full snapshot, not a diff: it cannot follow %s in a chain",
+                             d->path, base->path);
+    if (d->base_crc != base->header_crc || d->base_size != base->file_size)
+        return tidal_err_set(err,
+                             "%s: not a diff of %s: it records a base with header checksum "
+                             "0x%08x and %" PRIu64 " bytes, %s has 0x%08x and %" PRIu64,
+                             d->path, base->path, d->base_crc, d->base_size, base->path,
+                             base->header_crc, base->file_size);
+    if (d->info.mem_size != base->info.mem_size)
+        return tidal_err_set(err, "%s: %" PRIu64 " bytes of memory, its base %s has %" PRIu64,
+                             d->path, d->info.mem_size, base->path, base->info.mem_size);
+    return 0;
+}
+
+uint8_t *tidal_snap_map_chain(const struct tidal_snap *const *chain, unsigned n,
+                              struct tidal_err *err)
+{
+    if (!chain || n == 0) {
+        tidal_err_set(err, "an empty snapshot chain: nothing to map");
+        return NULL;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (!chain[i]) {
+            tidal_err_set(err, "snapshot chain: entry %u of %u is missing", i, n);
             return NULL;
         }
     }
-    return base;
+    if (tidal_snap_is_diff(chain[0])) {
+        tidal_err_set(err,
+                      "%s: a diff snapshot cannot start a chain: the chain starts with the full "
+                      "snapshot it was taken from",
+                      chain[0]->path);
+        return NULL;
+    }
+    for (unsigned i = 1; i < n; i++)
+        if (check_link(chain[i - 1], chain[i], err) < 0)
+            return NULL;
+    return map_layers(chain, n, err);
 }
 
 void tidal_snap_unmap_memory(const struct tidal_snap *s, uint8_t *mem)

@@ -16,13 +16,18 @@
 #define SNAP_HDR_VERSION 8       /* u32 TIDAL_SNAP_VERSION */
 #define SNAP_HDR_NSECTIONS 12    /* u32 entries in the section table */
 #define SNAP_HDR_ABI 16          /* u32 abi_version */
-#define SNAP_HDR_FLAGS 20        /* u32, zero */
+#define SNAP_HDR_FLAGS 20        /* u32 SNAP_FLAG_*; other bits zero */
 #define SNAP_HDR_MEM_SIZE 24     /* u64 mem_size */
 #define SNAP_HDR_CPU_FEATURES 32 /* 4 x u64 */
 #define SNAP_HDR_FILE_SIZE 64    /* u64 size of the whole file */
 #define SNAP_HDR_TABLE_CRC 72    /* u32 CRC32C of the section table */
-#define SNAP_HDR_RESERVED 76     /* 48 bytes, zero */
+#define SNAP_HDR_BASE_CRC 76     /* u32 diff: the base's header_crc; full: zero */
+#define SNAP_HDR_BASE_SIZE 80    /* u64 diff: the base's file_size; full: zero */
+#define SNAP_HDR_RESERVED 88     /* 36 bytes, zero */
 #define SNAP_HDR_CRC 124         /* u32 CRC32C of header bytes 0..123 */
+
+/* Header flags. */
+#define SNAP_FLAG_DIFF 1u /* a diff: the memory section holds the dirty pages over a base */
 
 /* Section table: right after the header, SNAP_ENTRY_SIZE bytes per section. */
 #define SNAP_TABLE_OFF SNAP_HDR_SIZE

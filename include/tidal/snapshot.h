@@ -50,6 +50,33 @@ int tidal_snap_write(const char *path, const struct tidal_snap_header_info *info
 
 struct tidal_snap; /* an opened, validated snapshot file */
 
+/* Diff snapshots: a file that stores only the pages given in a bitmap (zero pages
+ * included: a page that became zero must still be recorded) on top of a base
+ * snapshot, which it names by identity (the base's header checksum and size).
+ * dirty: bit p % 64 of word p / 64; bits beyond the last page are ignored. */
+struct tidal_snap_diff {
+    const struct tidal_snap *base; /* the snapshot (full or diff) this one applies to */
+    const uint64_t *dirty;         /* bit p set: guest page p is stored (mem_size/4096 bits) */
+};
+
+/* As tidal_snap_write, but a diff: only the dirty pages, plus the base's identity.
+ * info->mem_size must equal the base's; the blobs are stored whole. Refused if path is
+ * the base's own file. */
+int tidal_snap_write_diff(const char *path, const struct tidal_snap_header_info *info,
+                          const struct tidal_snap_blob *blobs, unsigned nblobs, const uint8_t *mem,
+                          const struct tidal_snap_diff *diff, struct tidal_err *err);
+
+/* A diff cannot be mapped alone: tidal_snap_map_memory refuses it (use the chain). */
+bool tidal_snap_is_diff(const struct tidal_snap *s);
+
+/* Maps memory from a chain: chain[0] a full snapshot, then diffs in order, each of
+ * whose base must be the one before it (refused with a message naming both files
+ * otherwise); later pages win. Copy-on-write from the files like
+ * tidal_snap_map_memory, valid after the snapshots are closed; unmap with
+ * munmap(mem, mem_size). */
+uint8_t *tidal_snap_map_chain(const struct tidal_snap *const *chain, unsigned n,
+                              struct tidal_err *err);
+
 /* Opens and validates everything but the memory pages' checksum (see verify). Every
  * problem is refused with a message naming the file, the section and what was wrong:
  * truncation, bad magic, version, checksums, sizes, overlapping or out-of-range data. */
@@ -66,7 +93,8 @@ const void *tidal_snap_blob(const struct tidal_snap *s, uint32_t type, uint64_t 
  * the page cache, shared between all restores of this file; zero pages are fresh
  * anonymous memory. Returns the address of mem_size bytes, or NULL with err set. Each
  * call is an independent mapping; it stays valid after tidal_snap_close (unmap it with
- * munmap(mem, mem_size) then, or with tidal_snap_unmap_memory before closing). */
+ * munmap(mem, mem_size) then, or with tidal_snap_unmap_memory before closing). A diff is
+ * refused: it needs its base (tidal_snap_map_chain). */
 uint8_t *tidal_snap_map_memory(const struct tidal_snap *s, struct tidal_err *err);
 void tidal_snap_unmap_memory(const struct tidal_snap *s, uint8_t *mem);
 
