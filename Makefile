@@ -101,6 +101,9 @@ build/bench/proc-timer: bench/proc_timer.c
 build/bench/bringup: bench/bringup.c $(MONITOR_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(MONITOR_LIB) $(LDLIBS)
+build/bench/restore-bench: bench/restore_bench.c $(SNAPSHOT_LIB) $(MONITOR_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(SNAPSHOT_LIB) $(MONITOR_LIB) $(LDLIBS)
 
 # ---- tests: one Criterion binary per folder under tests/ ----
 define test_suite
@@ -133,7 +136,8 @@ demo: deps
 	examples/demo.sh
 
 bench: deps
-	$(MAKE) --no-print-directory all build/bench/proc-timer build/bench/bringup
+	$(MAKE) --no-print-directory all build/bench/proc-timer build/bench/bringup \
+		build/bench/restore-bench
 	@set -e; for b in bench/bench-*.sh; do $$b; done
 
 format:
