@@ -117,6 +117,7 @@ test: deps
 	$(MAKE) --no-print-directory all $(TEST_GUESTS) $(foreach s,$(TEST_SUITES),$(B)/tests/$(s))
 	@set -eo pipefail; for s in $(TEST_SUITES); do \
 		echo "== tests/$$s"; \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/ci/lsan.supp:print_suppressions=0 \
 		TIDAL_BIN=$(CURDIR)/$(B)/tidal TIDAL_ROOT=$(CURDIR) $(B)/tests/$$s --jobs 2 --verbose \
 			2>&1 | grep -v -E '^\[(RUN |PASS|====\] Running)'; \
 	done

@@ -3,6 +3,7 @@
  * completion on worker threads with its own input and output files. */
 #include "commands.h"
 #include "exit_codes.h"
+#include "tidal/prefetch.h"
 #include "tidal/snapshot_vm.h"
 #include "vm_report.h"
 
@@ -22,7 +23,6 @@
 
 struct clone {
     struct tidal_vm *vm;
-    int in_fd, out_fd, err_fd;
     int rc;
     char error[600];
 };
@@ -35,6 +35,7 @@ struct clone_job {
     char **inputs;
     unsigned ninputs;
     const char *input_dir, *output_dir;
+    struct tidal_ws *prefetch; /* working set to populate in each clone, or NULL */
     atomic_uint next;
 };
 
@@ -43,7 +44,7 @@ static int usage_error(const char *fmt, const char *arg)
     fputs("tidal clone: ", stderr);
     fprintf(stderr, fmt, arg);
     fputs("\nusage: tidal clone SNAP -n N [--input-dir DIR] [--output-dir DIR] [--threads T] "
-          "[--timeout SEC]\n",
+          "[--timeout SEC] [--prefetch]\n",
           stderr);
     return TIDAL_RC_USAGE;
 }
@@ -91,48 +92,57 @@ static int open_at(const char *dir, const char *name, int flags, char *error, si
     return fd;
 }
 
+/* Idle clones hold only their VM and vCPU descriptors; each one's files are opened
+ * when it runs, so the clone count is not capped by files three times over. */
 static void restore_one(struct clone_job *job, unsigned i)
 {
     struct clone *c = &job->clones[i];
-    c->in_fd = c->out_fd = c->err_fd = -1;
-    char name[64];
-    if (job->ninputs) {
-        c->in_fd = open_at(job->input_dir, job->inputs[i % job->ninputs], O_RDONLY, c->error,
-                           sizeof(c->error));
-    } else {
-        c->in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    }
-    if (job->output_dir) {
-        snprintf(name, sizeof(name), "clone-%05u.out", i);
-        c->out_fd = open_at(job->output_dir, name, O_WRONLY | O_CREAT | O_TRUNC, c->error,
-                            sizeof(c->error));
-        snprintf(name, sizeof(name), "clone-%05u.err", i);
-        c->err_fd = open_at(job->output_dir, name, O_WRONLY | O_CREAT | O_TRUNC, c->error,
-                            sizeof(c->error));
-    } else {
-        c->out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        c->err_fd = dup(c->out_fd);
-    }
-    if (c->in_fd < 0 || c->out_fd < 0 || c->err_fd < 0) {
-        c->rc = TIDAL_RC_NO_INPUT;
-        return;
-    }
     struct tidal_vm_config cfg = {
-        .timeout_sec = job->timeout, .in_fd = c->in_fd, .out_fd = c->out_fd, .err_fd = c->err_fd};
+        .timeout_sec = job->timeout, .in_fd = -1, .out_fd = -1, .err_fd = -1};
     struct tidal_err err;
-    int rc = tidal_snapshot_restore(job->snap, &cfg, i, NULL, &c->vm, &err);
+    int rc = tidal_snapshot_restore(&job->snap, 1, &cfg, i, NULL, &c->vm, &err);
     if (rc) {
         snprintf(c->error, sizeof(c->error), "%s", err.msg);
         tidal_vm_destroy(c->vm);
         c->vm = NULL;
         c->rc = tidal_cli_create_rc(rc);
+    } else if (job->prefetch) {
+        tidal_ws_prefetch(job->prefetch, c->vm);
     }
+}
+
+static int open_files(struct clone_job *job, unsigned i, int fds[3])
+{
+    struct clone *c = &job->clones[i];
+    char name[64];
+    fds[0] = job->ninputs ? open_at(job->input_dir, job->inputs[i % job->ninputs], O_RDONLY,
+                                    c->error, sizeof(c->error))
+                          : open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (job->output_dir) {
+        snprintf(name, sizeof(name), "clone-%05u.out", i);
+        fds[1] = open_at(job->output_dir, name, O_WRONLY | O_CREAT | O_TRUNC, c->error,
+                         sizeof(c->error));
+        snprintf(name, sizeof(name), "clone-%05u.err", i);
+        fds[2] = open_at(job->output_dir, name, O_WRONLY | O_CREAT | O_TRUNC, c->error,
+                         sizeof(c->error));
+    } else {
+        fds[1] = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        fds[2] = fds[1] >= 0 ? dup(fds[1]) : -1;
+    }
+    return fds[0] < 0 || fds[1] < 0 || fds[2] < 0 ? -1 : 0;
 }
 
 static void run_one(struct clone_job *job, unsigned i)
 {
     struct clone *c = &job->clones[i];
+    int fds[3] = {-1, -1, -1};
+    if (c->vm && open_files(job, i, fds)) {
+        c->rc = TIDAL_RC_NO_INPUT;
+        tidal_vm_destroy(c->vm);
+        c->vm = NULL;
+    }
     if (c->vm) {
+        tidal_vm_set_io(c->vm, fds[0], fds[1], fds[2]);
         struct tidal_run_result res = {0};
         do
             tidal_vm_run(c->vm, &res);
@@ -143,12 +153,9 @@ static void run_one(struct clone_job *job, unsigned i)
         tidal_vm_destroy(c->vm);
         c->vm = NULL;
     }
-    if (c->in_fd >= 0)
-        close(c->in_fd);
-    if (c->out_fd >= 0)
-        close(c->out_fd);
-    if (c->err_fd >= 0)
-        close(c->err_fd);
+    for (int f = 0; f < 3; f++)
+        if (fds[f] >= 0)
+            close(fds[f]);
 }
 
 struct phase {
@@ -181,8 +188,8 @@ static void run_phase(struct clone_job *job, void (*work)(struct clone_job *, un
         pthread_join(tids[t], NULL);
 }
 
-/* Each clone holds about five descriptors; the default soft limit of 1024 would
- * stop at ~200 clones. */
+/* Each idle clone holds two descriptors (VM, vCPU); the default soft limit of 1024
+ * would stop at ~500 clones. */
 static void raise_fd_limit(void)
 {
     struct rlimit rl;
@@ -212,12 +219,17 @@ int tidal_cmd_clone(int argc, char **argv)
     const char *snap_path = NULL;
     unsigned threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     long n = -1;
+    bool prefetch = false;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         if (opt[0] != '-') {
             if (snap_path)
                 return usage_error("unexpected argument '%s'", opt);
             snap_path = opt;
+            continue;
+        }
+        if (!strcmp(opt, "--prefetch")) {
+            prefetch = true;
             continue;
         }
         if (i + 1 >= argc)
@@ -264,6 +276,12 @@ int tidal_cmd_clone(int argc, char **argv)
         return TIDAL_RC_BAD_INPUT;
     }
     job.snap = snap;
+    if (prefetch) {
+        char ws_path[4096];
+        snprintf(ws_path, sizeof(ws_path), "%s.ws", snap_path);
+        if (tidal_ws_load(ws_path, tidal_snap_info(snap)->mem_size, &job.prefetch, &err))
+            fprintf(stderr, "tidal clone: ignoring %s\n", err.msg);
+    }
     job.n = (unsigned)n;
     job.clones = calloc(job.n, sizeof(*job.clones));
     if (!job.clones)
@@ -296,5 +314,6 @@ int tidal_cmd_clone(int argc, char **argv)
         free(job.inputs[i]);
     free(job.inputs);
     free(job.clones);
+    tidal_ws_free(job.prefetch);
     return failed ? 1 : 0;
 }

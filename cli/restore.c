@@ -1,7 +1,9 @@
 /* `tidal restore SNAP`: resume a saved guest from tidal_ready() with new input. */
 #include "commands.h"
 #include "exit_codes.h"
+#include "tidal/prefetch.h"
 #include "tidal/snapshot_vm.h"
+#include "tidal/vmstate.h"
 #include "vm_report.h"
 
 #include <errno.h>
@@ -12,32 +14,74 @@
 #include <string.h>
 #include <unistd.h>
 
+#define MAX_CHAIN 64
+
 static int usage_error(const char *fmt, const char *arg)
 {
     fputs("tidal restore: ", stderr);
     fprintf(stderr, fmt, arg);
     fputs("\nusage: tidal restore [--input FILE] [--clone-id N] [--timeout SEC] [--stats] "
-          "SNAP\n",
+          "[--prefetch] SNAP [DIFF...]\n",
           stderr);
     return TIDAL_RC_USAGE;
 }
 
+static int open_snapshot(const char *path, struct tidal_snap **snap)
+{
+    struct tidal_err err;
+    if (access(path, R_OK)) {
+        fprintf(stderr, "tidal restore: %s: %s\n", path, strerror(errno));
+        return TIDAL_RC_NO_INPUT;
+    }
+    if (tidal_snap_open(path, snap, &err)) {
+        fprintf(stderr, "tidal restore: %s\n", err.msg);
+        return TIDAL_RC_BAD_INPUT;
+    }
+    return 0;
+}
+
+/* A missing or unusable working set only costs speed: say so and go on. */
+static void prefetch_working_set(struct tidal_vm *vm, const char *path)
+{
+    struct tidal_err err;
+    struct tidal_ws *ws;
+    uint64_t size;
+    tidal_vm_memory(vm, &size);
+    if (tidal_ws_load(path, size, &ws, &err)) {
+        fprintf(stderr, "tidal restore: ignoring %s\n", err.msg);
+        return;
+    }
+    tidal_ws_prefetch(ws, vm);
+    tidal_ws_free(ws);
+}
+
+static void close_chain(struct tidal_snap **chain, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        tidal_snap_close(chain[i]);
+}
+
 int tidal_cmd_restore(int argc, char **argv)
 {
-    const char *input = NULL, *snap_path = NULL;
+    const char *input = NULL, *paths[MAX_CHAIN];
+    unsigned npaths = 0;
     double timeout = 0;
     unsigned long long clone_id = 0;
-    bool stats = false;
+    bool stats = false, prefetch = false;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         if (opt[0] != '-') {
-            if (snap_path)
-                return usage_error("unexpected argument '%s'", opt);
-            snap_path = opt;
+            if (npaths == MAX_CHAIN)
+                return usage_error("more than %s snapshot files", "64");
+            paths[npaths++] = opt;
             continue;
         }
         if (!strcmp(opt, "--stats")) {
             stats = true;
+            continue;
+        }
+        if (!strcmp(opt, "--prefetch")) {
+            prefetch = true;
             continue;
         }
         if (i + 1 >= argc)
@@ -58,7 +102,7 @@ int tidal_cmd_restore(int argc, char **argv)
             return usage_error("unknown option '%s'", opt);
         }
     }
-    if (!snap_path)
+    if (!npaths)
         return usage_error("%s", "missing SNAP");
     signal(SIGPIPE, SIG_IGN);
 
@@ -68,14 +112,15 @@ int tidal_cmd_restore(int argc, char **argv)
         return TIDAL_RC_NO_INPUT;
     }
     struct tidal_err err;
-    struct tidal_snap *snap;
-    if (access(snap_path, R_OK)) {
-        fprintf(stderr, "tidal restore: %s: %s\n", snap_path, strerror(errno));
-        return TIDAL_RC_NO_INPUT;
-    }
-    if (tidal_snap_open(snap_path, &snap, &err)) {
-        fprintf(stderr, "tidal restore: %s\n", err.msg);
-        return TIDAL_RC_BAD_INPUT;
+    struct tidal_snap *chain[MAX_CHAIN];
+    unsigned opened = 0;
+    int rc;
+    for (; opened < npaths; opened++) {
+        rc = open_snapshot(paths[opened], &chain[opened]);
+        if (rc) {
+            close_chain(chain, opened);
+            return rc;
+        }
     }
     struct tidal_vm_config cfg = {
         .timeout_sec = timeout,
@@ -85,18 +130,26 @@ int tidal_cmd_restore(int argc, char **argv)
         .stdout_is_tty = isatty(1),
     };
     struct tidal_vm *vm;
-    int rc = tidal_snapshot_restore(snap, &cfg, clone_id, NULL, &vm, &err);
-    tidal_snap_close(snap);
+    rc = tidal_snapshot_restore((const struct tidal_snap *const *)chain, npaths, &cfg, clone_id,
+                                NULL, &vm, &err);
+    close_chain(chain, npaths); /* the guest's memory mappings outlive the files */
     if (rc) {
-        fprintf(stderr, "tidal restore: %s: %s\n", snap_path, err.msg);
+        fprintf(stderr, "tidal restore: %s: %s\n", paths[npaths - 1], err.msg);
         tidal_vm_destroy(vm);
         return tidal_cli_create_rc(rc);
     }
+    char ws_path[4096];
+    snprintf(ws_path, sizeof(ws_path), "%s.ws", paths[npaths - 1]);
+    if (prefetch)
+        prefetch_working_set(vm, ws_path);
     struct tidal_run_result res = {0};
     do /* a guest may come back to tidal_ready(); with nothing to save, it goes on */
         tidal_vm_run(vm, &res);
     while (res.reason == TIDAL_EXIT_READY);
-    rc = tidal_cli_finish(vm, &res, "tidal restore", snap_path, stats, -1);
+    /* What this run touched is the next run's working set. */
+    if (prefetch && res.reason == TIDAL_EXIT_HALTED && tidal_ws_record(vm, ws_path, &err))
+        fprintf(stderr, "tidal restore: %s\n", err.msg);
+    rc = tidal_cli_finish(vm, &res, "tidal restore", paths[npaths - 1], stats, -1);
     if (in_fd > 0)
         close(in_fd);
     return rc;

@@ -6,6 +6,7 @@
 #include "tidal/monitor.h"
 #include "tidal/size.h"
 #include "tidal/snapshot_vm.h"
+#include "tidal/vmstate.h"
 #include "vm_report.h"
 
 #include <errno.h>
@@ -29,6 +30,7 @@ struct run_options {
     char **guest_argv;
     const char *snapshot_on_ready; /* save at tidal_ready() and stop */
     const char *snapshot_path;     /* save here on SIGUSR1 and run on */
+    int diff;                      /* later SIGUSR1s save diffs: path.1, path.2... */
 };
 
 static struct tidal_vm *volatile usr1_vm;
@@ -38,6 +40,43 @@ static void on_usr1(int sig)
     (void)sig;
     if (usr1_vm)
         tidal_vm_request_pause(usr1_vm);
+}
+
+/* With --diff, the first SIGUSR1 saves a full snapshot to the path and each later
+ * one a diff on the previous file (path.1, path.2...): suspending a long job again
+ * costs only the pages it changed. */
+struct diff_chain {
+    struct tidal_snap *last; /* the newest file of the chain, opened for its identity */
+    unsigned length;
+};
+
+static void save_on_signal(struct tidal_vm *vm, const struct run_options *o,
+                           struct diff_chain *chain)
+{
+    struct tidal_err err;
+    char path[4096];
+    if (!o->diff || !chain->last) {
+        snprintf(path, sizeof(path), "%s", o->snapshot_path);
+        if (tidal_snapshot_save(vm, path, &err))
+            goto failed;
+        if (o->diff &&
+            (tidal_snap_open(path, &chain->last, &err) || tidal_vm_track_dirty(vm, &err)))
+            goto failed;
+        chain->length = 1;
+    } else {
+        snprintf(path, sizeof(path), "%s.%u", o->snapshot_path, chain->length);
+        struct tidal_snap *next;
+        if (tidal_snapshot_save_diff(vm, chain->last, path, &err) ||
+            tidal_snap_open(path, &next, &err))
+            goto failed;
+        tidal_snap_close(chain->last);
+        chain->last = next;
+        chain->length++;
+    }
+    fprintf(stderr, "tidal run: saved %s\n", path);
+    return;
+failed:
+    fprintf(stderr, "tidal run: %s: %s\n", path, err.msg);
 }
 
 /* Installed before the VM exists, so that an early SIGUSR1 is ignored, not fatal. */
@@ -52,10 +91,10 @@ static int usage_error(const char *fmt, const char *arg)
 {
     fputs("tidal run: ", stderr);
     fprintf(stderr, fmt, arg);
-    fputs(
-        "\nusage: tidal run [--mem SIZE] [--timeout SEC] [--stats] [--env K=V]...\n"
-        "                 [--snapshot-on-ready SNAP] [--snapshot-path SNAP] IMAGE [--] [ARGS...]\n",
-        stderr);
+    fputs("\nusage: tidal run [--mem SIZE] [--timeout SEC] [--stats] [--env K=V]...\n"
+          "                 [--snapshot-on-ready SNAP] [--snapshot-path SNAP [--diff]] IMAGE [--] "
+          "[ARGS...]\n",
+          stderr);
     return TIDAL_RC_USAGE;
 }
 
@@ -70,6 +109,10 @@ static int parse_options(int argc, char **argv, struct run_options *o)
         }
         if (!strcmp(opt, "--stats")) {
             o->stats = 1;
+            continue;
+        }
+        if (!strcmp(opt, "--diff")) {
+            o->diff = 1;
             continue;
         }
         if (strcmp(opt, "--mem") && strcmp(opt, "--timeout") && strcmp(opt, "--env") &&
@@ -109,6 +152,8 @@ static int parse_options(int argc, char **argv, struct run_options *o)
             }
         }
     }
+    if (o->diff && !o->snapshot_path)
+        return usage_error("%s", "--diff needs --snapshot-path");
     if (i >= argc)
         return usage_error("%s", "missing IMAGE");
     o->image = argv[i];
@@ -162,15 +207,13 @@ int tidal_cmd_run(int argc, char **argv)
     }
     tidal_file_unmap(image, image_size);
     struct tidal_run_result res = {0};
+    struct diff_chain chain = {0};
     usr1_vm = vm;
     for (;;) {
         tidal_vm_run(vm, &res);
         if (res.reason == TIDAL_EXIT_PAUSED) {
             /* kill -USR1: save where the guest is, then let it run on */
-            if (tidal_snapshot_save(vm, o.snapshot_path, &err))
-                fprintf(stderr, "tidal run: %s: %s\n", o.snapshot_path, err.msg);
-            else
-                fprintf(stderr, "tidal run: saved %s\n", o.snapshot_path);
+            save_on_signal(vm, &o, &chain);
             continue;
         }
         /* without a snapshot to take, tidal_ready() just goes on */
@@ -178,6 +221,7 @@ int tidal_cmd_run(int argc, char **argv)
             break;
     }
     usr1_vm = NULL;
+    tidal_snap_close(chain.last);
     if (res.reason == TIDAL_EXIT_READY) {
         if (tidal_snapshot_save(vm, o.snapshot_on_ready, &err)) {
             fprintf(stderr, "tidal run: %s: %s\n", o.snapshot_on_ready, err.msg);

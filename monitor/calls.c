@@ -21,6 +21,14 @@ void *tidal_guest_range(const struct tidal_guest_mem *mem, uint64_t gpa, uint64_
     return mem->base + gpa;
 }
 
+void tidal_guest_mark_written(const struct tidal_guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+    if (!mem->host_dirty || !len)
+        return;
+    for (uint64_t page = gpa / TIDAL_PAGE_SIZE; page <= (gpa + len - 1) / TIDAL_PAGE_SIZE; page++)
+        mem->host_dirty[page / 64] |= 1ull << (page % 64);
+}
+
 const char *tidal_call_name(uint32_t nr)
 {
     switch (nr) {
@@ -134,8 +142,10 @@ static int64_t do_read(const struct tidal_guest_mem *mem, struct tidal_call_io *
         return 0;
     for (;;) {
         ssize_t n = read(io->in_fd, buf, c->arg[2]);
-        if (n >= 0)
+        if (n >= 0) {
+            tidal_guest_mark_written(mem, c->arg[1], (uint64_t)n);
             return n;
+        }
         if (errno != EINTR || *io->interrupted)
             return -errno;
     }
@@ -214,13 +224,16 @@ enum tidal_call_outcome tidal_call_handle(const struct tidal_guest_mem *mem,
             res->ready_gpa = c.arg[0];
             ret = 0;
             memcpy(&block->ret, &ret, sizeof(ret));
+            tidal_guest_mark_written(mem, block_gpa, sizeof(*block));
             out = TIDAL_CALL_READIED;
         }
         break;
     default:
         return invalid(res, "unknown call number %u", c.nr);
     }
-    if (out == TIDAL_CALL_CONTINUE)
+    if (out == TIDAL_CALL_CONTINUE) {
         memcpy(&block->ret, &ret, sizeof(ret));
+        tidal_guest_mark_written(mem, block_gpa, sizeof(*block));
+    }
     return out;
 }

@@ -30,15 +30,21 @@ static int setup_memory(struct tidal_vm *vm, uint8_t *mem, struct tidal_err *err
         return tidal_err_set(err, "guest memory: mmap of %llu bytes: %s",
                              (unsigned long long)vm->mem.size, strerror(errno));
     vm->mem.base = p;
+    return tidal_vm_set_memslot(vm, 0, err);
+}
+
+int tidal_vm_set_memslot(struct tidal_vm *vm, uint32_t flags, struct tidal_err *err)
+{
     struct kvm_userspace_memory_region region = {
         .slot = 0,
+        .flags = flags,
         .guest_phys_addr = 0,
         .memory_size = vm->mem.size,
-        .userspace_addr = (uintptr_t)p,
+        .userspace_addr = (uintptr_t)vm->mem.base,
     };
     if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-        return tidal_err_set(err, "KVM_SET_USER_MEMORY_REGION (%llu bytes): %s",
-                             (unsigned long long)vm->mem.size, strerror(errno));
+        return tidal_err_set(err, "KVM_SET_USER_MEMORY_REGION (%llu bytes, flags 0x%x): %s",
+                             (unsigned long long)vm->mem.size, flags, strerror(errno));
     return 0;
 }
 
@@ -261,7 +267,15 @@ void tidal_vm_destroy(struct tidal_vm *vm)
     if (vm->mem.base)
         munmap(vm->mem.base, vm->mem.size);
     tidal_symtab_free(vm->symbols);
+    free(vm->mem.host_dirty);
     free(vm);
+}
+
+void tidal_vm_set_io(struct tidal_vm *vm, int in_fd, int out_fd, int err_fd)
+{
+    vm->io.in_fd = in_fd;
+    vm->io.out_fd = out_fd;
+    vm->io.err_fd = err_fd;
 }
 
 const struct tidal_vm_timing *tidal_vm_timing(const struct tidal_vm *vm)

@@ -54,6 +54,8 @@ uint64_t tidal_now_ns(void);
  * VM then owns). Returns 0 or TIDAL_CREATE_*. */
 struct tidal_vm *tidal_vm_alloc(const struct tidal_vm_config *cfg, struct tidal_shell_pool *pool);
 int tidal_vm_bringup(struct tidal_vm *vm, uint8_t *mem, struct tidal_err *err);
+/* (Re)registers guest memory as memslot 0 with KVM_MEM_* flags. */
+int tidal_vm_set_memslot(struct tidal_vm *vm, uint32_t flags, struct tidal_err *err);
 struct tidal_vm *tidal_shell_pool_take(struct tidal_shell_pool *p);
 
 /* vcpu.c: CPU model first (CPUID, XCR0, FPU, PVM detection and its VIF page, TSC

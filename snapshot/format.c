@@ -956,29 +956,30 @@ static int check_link(const struct tidal_snap *base, const struct tidal_snap *d,
     return 0;
 }
 
+int tidal_snap_check_chain(const struct tidal_snap *const *chain, unsigned n,
+                           struct tidal_err *err)
+{
+    if (!chain || n == 0)
+        return tidal_err_set(err, "an empty snapshot chain: nothing to map");
+    for (unsigned i = 0; i < n; i++)
+        if (!chain[i])
+            return tidal_err_set(err, "snapshot chain: entry %u of %u is missing", i, n);
+    if (tidal_snap_is_diff(chain[0]))
+        return tidal_err_set(err,
+                             "%s: a diff snapshot cannot start a chain: the chain starts with "
+                             "the full snapshot it was taken from",
+                             chain[0]->path);
+    for (unsigned i = 1; i < n; i++)
+        if (check_link(chain[i - 1], chain[i], err) < 0)
+            return -1;
+    return 0;
+}
+
 uint8_t *tidal_snap_map_chain(const struct tidal_snap *const *chain, unsigned n,
                               struct tidal_err *err)
 {
-    if (!chain || n == 0) {
-        tidal_err_set(err, "an empty snapshot chain: nothing to map");
+    if (tidal_snap_check_chain(chain, n, err))
         return NULL;
-    }
-    for (unsigned i = 0; i < n; i++) {
-        if (!chain[i]) {
-            tidal_err_set(err, "snapshot chain: entry %u of %u is missing", i, n);
-            return NULL;
-        }
-    }
-    if (tidal_snap_is_diff(chain[0])) {
-        tidal_err_set(err,
-                      "%s: a diff snapshot cannot start a chain: the chain starts with the full "
-                      "snapshot it was taken from",
-                      chain[0]->path);
-        return NULL;
-    }
-    for (unsigned i = 1; i < n; i++)
-        if (check_link(chain[i - 1], chain[i], err) < 0)
-            return NULL;
     return map_layers(chain, n, err);
 }
 

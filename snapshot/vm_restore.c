@@ -24,11 +24,15 @@ static const void *blob_of(const struct tidal_snap *snap, uint32_t type, uint64_
     return data;
 }
 
-int tidal_snapshot_restore(const struct tidal_snap *snap, const struct tidal_vm_config *cfg,
-                           uint64_t clone_id, struct tidal_shell_pool *pool, struct tidal_vm **out,
+int tidal_snapshot_restore(const struct tidal_snap *const *chain, unsigned n,
+                           const struct tidal_vm_config *cfg, uint64_t clone_id,
+                           struct tidal_shell_pool *pool, struct tidal_vm **out,
                            struct tidal_err *err)
 {
     *out = NULL;
+    if (tidal_snap_check_chain(chain, n, err))
+        return TIDAL_CREATE_BAD_INPUT;
+    const struct tidal_snap *snap = chain[n - 1]; /* the latest state */
     struct tidal_vcpu_state vcpu;
     struct tidal_vm_state state;
     const void *v = blob_of(snap, TIDAL_SNAP_VCPU, sizeof(vcpu), "vCPU", err);
@@ -43,7 +47,7 @@ int tidal_snapshot_restore(const struct tidal_snap *snap, const struct tidal_vm_
                       (unsigned long long)state.mem_size);
         return TIDAL_CREATE_BAD_INPUT;
     }
-    uint8_t *mem = tidal_snap_map_memory(snap, err);
+    uint8_t *mem = n == 1 ? tidal_snap_map_memory(snap, err) : tidal_snap_map_chain(chain, n, err);
     if (!mem)
         return TIDAL_CREATE_SYSTEM;
     return tidal_vm_restore(cfg, &vcpu, &state, mem, clone_id, pool, out, err);

@@ -14,7 +14,13 @@
 struct tidal_guest_mem {
     uint8_t *base;
     uint64_t size;
+    /* When set (dirty tracking for diff snapshots), one bit per guest page that the
+     * monitor writes: KVM's dirty log sees only the guest's own writes. */
+    uint64_t *host_dirty;
 };
+
+/* Records a monitor write to guest memory in host_dirty (if tracking). */
+void tidal_guest_mark_written(const struct tidal_guest_mem *mem, uint64_t gpa, uint64_t len);
 
 /* Host pointer for guest range [gpa, gpa+len), or NULL when any byte lies outside
  * guest memory (or, with `writable`, inside the monitor's own low pages). */

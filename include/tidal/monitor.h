@@ -78,6 +78,10 @@ void tidal_vm_destroy(struct tidal_vm *vm);
 /* "io", "hlt", "shutdown"... for a KVM_EXIT_* number; NULL when unnamed. */
 const char *tidal_kvm_exit_name(unsigned reason);
 
+/* Gives the guest new stdin/stdout/stderr descriptors (e.g. a clone restored idle,
+ * which gets its files only when it runs). The VM does not close them. */
+void tidal_vm_set_io(struct tidal_vm *vm, int in_fd, int out_fd, int err_fd);
+
 const struct tidal_vm_timing *tidal_vm_timing(const struct tidal_vm *vm);
 bool tidal_vm_is_pvm(const struct tidal_vm *vm);
 

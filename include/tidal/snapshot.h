@@ -74,6 +74,10 @@ bool tidal_snap_is_diff(const struct tidal_snap *s);
  * otherwise); later pages win. Copy-on-write from the files like
  * tidal_snap_map_memory, valid after the snapshots are closed; unmap with
  * munmap(mem, mem_size). */
+/* Checks that a chain is well formed (see tidal_snap_map_chain) without mapping it. */
+int tidal_snap_check_chain(const struct tidal_snap *const *chain, unsigned n,
+                           struct tidal_err *err);
+
 uint8_t *tidal_snap_map_chain(const struct tidal_snap *const *chain, unsigned n,
                               struct tidal_err *err);
 

@@ -10,12 +10,22 @@
  * The VM can go on running afterwards. */
 int tidal_snapshot_save(struct tidal_vm *vm, const char *path, struct tidal_err *err);
 
-/* Builds a VM from an opened snapshot: memory mapped copy-on-write from the file, so
- * any number of VMs share its pages. Returns 0 or a TIDAL_CREATE_* code; on failure
- * pass *out to tidal_vm_destroy. cfg supplies I/O and the timeout; memory size comes
- * from the snapshot. pool (may be NULL) supplies a ready VM shell when it has one. */
-int tidal_snapshot_restore(const struct tidal_snap *snap, const struct tidal_vm_config *cfg,
-                           uint64_t clone_id, struct tidal_shell_pool *pool, struct tidal_vm **out,
+/* Saves only what changed since `base` was saved from this same VM: the caller
+ * starts tracking (tidal_vm_track_dirty) right after saving the base, and each diff
+ * starts the next interval, so a chain base, diff1, diff2... restores the latest
+ * state. Used to suspend long batch guests cheaply. */
+int tidal_snapshot_save_diff(struct tidal_vm *vm, const struct tidal_snap *base, const char *path,
+                             struct tidal_err *err);
+
+/* Builds a VM from an opened snapshot chain (a full snapshot, then any diffs on it in
+ * order; n = 1 for a plain snapshot): memory mapped copy-on-write from the files, so
+ * any number of VMs share their pages; vCPU and monitor state from the last file.
+ * Returns 0 or a TIDAL_CREATE_* code; on failure pass *out to tidal_vm_destroy. cfg
+ * supplies I/O and the timeout; memory size comes from the snapshot. pool (may be
+ * NULL) supplies a ready VM shell when it has one. */
+int tidal_snapshot_restore(const struct tidal_snap *const *chain, unsigned n,
+                           const struct tidal_vm_config *cfg, uint64_t clone_id,
+                           struct tidal_shell_pool *pool, struct tidal_vm **out,
                            struct tidal_err *err);
 
 #endif

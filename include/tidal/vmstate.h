@@ -45,6 +45,13 @@ enum { TIDAL_STATE_FSGSBASE = 1 };
 int tidal_vm_save_state(struct tidal_vm *vm, struct tidal_vcpu_state *vcpu,
                         struct tidal_vm_state *state, struct tidal_err *err);
 
+/* Starts tracking which guest pages change (guest and monitor writes), or, when
+ * tracking already, starts a new interval. */
+int tidal_vm_track_dirty(struct tidal_vm *vm, struct tidal_err *err);
+/* Pages changed since tracking started or since the last take (which this clears):
+ * bitmap has mem_size / 4096 bits, rounded up to whole 64-bit words. */
+int tidal_vm_take_dirty(struct tidal_vm *vm, uint64_t *bitmap, struct tidal_err *err);
+
 /* Guest memory (for saving). */
 const uint8_t *tidal_vm_memory(const struct tidal_vm *vm, uint64_t *size);
 

@@ -177,9 +177,10 @@ Test(snapshot, corrupt_snapshot_is_refused)
     cr_assert_str_eq(p.out, "");
 }
 
-/* Starts `tidal run --snapshot-path snap long_job.elf`, waits until the guest says it
- * has started, sends SIGUSR1, and collects the rest of its stdout. */
-static int run_and_signal(const char *snap, char *out, size_t size)
+/* Starts `tidal run --snapshot-path snap [--diff] long_job.elf`, waits until the
+ * guest says it has started, sends `signals` SIGUSR1s a little apart, and collects
+ * the rest of its stdout. */
+static int run_and_signal(const char *snap, int signals, char *out, size_t size)
 {
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
@@ -190,8 +191,12 @@ static int run_and_signal(const char *snap, char *out, size_t size)
         close(fds[0]);
         close(fds[1]);
         const char *bin = getenv("TIDAL_BIN");
-        execl(bin ? bin : path_to("build/tidal"), "tidal", "run", "--snapshot-path", snap,
-              path_to("build/tests/guests/long_job.elf"), (char *)NULL);
+        const char *image = path_to("build/tests/guests/long_job.elf");
+        const char *tidal = bin ? bin : path_to("build/tidal");
+        if (signals > 1)
+            execl(tidal, "tidal", "run", "--snapshot-path", snap, "--diff", image, (char *)NULL);
+        else
+            execl(tidal, "tidal", "run", "--snapshot-path", snap, image, (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -201,7 +206,11 @@ static int run_and_signal(const char *snap, char *out, size_t size)
         len += (size_t)n;
         out[len] = 0;
     }
-    kill(pid, SIGUSR1);
+    for (int i = 0; i < signals; i++) {
+        if (i)
+            usleep(150 * 1000);
+        kill(pid, SIGUSR1);
+    }
     while ((n = read(fds[0], out + len, size - 1 - len)) > 0)
         len += (size_t)n;
     out[len] = 0;
@@ -215,7 +224,7 @@ Test(snapshot, sigusr1_snapshot_of_a_running_guest_resumes_to_the_same_result)
 {
     const char *snap = in_dir("job.snap");
     static char out[4096];
-    cr_assert_eq(run_and_signal(snap, out, sizeof(out)), 0, "%s", out);
+    cr_assert_eq(run_and_signal(snap, 1, out, sizeof(out)), 0, "%s", out);
     cr_assert(strstr(out, "result "), "%s", out);
     struct stat st;
     cr_assert_eq(stat(snap, &st), 0, "no snapshot was written");
@@ -223,4 +232,55 @@ Test(snapshot, sigusr1_snapshot_of_a_running_guest_resumes_to_the_same_result)
     run_tidal(args, NULL, &p);
     cr_assert_eq(p.status, 0, "%s", p.err);
     cr_assert_str_eq(p.out, strstr(out, "result "), "the restored job ended differently");
+}
+
+Test(snapshot, diff_chain_resumes_to_the_same_result)
+{
+    const char *snap = in_dir("chain.snap");
+    static char out[4096];
+    cr_assert_eq(run_and_signal(snap, 3, out, sizeof(out)), 0, "%s", out);
+    const char *result = strstr(out, "result ");
+    cr_assert_not_null(result, "%s", out);
+    char diff1[600], diff2[600];
+    snprintf(diff1, sizeof(diff1), "%s.1", snap);
+    snprintf(diff2, sizeof(diff2), "%s.2", snap);
+    struct stat st;
+    cr_assert_eq(stat(diff2, &st), 0, "the third SIGUSR1 wrote no second diff");
+
+    const char *chain[] = {"restore", snap, diff1, diff2, NULL};
+    run_tidal(chain, NULL, &p);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    cr_assert_str_eq(p.out, result, "base + 2 diffs ended differently");
+    const char *partial[] = {"restore", snap, diff1, NULL};
+    run_tidal(partial, NULL, &p);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    cr_assert_str_eq(p.out, result, "base + 1 diff ended differently");
+    const char *wrong_order[] = {"restore", snap, diff2, NULL};
+    run_tidal(wrong_order, NULL, &p);
+    cr_assert_eq(p.status, 65, "a diff on the wrong base must be refused: %s", p.err);
+}
+
+Test(snapshot, prefetch_records_and_reuses_the_working_set)
+{
+    const char *snap = in_dir("kv.snap"), *input = in_dir("input");
+    char ws[600];
+    snprintf(ws, sizeof(ws), "%s.ws", snap);
+    write_file(input, "k7\nk70000\n");
+    save("build/examples/kv.elf", snap);
+    const char *args[] = {"restore", "--prefetch", "--input", input, snap, NULL};
+    run_tidal(args, NULL, &p);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    static char first[sizeof(p.out)];
+    memcpy(first, p.out, sizeof(first));
+    struct stat st;
+    cr_assert_eq(stat(ws, &st), 0, "no working set was recorded");
+    cr_assert_gt(st.st_size, 32);
+    run_tidal(args, NULL, &p); /* now with the recorded set */
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    cr_assert_str_eq(p.out, first);
+    write_file(ws, "garbage");
+    run_tidal(args, NULL, &p);
+    cr_assert_eq(p.status, 0, "a bad working set only costs speed: %s", p.err);
+    cr_assert(strstr(p.err, "ignoring"), "%s", p.err);
+    cr_assert_str_eq(p.out, first);
 }
