@@ -87,6 +87,7 @@ static void one_run(const struct tidal_vm_config *cfg, const uint8_t *image, siz
         fprintf(stderr, "bringup: %s: %s\n", path, err.msg);
         exit(1);
     }
+    memset(&res, 0, sizeof(res)); /* counters accumulate across tidal_vm_run calls */
     tidal_vm_run(vm, &res);
     const struct tidal_vm_timing *t = tidal_vm_timing(vm);
     us[P_CREATE_VM] = (double)t->create_vm / 1e3;

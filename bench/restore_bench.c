@@ -103,41 +103,12 @@ static void run_to_end(struct tidal_vm *vm, const char *what)
     }
 }
 
-/* tidal_snapshot_restore takes one snapshot, or (with diff snapshots) a chain and its
- * length. This file builds against either declaration: _Generic picks, at compile
- * time, the helper whose parameter has the declared type, and only that call is
- * type-checked. Once the chain form is settled, a plain `(&snap, 1, ...)` call can
- * replace this. */
-typedef int (*restore_one_fn)(const struct tidal_snap *, const struct tidal_vm_config *, uint64_t,
-                              struct tidal_shell_pool *, struct tidal_vm **, struct tidal_err *);
-typedef int (*restore_chain_fn)(const struct tidal_snap *const *, unsigned,
-                                const struct tidal_vm_config *, uint64_t, struct tidal_shell_pool *,
-                                struct tidal_vm **, struct tidal_err *);
-
-static int restore_one(restore_one_fn f, const struct tidal_snap *snap,
-                       const struct tidal_vm_config *cfg, uint64_t clone_id,
-                       struct tidal_shell_pool *pool, struct tidal_vm **vm, struct tidal_err *err)
-{
-    return f(snap, cfg, clone_id, pool, vm, err);
-}
-
-static int restore_chain(restore_chain_fn f, const struct tidal_snap *snap,
-                         const struct tidal_vm_config *cfg, uint64_t clone_id,
-                         struct tidal_shell_pool *pool, struct tidal_vm **vm, struct tidal_err *err)
-{
-    return f(&snap, 1, cfg, clone_id, pool, vm, err);
-}
-
 static struct tidal_vm *restore(const struct tidal_snap *snap, const struct tidal_vm_config *cfg,
                                 uint64_t clone_id, struct tidal_shell_pool *pool)
 {
     struct tidal_err err;
     struct tidal_vm *vm = NULL;
-    /* clang-format off */
-    int rc = _Generic(&tidal_snapshot_restore, restore_chain_fn: restore_chain,
-                      default: restore_one)(tidal_snapshot_restore, snap, cfg, clone_id, pool,
-                                            &vm, &err);
-    /* clang-format on */
+    int rc = tidal_snapshot_restore(&snap, 1, cfg, clone_id, pool, &vm, &err);
     if (rc)
         die("tidal_snapshot_restore", err.msg);
     return vm;
