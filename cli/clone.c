@@ -267,14 +267,9 @@ int tidal_cmd_clone(int argc, char **argv)
 
     struct tidal_err err;
     struct tidal_snap *snap;
-    if (access(snap_path, R_OK)) {
-        fprintf(stderr, "tidal clone: %s: %s\n", snap_path, strerror(errno));
-        return TIDAL_RC_NO_INPUT;
-    }
-    if (tidal_snap_open(snap_path, &snap, &err)) {
-        fprintf(stderr, "tidal clone: %s\n", err.msg);
-        return TIDAL_RC_BAD_INPUT;
-    }
+    int rc = tidal_cli_open_snapshot("tidal clone", snap_path, &snap);
+    if (rc)
+        return rc;
     job.snap = snap;
     if (prefetch) {
         char ws_path[4096];

@@ -26,20 +26,6 @@ static int usage_error(const char *fmt, const char *arg)
     return TIDAL_RC_USAGE;
 }
 
-static int open_snapshot(const char *path, struct tidal_snap **snap)
-{
-    struct tidal_err err;
-    if (access(path, R_OK)) {
-        fprintf(stderr, "tidal restore: %s: %s\n", path, strerror(errno));
-        return TIDAL_RC_NO_INPUT;
-    }
-    if (tidal_snap_open(path, snap, &err)) {
-        fprintf(stderr, "tidal restore: %s\n", err.msg);
-        return TIDAL_RC_BAD_INPUT;
-    }
-    return 0;
-}
-
 /* A missing or unusable working set only costs speed: say so and go on. */
 static void prefetch_working_set(struct tidal_vm *vm, const char *path)
 {
@@ -116,7 +102,7 @@ int tidal_cmd_restore(int argc, char **argv)
     unsigned opened = 0;
     int rc;
     for (; opened < npaths; opened++) {
-        rc = open_snapshot(paths[opened], &chain[opened]);
+        rc = tidal_cli_open_snapshot("tidal restore", paths[opened], &chain[opened]);
         if (rc) {
             close_chain(chain, opened);
             return rc;

@@ -1,11 +1,13 @@
 #include "vm_report.h"
 #include "exit_codes.h"
+#include "tidal/snapshot.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int tidal_cli_create_rc(int create_rc)
 {
@@ -29,6 +31,20 @@ int tidal_cli_exit_rc(const struct tidal_run_result *res)
         return TIDAL_RC_SYSTEM;
     }
     return TIDAL_RC_SYSTEM;
+}
+
+int tidal_cli_open_snapshot(const char *cmd, const char *path, struct tidal_snap **snap)
+{
+    struct tidal_err err;
+    if (access(path, R_OK)) {
+        fprintf(stderr, "%s: %s: %s\n", cmd, path, strerror(errno));
+        return TIDAL_RC_NO_INPUT;
+    }
+    if (tidal_snap_open(path, snap, &err)) {
+        fprintf(stderr, "%s: %s\n", cmd, err.msg);
+        return TIDAL_RC_BAD_INPUT;
+    }
+    return 0;
 }
 
 int tidal_cli_parse_timeout(const char *text, double *seconds)

@@ -22,6 +22,11 @@ int tidal_cli_finish(struct tidal_vm *vm, struct tidal_run_result *res, const ch
 /* Writes the --stats JSON line for a VM that has run. */
 void tidal_cli_print_stats(FILE *out, struct tidal_vm *vm, const struct tidal_run_result *res);
 
+struct tidal_snap;
+/* Opens a snapshot file for `cmd`, printing why not: returns 0, or 66 (missing,
+ * unreadable) or 65 (not a valid snapshot). */
+int tidal_cli_open_snapshot(const char *cmd, const char *path, struct tidal_snap **snap);
+
 /* "--timeout" values: seconds, a finite number > 0. */
 int tidal_cli_parse_timeout(const char *text, double *seconds);
 
