@@ -40,6 +40,11 @@ struct tidal_vm_state {
 
 enum { TIDAL_STATE_FSGSBASE = 1 };
 
+/* 0 when `here` has every instruction-set extension of `saved`; otherwise -1 and a
+ * message naming the first one missing (e.g. "AVX2 (CPUID.7:EBX bit 5)"). */
+int tidal_cpu_features_check(const struct tidal_cpu_features *saved,
+                             const struct tidal_cpu_features *here, struct tidal_err *err);
+
 /* Captures vCPU and monitor state of a stopped guest (TIDAL_EXIT_READY or _PAUSED):
  * completes a pending I/O exit first, so the saved RIP is past the call. */
 int tidal_vm_save_state(struct tidal_vm *vm, struct tidal_vcpu_state *vcpu,
