@@ -95,15 +95,17 @@ build/tests/guests/%.elf: tests/guests/%.c build/tidal-cc
 examples: $(foreach e,$(EXAMPLES),build/examples/$(e).elf build/examples/$(e).linux)
 
 # ---- benchmark tools: bench/bench-*.sh runs them from build/, next to build/tidal ----
-build/bench/proc-timer: bench/proc_timer.c
+# bench_stats is an object of its own: compiled along with $< it would overwrite $@.d.
+BENCH_STATS := $(call obj,bench/bench_stats.c)
+build/bench/proc-timer: bench/proc_timer.c $(BENCH_STATS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< -lm
-build/bench/bringup: bench/bringup.c $(MONITOR_LIB)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BENCH_STATS) -lm
+build/bench/bringup: bench/bringup.c $(BENCH_STATS) $(MONITOR_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(MONITOR_LIB) $(LDLIBS)
-build/bench/restore-bench: bench/restore_bench.c $(SNAPSHOT_LIB) $(MONITOR_LIB)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BENCH_STATS) $(MONITOR_LIB) $(LDLIBS)
+build/bench/restore-bench: bench/restore_bench.c $(BENCH_STATS) $(SNAPSHOT_LIB) $(MONITOR_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(SNAPSHOT_LIB) $(MONITOR_LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BENCH_STATS) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(LDLIBS)
 
 # ---- tests: one Criterion binary per folder under tests/ ----
 define test_suite

@@ -19,70 +19,25 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. bench/lib.sh
 
-nested=${TIDAL_BENCH_NESTED:-0}
-for arg in "$@"; do
-    case $arg in
-        --nested) nested=1 ;;
-        *) echo "usage: $0 [--nested]" >&2; exit 2 ;;
-    esac
-done
+bench_init monitor times "$@"
 runs=${BENCH_RUNS:-200}
 primes_runs=${BENCH_PRIMES_RUNS:-7}
 primes_limit=${BENCH_PRIMES_LIMIT:-}
-nested_label="nested TCG emulation: correctness only, times are not meaningful"
 
 tidal=build/tidal
 timer=build/bench/proc-timer
 bringup=build/bench/bringup
-for f in "$tidal" "$timer" "$bringup" build/examples/hello.elf build/examples/hello.linux \
-    build/examples/primes.elf build/examples/primes.linux; do
-    if [ ! -x "$f" ]; then
-        echo "bench-monitor: $f is missing; build with: make all build/bench/proc-timer build/bench/bringup" >&2
-        exit 1
-    fi
-done
+bench_require "build/bench/proc-timer build/bench/bringup" "$tidal" "$timer" "$bringup" \
+    build/examples/hello.elf build/examples/hello.linux \
+    build/examples/primes.elf build/examples/primes.linux
 
-# ---- outside: hand the whole run to the emulated machine, relabelling its figures ----
-if [ "$nested" = 1 ] && [ "${KVMQ_GUEST:-}" != 1 ]; then
-    echo "== bench-monitor: $nested_label"
-    # The machine passes no environment through; carry the knobs on the command line.
-    # BENCH lines become BENCH-NESTED so that nothing collecting BENCH figures takes
-    # these for real ones.
-    rc=0
-    ci/kvm-in-qemu/run.sh -- env BENCH_RUNS="$runs" BENCH_PRIMES_RUNS="$primes_runs" \
-        BENCH_PRIMES_LIMIT="$primes_limit" TIDAL_BENCH_NESTED=1 bash bench/bench-monitor.sh |
-        sed -u 's/^BENCH /BENCH-NESTED /' || rc=$?
-    echo "== bench-monitor: end of nested run (status $rc; $nested_label)"
-    exit "$rc"
-fi
-
-if [ ! -e /dev/kvm ]; then
-    echo "BENCH-SKIP monitor: /dev/kvm missing (no KVM on this host; bench/bench-monitor.sh --nested checks the benchmark itself under ci/kvm-in-qemu, without meaningful times)"
-    exit 0
-fi
-if ! why=$("$bringup" --probe); then
-    echo "BENCH-SKIP monitor: /dev/kvm missing or unusable ($why)"
-    exit 0
-fi
-
-label=""
-[ "$nested" = 1 ] && label=" [$nested_label]"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-# Prints "met" or "MISSED" for `value op target` (op: < or <=), or "n/a" when nested
-# (emulated times say nothing about a target) or when the value is unknown.
-verdict() {
-    if [ "$nested" = 1 ] || [ -z "$1" ]; then
-        echo "n/a"
-        return
-    fi
-    awk -v v="$1" -v op="$2" -v t="$3" \
-        'BEGIN { ok = (op == "<") ? (v < t) : (v <= t); print ok ? "met" : "MISSED" }'
-}
-# The value of `BENCH <name> <value> <unit>` in file $1.
-bench_value() { awk -v n="$2" '$1 == "BENCH" && $2 == n { print $3 }' "$1"; }
+bench_hand_off_nested BENCH_RUNS="$runs" BENCH_PRIMES_RUNS="$primes_runs" \
+    BENCH_PRIMES_LIMIT="$primes_limit"
+bench_skip_without_kvm "$bringup"
+bench_begin
 
 echo "== monitor benchmarks$label"
 echo "host: $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) CPUs"

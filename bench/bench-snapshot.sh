@@ -33,73 +33,27 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. bench/lib.sh
 
-nested=${TIDAL_BENCH_NESTED:-0}
-for arg in "$@"; do
-    case $arg in
-        --nested) nested=1 ;;
-        *) echo "usage: $0 [--nested]" >&2; exit 2 ;;
-    esac
-done
+bench_init snapshot figures "$@"
 restores=${BENCH_RESTORES:-1000}
 cold_runs=${BENCH_COLD_RUNS:-200}
 warmup=${BENCH_WARMUP:-20}
 clones=${BENCH_CLONES:-1000}
 stretch=${BENCH_CLONES_STRETCH:-10000}
 clone_timeout=${BENCH_CLONE_TIMEOUT:-300}
-nested_label="nested TCG emulation: correctness only, figures are not meaningful"
 
 tidal=build/tidal
 rbench=build/bench/restore-bench
 echo_elf=build/examples/echo.elf
-for f in "$tidal" "$rbench" "$echo_elf"; do
-    if [ ! -x "$f" ]; then
-        echo "bench-snapshot: $f is missing; build with: make all build/bench/restore-bench" >&2
-        exit 1
-    fi
-done
+bench_require build/bench/restore-bench "$tidal" "$rbench" "$echo_elf"
 
-# ---- outside: hand the whole run to the emulated machine, relabelling its figures ----
-if [ "$nested" = 1 ] && [ "${KVMQ_GUEST:-}" != 1 ]; then
-    echo "== bench-snapshot: $nested_label"
-    # The machine passes no environment through; carry the knobs on the command line.
-    # BENCH lines become BENCH-NESTED so that nothing collecting BENCH figures takes
-    # these for real ones.
-    rc=0
-    ci/kvm-in-qemu/run.sh -- env BENCH_RESTORES="$restores" BENCH_COLD_RUNS="$cold_runs" \
-        BENCH_WARMUP="$warmup" BENCH_CLONES="$clones" BENCH_CLONES_STRETCH="$stretch" \
-        BENCH_CLONE_TIMEOUT="$clone_timeout" TIDAL_BENCH_NESTED=1 bash bench/bench-snapshot.sh |
-        sed -u 's/^BENCH /BENCH-NESTED /' || rc=$?
-    echo "== bench-snapshot: end of nested run (status $rc; $nested_label)"
-    exit "$rc"
-fi
-
-if [ ! -e /dev/kvm ]; then
-    echo "BENCH-SKIP snapshot: /dev/kvm missing (no KVM on this host; bench/bench-snapshot.sh --nested checks the benchmark itself under ci/kvm-in-qemu, without meaningful figures)"
-    exit 0
-fi
-if ! why=$("$rbench" --probe); then
-    echo "BENCH-SKIP snapshot: /dev/kvm missing or unusable ($why)"
-    exit 0
-fi
-
-label=""
-[ "$nested" = 1 ] && label=" [$nested_label]"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-# Prints "met" or "MISSED" for `value op target` (op: <, <= or >=), or "n/a" when
-# nested (emulated figures say nothing about a target) or when the value is unknown.
-verdict() {
-    if [ "$nested" = 1 ] || [ -z "$1" ] || [ "$1" = n/a ]; then
-        echo "n/a"
-        return
-    fi
-    awk -v v="$1" -v op="$2" -v t="$3" \
-        'BEGIN { ok = (op == "<") ? (v < t) : (op == ">=") ? (v >= t) : (v <= t); print ok ? "met" : "MISSED" }'
-}
-# The value of `BENCH <name> <value> <unit>` in file $1.
-bench_value() { awk -v n="$2" '$1 == "BENCH" && $2 == n { print $3 }' "$1"; }
+bench_hand_off_nested BENCH_RESTORES="$restores" BENCH_COLD_RUNS="$cold_runs" \
+    BENCH_WARMUP="$warmup" BENCH_CLONES="$clones" BENCH_CLONES_STRETCH="$stretch" \
+    BENCH_CLONE_TIMEOUT="$clone_timeout"
+bench_skip_without_kvm "$rbench"
+bench_begin
 
 echo "== snapshot benchmarks$label"
 echo "host: $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"

@@ -9,14 +9,12 @@
  *        bringup --probe     exit 0 if /dev/kvm is usable, else print why and exit 1 */
 #include "tidal/file.h"
 #include "tidal/monitor.h"
+#include "bench_stats.h"
 
-#include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define IMAGE_MAX_BYTES (256ull << 20)
@@ -35,44 +33,6 @@ static const struct {
     [P_TEARDOWN] = {"teardown", "teardown (tidal_vm_destroy)"},
     [P_TOTAL] = {"total", "total (create -> destroyed)"},
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int parse_count(const char *s, int min)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < min || v > 1000000) {
-        fprintf(stderr, "bringup: '%s': expected a whole number >= %d\n", s, min);
-        exit(2);
-    }
-    return (int)v;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* Nearest rank, on v already sorted by median(). */
-static double percentile(const double *v, int n, double p)
-{
-    int rank = (int)ceil(p / 100.0 * n);
-    return v[rank < 1 ? 0 : rank - 1];
-}
 
 /* One create/run/destroy; fills us[] (microseconds) and the exit count. Exits the
  * program on any failure. */
@@ -124,9 +84,9 @@ int main(int argc, char **argv)
     int runs = 200, warmup = 5, i = 1;
     for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
         if (!strcmp(argv[i], "-n"))
-            runs = parse_count(argv[i + 1], 1);
+            runs = parse_count("bringup", argv[i + 1], 1);
         else if (!strcmp(argv[i], "-w"))
-            warmup = parse_count(argv[i + 1], 0);
+            warmup = parse_count("bringup", argv[i + 1], 0);
         else
             break;
     }

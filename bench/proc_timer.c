@@ -10,9 +10,10 @@
  * CLOCK_MONOTONIC. posix_spawn rather than fork: fork's cost grows with the
  * parent's page tables and belongs to neither command, so it would only add noise.
  * A run that does not exit with status 0 is an error, never a sample. */
+#include "bench_stats.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,18 +44,6 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int parse_count(const char *s, int min)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < min || v > 1000000) {
-        fprintf(stderr, "proc-timer: '%s': expected a whole number >= %d\n", s, min);
-        exit(2);
-    }
-    return (int)v;
 }
 
 /* Runs c once; returns its wall time in ms, or exits the program if it failed:
@@ -99,26 +88,6 @@ static double run_once(const struct cmd *c, int show_output)
     return t1 - t0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Sorts v in place. Median: mean of the two middle samples when n is even. */
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* Nearest-rank percentile of sorted v: the smallest sample >= p% of all samples. */
-static double percentile(const double *v, int n, double p)
-{
-    int rank = (int)ceil(p / 100.0 * n);
-    return v[rank < 1 ? 0 : rank - 1];
-}
-
 int main(int argc, char **argv)
 {
     int runs = 200, warmup = 5, show_output = 0;
@@ -135,9 +104,9 @@ int main(int argc, char **argv)
             usage();
         const char *val = argv[++i];
         if (!strcmp(opt, "-n"))
-            runs = parse_count(val, 1);
+            runs = parse_count("proc-timer", val, 1);
         else if (!strcmp(opt, "-w"))
-            warmup = parse_count(val, 0);
+            warmup = parse_count("proc-timer", val, 0);
         else if (!strcmp(opt, "-p"))
             prefix = val;
         else if (!strcmp(opt, "--name-a"))

@@ -23,14 +23,13 @@
  *        restore-bench --probe     exit 0 if /dev/kvm is usable, else print why, exit 1 */
 #include "tidal/file.h"
 #include "tidal/snapshot_vm.h"
+#include "bench_stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define IMAGE_MAX_BYTES (256ull << 20)
@@ -39,49 +38,10 @@
 
 static struct tidal_run_result res; /* 2.5 KiB: keep it off the stack */
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void die(const char *what, const char *msg)
 {
     fprintf(stderr, "restore-bench: %s: %s\n", what, msg);
     exit(1);
-}
-
-static int parse_count(const char *s, int min)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < min || v > 1000000) {
-        fprintf(stderr, "restore-bench: '%s': expected a whole number >= %d\n", s, min);
-        exit(2);
-    }
-    return (int)v;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Sorts v in place. */
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(*v), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* Nearest rank, on v already sorted by median(). */
-static double percentile(const double *v, int n, double p)
-{
-    int rank = (int)ceil(p / 100.0 * n);
-    return v[rank < 1 ? 0 : rank - 1];
 }
 
 static void rewind_fd(int fd)
@@ -257,11 +217,11 @@ int main(int argc, char **argv)
     const char *snap_path = NULL, *input_path = NULL;
     for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
         if (!strcmp(argv[i], "-n"))
-            runs = parse_count(argv[i + 1], 1);
+            runs = parse_count("restore-bench", argv[i + 1], 1);
         else if (!strcmp(argv[i], "-c"))
-            cold_runs = parse_count(argv[i + 1], 1);
+            cold_runs = parse_count("restore-bench", argv[i + 1], 1);
         else if (!strcmp(argv[i], "-w"))
-            warmup = parse_count(argv[i + 1], 0);
+            warmup = parse_count("restore-bench", argv[i + 1], 0);
         else if (!strcmp(argv[i], "-s"))
             snap_path = argv[i + 1];
         else if (!strcmp(argv[i], "-i"))
