@@ -31,7 +31,9 @@ fi
 
 if [ -f examples/plan/hosts.json ] && [ -d ../shared/traces ]; then
     echo
-    echo "\$ build/tidal plan --from-traces ../shared/traces --hosts examples/plan/hosts.json --svg build/plan.svg"
+    # The scenario of docs/scheduler.md: a 10% sample of the traces, in office hours.
+    echo "\$ build/tidal plan --from-traces ../shared/traces --hosts examples/plan/hosts.json" \
+        "--tz America/Los_Angeles --sample 0.1 --out build/plan.json --svg build/plan.svg"
     build/tidal plan --from-traces ../shared/traces --hosts examples/plan/hosts.json \
-        --out build/plan.json --svg build/plan.svg
+        --tz America/Los_Angeles --sample 0.1 --out build/plan.json --svg build/plan.svg
 fi
