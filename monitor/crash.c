@@ -1,6 +1,7 @@
 /* Crash reports: what happened, where (RIP and the function around it), and for
  * page faults which address (CR2) and why. One paragraph, for people. */
 #include "vm_internal.h"
+#include "tidal/file.h"
 
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -32,8 +33,21 @@ static const char *exception_name(uint64_t v)
     return v < sizeof(names) / sizeof(names[0]) ? names[v] : "reserved exception";
 }
 
-static int symbolize(const struct tidal_vm *vm, uint64_t rip, char *out, size_t size)
+static void load_symbols(struct tidal_vm *vm)
 {
+    const uint8_t *file;
+    size_t size;
+    struct tidal_err err;
+    if (vm->symbols || !vm->image_path ||
+        tidal_file_map(vm->image_path, 256ull << 20, &file, &size, &err))
+        return;
+    vm->symbols = tidal_symtab_load(file, size);
+    tidal_file_unmap(file, size);
+}
+
+static int symbolize(struct tidal_vm *vm, uint64_t rip, char *out, size_t size)
+{
+    load_symbols(vm);
     uint64_t off;
     const char *name = vm->symbols ? tidal_symtab_lookup(vm->symbols, rip, &off) : NULL;
     if (name)
@@ -52,7 +66,7 @@ static void page_fault_detail(uint64_t err, uint64_t cr2, char *out, size_t size
              cr2 < 4096 ? ": NULL pointer dereference" : "");
 }
 
-void tidal_crash_from_fault(const struct tidal_vm *vm, const struct tidal_fault *f, char *out,
+void tidal_crash_from_fault(struct tidal_vm *vm, const struct tidal_fault *f, char *out,
                             size_t size)
 {
     char sym[160], pf[160] = "";
@@ -71,7 +85,7 @@ void tidal_crash_from_fault(const struct tidal_vm *vm, const struct tidal_fault 
              (unsigned long long)f->r10, (unsigned long long)f->r11);
 }
 
-void tidal_crash_from_vcpu(const struct tidal_vm *vm, const char *what, char *out, size_t size)
+void tidal_crash_from_vcpu(struct tidal_vm *vm, const char *what, char *out, size_t size)
 {
     struct kvm_regs regs;
     struct kvm_sregs sregs;

@@ -63,7 +63,7 @@ static int setup_vcpu_fds(struct tidal_vm *vm, struct tidal_err *err)
 }
 
 static int load_image(struct tidal_vm *vm, const struct tidal_vm_config *cfg, const uint8_t *elf,
-                      size_t elf_size, struct tidal_err *err)
+                      struct tidal_err *err)
 {
     tidal_elf_load(elf, &vm->img, vm->mem.base);
     if (tidal_layout_map(&vm->pt, vm->mem.base, &vm->layout, &vm->img, err))
@@ -82,7 +82,6 @@ static int load_image(struct tidal_vm *vm, const struct tidal_vm_config *cfg, co
         return tidal_err_set(err, "getrandom: %s", strerror(errno));
     if (tidal_layout_write_boot(vm->mem.base, &vm->layout, &args, err))
         return TIDAL_CREATE_BAD_INPUT;
-    vm->symbols = tidal_symtab_load(elf, elf_size);
     return 0;
 }
 
@@ -239,11 +238,14 @@ int tidal_vm_create(const struct tidal_vm_config *cfg, const uint8_t *elf, size_
         tidal_elf_parse(elf, elf_size, path, TIDAL_IMAGE_MIN_GPA, vm->mem.size, &vm->img, err) ||
         tidal_layout_plan(vm->mem.size, &vm->img, &vm->layout, err))
         return TIDAL_CREATE_BAD_INPUT;
+    /* Symbols are read only if the guest crashes: not on every boot. */
+    if (path && !(vm->image_path = strdup(path)))
+        return tidal_err_set(err, "out of memory");
     int r = tidal_vm_bringup(vm, NULL, err);
     if (r)
         return r;
     uint64_t t3 = tidal_now_ns();
-    r = load_image(vm, cfg, elf, elf_size, err);
+    r = load_image(vm, cfg, elf, err);
     if (r)
         return r;
     if (tidal_vcpu_set_boot_state(vm, err))
@@ -267,6 +269,7 @@ void tidal_vm_destroy(struct tidal_vm *vm)
     if (vm->mem.base)
         munmap(vm->mem.base, vm->mem.size);
     tidal_symtab_free(vm->symbols);
+    free(vm->image_path);
     free(vm->mem.host_dirty);
     free(vm);
 }

@@ -28,7 +28,8 @@ struct tidal_vm {
     struct tidal_elf_image img;
     struct tidal_layout layout;
     struct tidal_pt pt;
-    struct tidal_symtab *symbols;
+    char *image_path;             /* for crash reports; NULL for restored VMs */
+    struct tidal_symtab *symbols; /* loaded from image_path at the first crash */
     struct tidal_call_io io;
     double timeout_sec;
     bool pvm;
@@ -70,8 +71,8 @@ int tidal_vcpu_save(struct tidal_vm *vm, struct tidal_vcpu_state *st, struct tid
 int tidal_vcpu_load(struct tidal_vm *vm, const struct tidal_vcpu_state *st, struct tidal_err *err);
 
 /* crash.c: one readable paragraph about a guest that stopped abnormally. */
-void tidal_crash_from_fault(const struct tidal_vm *vm, const struct tidal_fault *f, char *out,
+void tidal_crash_from_fault(struct tidal_vm *vm, const struct tidal_fault *f, char *out,
                             size_t size);
-void tidal_crash_from_vcpu(const struct tidal_vm *vm, const char *what, char *out, size_t size);
+void tidal_crash_from_vcpu(struct tidal_vm *vm, const char *what, char *out, size_t size);
 
 #endif
