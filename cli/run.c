@@ -16,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define IMAGE_MAX_BYTES (256ull << 20)
 #define MAX_ENV 256
 
 struct run_options {
@@ -181,7 +180,7 @@ int tidal_cmd_run(int argc, char **argv)
     struct tidal_err err;
     const uint8_t *image;
     size_t image_size;
-    if (tidal_file_map(o.image, IMAGE_MAX_BYTES, &image, &image_size, &err)) {
+    if (tidal_file_map(o.image, TIDAL_IMAGE_MAX_BYTES, &image, &image_size, &err)) {
         fprintf(stderr, "tidal run: %s\n", err.msg);
         return TIDAL_RC_NO_INPUT;
     }

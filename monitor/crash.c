@@ -39,7 +39,7 @@ static void load_symbols(struct tidal_vm *vm)
     size_t size;
     struct tidal_err err;
     if (vm->symbols || !vm->image_path ||
-        tidal_file_map(vm->image_path, 256ull << 20, &file, &size, &err))
+        tidal_file_map(vm->image_path, TIDAL_IMAGE_MAX_BYTES, &file, &size, &err))
         return;
     vm->symbols = tidal_symtab_load(file, size);
     tidal_file_unmap(file, size);

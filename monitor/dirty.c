@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-static size_t bitmap_words(const struct tidal_vm *vm)
+size_t tidal_vm_dirty_words(const struct tidal_vm *vm)
 {
     return (vm->mem.size / TIDAL_PAGE_SIZE + 63) / 64;
 }
@@ -22,7 +22,7 @@ static int read_log(struct tidal_vm *vm, uint64_t *bitmap, struct tidal_err *err
 
 int tidal_vm_track_dirty(struct tidal_vm *vm, struct tidal_err *err)
 {
-    size_t words = bitmap_words(vm);
+    size_t words = tidal_vm_dirty_words(vm);
     if (!vm->mem.host_dirty) {
         vm->mem.host_dirty = calloc(words, sizeof(uint64_t));
         if (!vm->mem.host_dirty)
@@ -43,7 +43,7 @@ int tidal_vm_take_dirty(struct tidal_vm *vm, uint64_t *bitmap, struct tidal_err 
 {
     if (!vm->mem.host_dirty)
         return tidal_err_set(err, "dirty pages were not being tracked");
-    size_t words = bitmap_words(vm);
+    size_t words = tidal_vm_dirty_words(vm);
     memset(bitmap, 0, words * sizeof(uint64_t));
     if (read_log(vm, bitmap, err))
         return -1;

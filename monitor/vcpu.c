@@ -127,32 +127,17 @@ int tidal_vcpu_attach_memory(struct tidal_vm *vm, struct tidal_err *err)
     return set_msrs(vm, &m, 1, err);
 }
 
-static void code_segment(struct kvm_segment *s)
+/* Flat 4 GiB segments: a 64-bit code segment (L=1) or a data segment. */
+static struct kvm_segment flat_segment(uint16_t selector, bool code)
 {
-    *s = (struct kvm_segment){.base = 0,
-                              .limit = 0xffffffff,
-                              .selector = TIDAL_SEL_CODE,
-                              .type = 11,
-                              .present = 1,
-                              .dpl = 0,
-                              .db = 0,
-                              .s = 1,
-                              .l = 1,
-                              .g = 1};
-}
-
-static void data_segment(struct kvm_segment *s)
-{
-    *s = (struct kvm_segment){.base = 0,
-                              .limit = 0xffffffff,
-                              .selector = TIDAL_SEL_DATA,
-                              .type = 3,
-                              .present = 1,
-                              .dpl = 0,
-                              .db = 1,
-                              .s = 1,
-                              .l = 0,
-                              .g = 1};
+    return (struct kvm_segment){.limit = 0xffffffff,
+                                .selector = selector,
+                                .type = code ? 11 : 3,
+                                .present = 1,
+                                .db = !code,
+                                .s = 1,
+                                .l = code,
+                                .g = 1};
 }
 
 int tidal_vcpu_set_boot_state(struct tidal_vm *vm, struct tidal_err *err)
@@ -160,8 +145,8 @@ int tidal_vcpu_set_boot_state(struct tidal_vm *vm, struct tidal_err *err)
     struct kvm_sregs sregs;
     if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
         return tidal_err_set(err, "KVM_GET_SREGS: %s", strerror(errno));
-    code_segment(&sregs.cs);
-    data_segment(&sregs.ds);
+    sregs.cs = flat_segment(TIDAL_SEL_CODE, true);
+    sregs.ds = flat_segment(TIDAL_SEL_DATA, false);
     sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
     sregs.tr = (struct kvm_segment){
         .base = TIDAL_TSS_GPA, .limit = 103, .selector = TIDAL_SEL_TSS, .type = 11, .present = 1};

@@ -234,8 +234,7 @@ int tidal_vm_create(const struct tidal_vm_config *cfg, const uint8_t *elf, size_
         return tidal_err_set(err, "out of memory");
     /* A bad image is reported before KVM is touched: quicker, and it works on
      * machines without /dev/kvm. */
-    if (tidal_layout_check_mem(vm->mem.size, err) ||
-        tidal_elf_parse(elf, elf_size, path, TIDAL_IMAGE_MIN_GPA, vm->mem.size, &vm->img, err) ||
+    if (tidal_elf_parse(elf, elf_size, path, TIDAL_IMAGE_MIN_GPA, vm->mem.size, &vm->img, err) ||
         tidal_layout_plan(vm->mem.size, &vm->img, &vm->layout, err))
         return TIDAL_CREATE_BAD_INPUT;
     /* Symbols are read only if the guest crashes: not on every boot. */

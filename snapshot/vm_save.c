@@ -44,7 +44,7 @@ int tidal_snapshot_save_diff(struct tidal_vm *vm, const struct tidal_snap *base,
     uint64_t size;
     const uint8_t *mem = tidal_vm_memory(vm, &size);
     struct saved_vm *s = malloc(sizeof(*s));
-    uint64_t *dirty = calloc((size / 4096 + 63) / 64, sizeof(uint64_t));
+    uint64_t *dirty = calloc(tidal_vm_dirty_words(vm), sizeof(uint64_t));
     int r;
     if (!s || !dirty) {
         r = tidal_err_set(err, "out of memory");

@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #define TIDAL_ELF_MAX_SEGMENTS 16
+/* Larger image files are refused as absurd rather than mapped. */
+#define TIDAL_IMAGE_MAX_BYTES (256ull << 20)
 
 enum tidal_seg_perm { TIDAL_SEG_R = 4, TIDAL_SEG_W = 2, TIDAL_SEG_X = 1 };
 

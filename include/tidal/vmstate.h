@@ -56,6 +56,8 @@ int tidal_vm_track_dirty(struct tidal_vm *vm, struct tidal_err *err);
 /* Pages changed since tracking started or since the last take (which this clears):
  * bitmap has mem_size / 4096 bits, rounded up to whole 64-bit words. */
 int tidal_vm_take_dirty(struct tidal_vm *vm, uint64_t *bitmap, struct tidal_err *err);
+/* 64-bit words of a dirty bitmap for this VM's memory. */
+size_t tidal_vm_dirty_words(const struct tidal_vm *vm);
 
 /* Guest memory (for saving). */
 const uint8_t *tidal_vm_memory(const struct tidal_vm *vm, uint64_t *size);
