@@ -15,7 +15,7 @@ SHELL := /bin/bash
 CC := gcc
 CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude $(SANFLAGS)
 LDFLAGS := $(SANFLAGS)
-LDLIBS := -lcjson -lm -lpthread
+LDLIBS := -lmicrohttpd -lcjson -lm -lpthread
 
 # Guest code: freestanding, no red zone dependence in our own code, no SSE in handlers.
 GUEST_CC := musl-gcc
@@ -33,6 +33,9 @@ EXAMPLES := $(basename $(notdir $(wildcard examples/*.c)))
 # Every folder under tests/ with Criterion tests is one suite; corpus/ holds data and
 # guests/ holds guest programs the integration suite boots.
 TEST_SUITES := $(filter-out corpus guests,$(notdir $(wildcard tests/*)))
+# Suites that boot guests or drive a server that does: `make test-nested` runs them
+# inside QEMU when the host has no /dev/kvm.
+KVM_SUITES := $(filter integration serve daemon,$(TEST_SUITES))
 TEST_GUESTS := $(patsubst tests/guests/%.c,build/tests/guests/%.elf,$(wildcard tests/guests/*.c))
 
 obj = $(patsubst %,$(B)/obj/%.o,$(basename $(1)))
@@ -111,7 +114,7 @@ build/bench/restore-bench: bench/restore_bench.c $(BENCH_STATS) $(SNAPSHOT_LIB) 
 define test_suite
 $(B)/tests/$(1): $(call obj,$(wildcard tests/$(1)/*.c)) $(HOST_LIBS)
 	@mkdir -p $$(dir $$@)
-	$(CC) $(LDFLAGS) -o $$@ $(call obj,$(wildcard tests/$(1)/*.c)) $(HOST_LIBS) $(LDLIBS) -lcriterion
+	$(CC) $(LDFLAGS) -o $$@ $(call obj,$(wildcard tests/$(1)/*.c)) $(HOST_LIBS) $(LDLIBS) -lcurl -lcriterion
 endef
 $(foreach s,$(TEST_SUITES),$(eval $(call test_suite,$(s))))
 
@@ -129,10 +132,10 @@ test: deps
 # The integration suite inside a QEMU/TCG machine with nested KVM, for hosts
 # without /dev/kvm (correctness only: everything runs emulated and slow).
 test-nested: deps
-	$(MAKE) --no-print-directory all $(TEST_GUESTS) $(B)/tests/integration
+	$(MAKE) --no-print-directory all $(TEST_GUESTS) $(foreach s,$(KVM_SUITES),$(B)/tests/$(s))
 	ci/kvm-in-qemu/setup.sh
-	ci/kvm-in-qemu/run.sh -- env TIDAL_BIN=$(CURDIR)/$(B)/tidal TIDAL_ROOT=$(CURDIR) \
-		$(B)/tests/integration --jobs 1
+	ci/kvm-in-qemu/run.sh -- sh -c 'set -e; for s in $(KVM_SUITES); do echo "== tests/$$s (nested)"; \
+		env TIDAL_BIN=$(CURDIR)/$(B)/tidal TIDAL_ROOT=$(CURDIR) $(B)/tests/$$s --jobs 1; done'
 
 demo: deps
 	$(MAKE) --no-print-directory all

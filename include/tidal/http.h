@@ -1,0 +1,37 @@
+/* Small helpers over libmicrohttpd shared by `tidal serve` and `tidal daemon`:
+ * request bodies with a size limit, JSON errors, plain responses. */
+#ifndef TIDAL_HTTP_H
+#define TIDAL_HTTP_H
+
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A request body gathered across the access handler's upload calls. */
+struct tidal_http_body {
+    char *data; /* NUL-terminated; NULL until the first byte */
+    size_t len;
+    size_t limit;   /* bytes; more is refused */
+    bool too_large; /* the client sent more than limit: answer 413 */
+};
+
+/* Appends an upload chunk; sets too_large (and drops the data) past the limit.
+ * Returns -1 only when memory runs out. */
+int tidal_http_body_append(struct tidal_http_body *body, const char *data, size_t len);
+void tidal_http_body_free(struct tidal_http_body *body);
+
+/* Queues a response copied from data. extra_header/extra_value may be NULL. */
+enum MHD_Result tidal_http_send(struct MHD_Connection *conn, unsigned status,
+                                const char *content_type, const void *data, size_t len,
+                                const char *extra_header, const char *extra_value);
+
+/* Queues {"error": error, "detail": detail} (detail may be NULL) with status. */
+enum MHD_Result tidal_http_send_error(struct MHD_Connection *conn, unsigned status,
+                                      const char *error, const char *detail);
+
+/* Parses "HOST:PORT" (IPv4 dotted quad or "localhost"; PORT 0 = any free port).
+ * Returns -1 with a message naming the value when it is malformed. */
+struct sockaddr_in;
+int tidal_http_parse_listen(const char *text, struct sockaddr_in *out, char *msg, size_t msg_size);
+
+#endif
