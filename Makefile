@@ -37,6 +37,8 @@ TEST_SUITES := $(filter-out corpus guests,$(notdir $(wildcard tests/*)))
 # inside QEMU when the host has no /dev/kvm.
 KVM_SUITES := $(filter integration serve daemon,$(TEST_SUITES))
 TEST_GUESTS := $(patsubst tests/guests/%.c,build/tests/guests/%.elf,$(wildcard tests/guests/*.c))
+# Function guests (fn_*) also as Linux programs, for tidal serve's process backend.
+TEST_GUESTS += $(patsubst tests/guests/%.c,build/tests/guests/%.linux,$(wildcard tests/guests/fn_*.c))
 
 obj = $(patsubst %,$(B)/obj/%.o,$(basename $(1)))
 
@@ -87,13 +89,16 @@ build/examples/%.elf: examples/%.c build/tidal-cc
 	build/tidal-cc -O2 $< -o $@
 	guestlib/list-syscalls.sh $@ > $(basename $@).syscalls
 # The same program as a static musl Linux process: the baseline in tests and benchmarks.
+LINUX_BUILD = @mkdir -p $(dir $@) && musl-gcc -std=c11 -D_GNU_SOURCE -O2 -static -Iinclude \
+	$< guestlib/linux/shim.c -o $@
 build/examples/%.linux: examples/%.c guestlib/linux/shim.c
-	@mkdir -p $(dir $@)
-	musl-gcc -std=c11 -D_GNU_SOURCE -O2 -static -Iinclude $< guestlib/linux/shim.c -o $@
+	$(LINUX_BUILD)
 
 build/tests/guests/%.elf: tests/guests/%.c build/tidal-cc
 	@mkdir -p $(dir $@)
 	build/tidal-cc -O2 $< -o $@
+build/tests/guests/%.linux: tests/guests/%.c guestlib/linux/shim.c
+	$(LINUX_BUILD)
 
 examples: $(foreach e,$(EXAMPLES),build/examples/$(e).elf build/examples/$(e).linux)
 

@@ -10,5 +10,6 @@ int tidal_cmd_run(int argc, char **argv);
 int tidal_cmd_plan(int argc, char **argv);
 int tidal_cmd_restore(int argc, char **argv);
 int tidal_cmd_clone(int argc, char **argv);
+int tidal_cmd_serve(int argc, char **argv);
 
 #endif

@@ -21,6 +21,9 @@ static void usage(FILE *out)
           "  clone SNAP -n N [--input-dir DIR] [--output-dir DIR] [--threads T]\n"
           "                    run N clones of a saved guest concurrently, each with its\n"
           "                    own input and output file\n"
+          "  serve --listen HOST:PORT --function NAME=IMAGE... [--config FILE]\n"
+          "                    serve functions over HTTP, each request in a fresh clone\n"
+          "                    of the function's template (tidal serve --help)\n"
           "  plan ...          plan day and night workloads onto hosts (tidal plan --help)\n"
           "  version           print the version and the guest ABI version\n",
           out);
@@ -39,6 +42,8 @@ int main(int argc, char **argv)
         return tidal_cmd_restore(argc - 1, argv + 1);
     if (!strcmp(cmd, "clone"))
         return tidal_cmd_clone(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve"))
+        return tidal_cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "plan"))
         return tidal_cmd_plan(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

@@ -53,6 +53,13 @@ enum MHD_Result tidal_http_send(struct MHD_Connection *conn, unsigned status,
 enum MHD_Result tidal_http_send_error(struct MHD_Connection *conn, unsigned status,
                                       const char *error, const char *detail)
 {
+    return tidal_http_send_error_header(conn, status, error, detail, NULL, NULL);
+}
+
+enum MHD_Result tidal_http_send_error_header(struct MHD_Connection *conn, unsigned status,
+                                             const char *error, const char *detail,
+                                             const char *header, const char *value)
+{
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "error", error);
     if (detail)
@@ -64,7 +71,7 @@ enum MHD_Result tidal_http_send_error(struct MHD_Connection *conn, unsigned stat
     if (!text)
         return MHD_NO;
     size_t len = strlen(text);
-    enum MHD_Result r = tidal_http_send(conn, status, "application/json", text, len, NULL, NULL);
+    enum MHD_Result r = tidal_http_send(conn, status, "application/json", text, len, header, value);
     free(text);
     return r;
 }

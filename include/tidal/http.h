@@ -29,6 +29,11 @@ enum MHD_Result tidal_http_send(struct MHD_Connection *conn, unsigned status,
 enum MHD_Result tidal_http_send_error(struct MHD_Connection *conn, unsigned status,
                                       const char *error, const char *detail);
 
+/* The same with one more header (Allow, Retry-After...). */
+enum MHD_Result tidal_http_send_error_header(struct MHD_Connection *conn, unsigned status,
+                                             const char *error, const char *detail,
+                                             const char *header, const char *value);
+
 /* Parses "HOST:PORT" (IPv4 dotted quad or "localhost"; PORT 0 = any free port).
  * Returns -1 with a message naming the value when it is malformed. */
 struct sockaddr_in;

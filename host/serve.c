@@ -1,0 +1,148 @@
+/* `tidal serve` from start to graceful stop: templates, workers, HTTP, signals. */
+#include "serve_server.h"
+#include "tidal/snapshot.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Templates live on tmpfs when there is one: in memory, as the page cache every
+ * clone maps copy-on-write. */
+static int make_template_dir(const struct tidal_serve_config *cfg, char *dir, size_t size,
+                             struct tidal_err *err)
+{
+    const char *base = cfg->template_dir;
+    if (!base)
+        base = access("/dev/shm", W_OK) == 0 ? "/dev/shm"
+               : getenv("TMPDIR")            ? getenv("TMPDIR")
+                                             : "/tmp";
+    snprintf(dir, size, "%s/tidal-serve-XXXXXX", base);
+    if (!mkdtemp(dir))
+        return tidal_err_set(err, "template directory under %.300s: %s", base, strerror(errno));
+    return 0;
+}
+
+static int register_all(struct tidal_server *srv, const char *dir, struct tidal_err *err)
+{
+    for (unsigned i = 0; i < srv->nfns; i++) {
+        uint64_t t0 = tidal_serve_now_ns();
+        int rc = tidal_function_register(&srv->fns[i], &srv->cfg->fns[i], srv->cfg->backend, dir, i,
+                                         err);
+        if (rc)
+            return rc;
+        fprintf(stderr, "tidal serve: function %s ready (%s, template %llu KiB, %.1f ms)\n",
+                srv->fns[i].spec->name, srv->fns[i].spec->image,
+                (unsigned long long)srv->fns[i].template_bytes >> 10,
+                (double)(tidal_serve_now_ns() - t0) / 1e6);
+    }
+    return 0;
+}
+
+static struct MHD_Daemon *start_http(struct tidal_server *srv, struct tidal_err *err)
+{
+    const struct tidal_serve_config *cfg = srv->cfg;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    struct MHD_OptionItem options[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, (void *)&cfg->listen},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)tidal_serve_completed, srv},
+        {MHD_OPTION_CONNECTION_LIMIT, 16384, NULL},
+        {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
+        /* Last, so that one epoll thread (the default) simply ends the list. */
+        {cfg->http_threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+         (intptr_t)cfg->http_threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_Daemon *d =
+        MHD_start_daemon(flags, ntohs(cfg->listen.sin_port), NULL, NULL, tidal_serve_handle, srv,
+                         MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+    if (!d) {
+        char addr[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &cfg->listen.sin_addr, addr, sizeof(addr));
+        tidal_err_set(err, "cannot listen on %s:%u (in use, or not an address of this host?)", addr,
+                      ntohs(cfg->listen.sin_port));
+    }
+    return d;
+}
+
+static double longest_timeout(const struct tidal_serve_config *cfg)
+{
+    double t = 0;
+    for (unsigned i = 0; i < cfg->nfns; i++)
+        if (cfg->fns[i].limits.timeout_sec > t)
+            t = cfg->fns[i].limits.timeout_sec;
+    return t;
+}
+
+/* Stops accepting, lets requests in flight finish (each is bounded by its function's
+ * timeout), then stops. */
+static void drain(struct tidal_server *srv, struct MHD_Daemon *d)
+{
+    MHD_socket listen_fd = MHD_quiesce_daemon(d);
+    if (listen_fd != MHD_INVALID_SOCKET)
+        close(listen_fd);
+    unsigned left = atomic_load(&srv->requests_in_flight);
+    fprintf(stderr, "tidal serve: stopping; finishing %u request(s) in flight\n", left);
+    uint64_t deadline = tidal_serve_now_ns() + (uint64_t)((longest_timeout(srv->cfg) + 5) * 1e9);
+    while (atomic_load(&srv->requests_in_flight) && tidal_serve_now_ns() < deadline)
+        usleep(5000);
+}
+
+int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
+{
+    /* Only the main thread takes SIGTERM/SIGINT: every thread started below inherits
+     * this mask, and the main thread waits for them with sigwait. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct tidal_server srv = {.cfg = cfg, .nfns = cfg->nfns};
+    pthread_mutex_init(&srv.log_lock, NULL);
+    char dir[4200] = "";
+    int rc = 0;
+    srv.fns = calloc(cfg->nfns, sizeof(*srv.fns));
+    if (!srv.fns) {
+        tidal_err_set(err, "out of memory");
+        rc = TIDAL_SERVE_SYSTEM;
+    } else if (cfg->backend == TIDAL_BACKEND_VM && make_template_dir(cfg, dir, sizeof(dir), err))
+        rc = TIDAL_SERVE_SYSTEM;
+    else
+        rc = register_all(&srv, dir, err);
+    if (dir[0])
+        rmdir(dir); /* empty: every template was unlinked once opened */
+    struct MHD_Daemon *d = NULL;
+    if (!rc && !(srv.dispatcher = tidal_dispatcher_start(srv.fns, srv.nfns, cfg->workers, err)))
+        rc = TIDAL_SERVE_SYSTEM;
+    if (!rc && !(d = start_http(&srv, err)))
+        rc = TIDAL_SERVE_SYSTEM;
+    if (!rc) {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        char addr[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &cfg->listen.sin_addr, addr, sizeof(addr));
+        fprintf(
+            stderr,
+            "tidal serve: listening on http://%s:%u (%u function(s), %u worker(s), %s backend)\n",
+            addr, info ? info->port : ntohs(cfg->listen.sin_port), cfg->nfns, cfg->workers,
+            cfg->backend == TIDAL_BACKEND_VM ? "vm" : "process");
+        int sig;
+        sigwait(&stop, &sig);
+        drain(&srv, d);
+    }
+    if (d)
+        MHD_stop_daemon(d);
+    tidal_dispatcher_stop(srv.dispatcher);
+    for (unsigned i = 0; srv.fns && i < cfg->nfns; i++)
+        tidal_function_release(&srv.fns[i]);
+    free(srv.fns);
+    pthread_mutex_destroy(&srv.log_lock);
+    if (!rc)
+        fprintf(stderr, "tidal serve: stopped\n");
+    return rc;
+}

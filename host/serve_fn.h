@@ -1,0 +1,107 @@
+/* Inside `tidal serve`: a registered function, one invocation of it, and the
+ * dispatcher that runs invocations on worker threads. Not a public interface. */
+#ifndef TIDAL_HOST_SERVE_FN_H
+#define TIDAL_HOST_SERVE_FN_H
+
+#include "tidal/serve.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+enum tidal_outcome {
+    OUTCOME_OK,           /* exit status 0: 200 with the output */
+    OUTCOME_FAILED,       /* non-zero exit status: 502 */
+    OUTCOME_CRASHED,      /* fault, invalid call, killed by a signal: 502 */
+    OUTCOME_TIMEOUT,      /* 504 */
+    OUTCOME_OUTPUT_LIMIT, /* wrote more than max_output: 502 */
+    OUTCOME_ERROR,        /* the host failed (restore, spawn, files): 500 */
+    OUTCOME_REJECTED,     /* concurrency and queue full: 503 */
+    OUTCOME_TOO_LARGE,    /* body over max_body: 413 */
+    OUTCOME_COUNT
+};
+const char *tidal_outcome_name(enum tidal_outcome o);
+
+/* Latency histogram upper bounds, seconds (Prometheus "le"). */
+#define TIDAL_LATENCY_BUCKETS 14
+extern const double tidal_latency_bounds[TIDAL_LATENCY_BUCKETS];
+
+struct tidal_fn_counters {
+    atomic_ulong outcomes[OUTCOME_COUNT];
+    atomic_ulong latency_buckets[TIDAL_LATENCY_BUCKETS + 1]; /* the last: +Inf */
+    atomic_ulong latency_sum_ns;
+    atomic_ulong exits, restores, spawns;
+};
+
+struct tidal_snap;
+struct tidal_shell_pool;
+
+struct tidal_function {
+    const struct tidal_fn_spec *spec;
+    enum tidal_serve_backend backend;
+    unsigned index;
+    struct tidal_snap *template; /* VM backend: the snapshot every request restores */
+    uint64_t template_bytes;
+    struct tidal_shell_pool *pool; /* VM backend: warm VM shells */
+    unsigned pool_target;
+    atomic_ulong next_clone_id;
+    struct tidal_fn_counters counters;
+};
+
+/* The result of one invocation. The output is a sealed memfd of out_len bytes. */
+struct tidal_invocation {
+    enum tidal_outcome outcome;
+    int exit_status;
+    int out_fd; /* -1 unless OUTCOME_OK; the receiver closes it */
+    size_t out_len;
+    uint64_t exits; /* VM exits to the monitor (VM backend) */
+    char detail[2048];
+};
+
+/* Boots the function to tidal_ready() and saves it as a template in dir (VM backend),
+ * or checks that the program is executable (process backend). */
+int tidal_function_register(struct tidal_function *fn, const struct tidal_fn_spec *spec,
+                            enum tidal_serve_backend backend, const char *dir, unsigned index,
+                            struct tidal_err *err);
+void tidal_function_release(struct tidal_function *fn);
+
+/* Runs one request in a fresh clone (or process) with body as stdin. The worker
+ * calls tidal_function_after, off the request's path, to tear the clone down and
+ * refill the warm pool. */
+struct tidal_vm;
+void tidal_function_invoke(struct tidal_function *fn, const char *body, size_t len,
+                           struct tidal_invocation *out, struct tidal_vm **used);
+void tidal_function_after(struct tidal_function *fn, struct tidal_vm *used);
+
+/* The process-per-request baseline (serve_process.c). */
+void tidal_process_invoke(struct tidal_function *fn, int in_fd, int out_fd, int err_fd,
+                          struct tidal_invocation *out);
+
+/* A memfd of at most limit bytes (it cannot grow past it): a guest cannot make the
+ * host buffer unbounded output. */
+int tidal_bounded_memfd(const char *name, uint64_t limit);
+/* Bytes written to such a file (its offset); reads up to cap bytes of it into buf. */
+size_t tidal_memfd_written(int fd);
+size_t tidal_memfd_read(int fd, char *buf, size_t cap);
+
+/* ---- dispatcher (serve_dispatch.c) ---- */
+struct tidal_job {
+    struct tidal_job *next;
+    struct tidal_function *fn;
+    const char *body;
+    size_t len;
+    struct tidal_invocation result;
+    void (*done)(struct tidal_job *job); /* called on the worker thread */
+};
+
+struct tidal_dispatcher;
+struct tidal_dispatcher *tidal_dispatcher_start(struct tidal_function *fns, unsigned nfns,
+                                                unsigned workers, struct tidal_err *err);
+/* Queues a job; returns -1 when the function's concurrency and queue are both full. */
+int tidal_dispatcher_submit(struct tidal_dispatcher *d, struct tidal_job *job);
+/* Per-function gauges for metrics. */
+void tidal_dispatcher_load(struct tidal_dispatcher *d, unsigned fn_index, unsigned *running,
+                           unsigned *queued);
+/* Finishes queued and running jobs, then joins the workers. */
+void tidal_dispatcher_stop(struct tidal_dispatcher *d);
+
+#endif

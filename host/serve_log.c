@@ -1,0 +1,43 @@
+/* The request log of `tidal serve`: one line per request on stderr. */
+#include "serve_server.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+void tidal_serve_log(struct tidal_server *srv, const char *method, const char *url,
+                     const char *function, unsigned status, uint64_t ns, uint64_t exits)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[40];
+    size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when + n, sizeof(when) - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    double ms = (double)ns / 1e6;
+    if (srv->cfg->log_format == TIDAL_LOG_JSON) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "time", when);
+        cJSON_AddStringToObject(o, "method", method);
+        cJSON_AddStringToObject(o, "path", url);
+        cJSON_AddStringToObject(o, "function", function);
+        cJSON_AddNumberToObject(o, "status", status);
+        cJSON_AddNumberToObject(o, "latency_ms", ms);
+        cJSON_AddNumberToObject(o, "exits", (double)exits);
+        char *line = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (line) {
+            pthread_mutex_lock(&srv->log_lock);
+            fprintf(stderr, "%s\n", line);
+            pthread_mutex_unlock(&srv->log_lock);
+            free(line);
+        }
+        return;
+    }
+    pthread_mutex_lock(&srv->log_lock);
+    fprintf(stderr, "%s %s %s function=%s status=%u latency=%.3fms exits=%llu\n", when, method, url,
+            function, status, ms, (unsigned long long)exits);
+    pthread_mutex_unlock(&srv->log_lock);
+}

@@ -1,0 +1,174 @@
+/* Counters of `tidal serve` as Prometheus text (/metrics) and JSON (/v1/functions). */
+#include "serve_server.h"
+#include "tidal/monitor.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+void tidal_serve_record(struct tidal_function *fn, enum tidal_outcome outcome, uint64_t ns)
+{
+    struct tidal_fn_counters *c = &fn->counters;
+    atomic_fetch_add(&c->outcomes[outcome], 1);
+    if (outcome == OUTCOME_REJECTED || outcome == OUTCOME_TOO_LARGE)
+        return; /* never ran: latency is about invocations */
+    unsigned b = 0;
+    while (b < TIDAL_LATENCY_BUCKETS && (double)ns / 1e9 > tidal_latency_bounds[b])
+        b++;
+    atomic_fetch_add(&c->latency_buckets[b], 1);
+    atomic_fetch_add(&c->latency_sum_ns, ns);
+}
+
+static unsigned long resident_bytes(void)
+{
+    unsigned long size = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * (unsigned long)sysconf(_SC_PAGESIZE);
+}
+
+static unsigned pool_shells(const struct tidal_function *fn)
+{
+    return fn->pool ? tidal_shell_pool_ready(fn->pool) : 0;
+}
+
+enum per_function_value { EXITS, RESTORES, SPAWNS, POOL, RUNNING, QUEUED, TEMPLATE };
+
+static unsigned long long value_of(struct tidal_server *srv, struct tidal_function *fn,
+                                   enum per_function_value v)
+{
+    unsigned running, queued;
+    switch (v) {
+    case EXITS:
+        return atomic_load(&fn->counters.exits);
+    case RESTORES:
+        return atomic_load(&fn->counters.restores);
+    case SPAWNS:
+        return atomic_load(&fn->counters.spawns);
+    case POOL:
+        return pool_shells(fn);
+    case RUNNING:
+    case QUEUED:
+        tidal_dispatcher_load(srv->dispatcher, fn->index, &running, &queued);
+        return v == RUNNING ? running : queued;
+    case TEMPLATE:
+        return fn->template_bytes;
+    }
+    return 0;
+}
+
+/* A metric with one line per function. */
+static void per_function(FILE *out, struct tidal_server *srv, const char *metric, const char *type,
+                         const char *help, enum per_function_value v)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
+    for (unsigned i = 0; i < srv->nfns; i++)
+        fprintf(out, "%s{function=\"%s\"} %llu\n", metric, srv->fns[i].spec->name,
+                value_of(srv, &srv->fns[i], v));
+}
+
+char *tidal_serve_metrics(struct tidal_server *srv)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out)
+        return NULL;
+    fputs("# HELP tidal_invocations_total Invocations by function and outcome.\n"
+          "# TYPE tidal_invocations_total counter\n",
+          out);
+    for (unsigned i = 0; i < srv->nfns; i++)
+        for (unsigned o = 0; o < OUTCOME_COUNT; o++)
+            fprintf(out, "tidal_invocations_total{function=\"%s\",outcome=\"%s\"} %lu\n",
+                    srv->fns[i].spec->name, tidal_outcome_name(o),
+                    atomic_load(&srv->fns[i].counters.outcomes[o]));
+    fputs("# HELP tidal_invocation_duration_seconds From request headers to response, "
+          "queueing included.\n# TYPE tidal_invocation_duration_seconds histogram\n",
+          out);
+    for (unsigned i = 0; i < srv->nfns; i++) {
+        struct tidal_fn_counters *c = &srv->fns[i].counters;
+        const char *name = srv->fns[i].spec->name;
+        unsigned long cumulative = 0;
+        for (unsigned b = 0; b <= TIDAL_LATENCY_BUCKETS; b++) {
+            cumulative += atomic_load(&c->latency_buckets[b]);
+            if (b < TIDAL_LATENCY_BUCKETS)
+                fprintf(out,
+                        "tidal_invocation_duration_seconds_bucket{function=\"%s\",le=\"%g\"} %lu\n",
+                        name, tidal_latency_bounds[b], cumulative);
+            else
+                fprintf(
+                    out,
+                    "tidal_invocation_duration_seconds_bucket{function=\"%s\",le=\"+Inf\"} %lu\n",
+                    name, cumulative);
+        }
+        fprintf(out, "tidal_invocation_duration_seconds_sum{function=\"%s\"} %.9f\n", name,
+                (double)atomic_load(&c->latency_sum_ns) / 1e9);
+        fprintf(out, "tidal_invocation_duration_seconds_count{function=\"%s\"} %lu\n", name,
+                cumulative);
+    }
+    per_function(out, srv, "tidal_vm_exits_total", "counter",
+                 "VM exits to the monitor during invocations.", EXITS);
+    per_function(out, srv, "tidal_restores_total", "counter",
+                 "Clones restored from the function's template.", RESTORES);
+    per_function(out, srv, "tidal_process_spawns_total", "counter",
+                 "Processes spawned (process backend).", SPAWNS);
+    per_function(out, srv, "tidal_pool_shells", "gauge", "Warm VM shells ready for the function.",
+                 POOL);
+    per_function(out, srv, "tidal_running", "gauge", "Invocations running now.", RUNNING);
+    per_function(out, srv, "tidal_queued", "gauge", "Invocations waiting for a worker.", QUEUED);
+    per_function(out, srv, "tidal_template_bytes", "gauge",
+                 "Memory pages stored in the function's template.", TEMPLATE);
+    fprintf(out,
+            "# HELP tidal_resident_bytes Resident memory of the server process.\n"
+            "# TYPE tidal_resident_bytes gauge\ntidal_resident_bytes %lu\n",
+            resident_bytes());
+    fclose(out);
+    return text;
+}
+
+static cJSON *limits_json(const struct tidal_fn_limits *l)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "memory", (double)l->mem_size);
+    cJSON_AddNumberToObject(o, "timeout", l->timeout_sec);
+    cJSON_AddNumberToObject(o, "max_concurrency", l->max_concurrency);
+    cJSON_AddNumberToObject(o, "max_queue", l->max_queue);
+    cJSON_AddNumberToObject(o, "max_body", (double)l->max_body);
+    cJSON_AddNumberToObject(o, "max_output", (double)l->max_output);
+    return o;
+}
+
+char *tidal_serve_functions_json(struct tidal_server *srv)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(root, "functions");
+    for (unsigned i = 0; i < srv->nfns; i++) {
+        struct tidal_function *fn = &srv->fns[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", fn->spec->name);
+        cJSON_AddStringToObject(o, "image", fn->spec->image);
+        cJSON_AddStringToObject(o, "backend", fn->backend == TIDAL_BACKEND_VM ? "vm" : "process");
+        cJSON_AddItemToObject(o, "limits", limits_json(&fn->spec->limits));
+        cJSON *inv = cJSON_AddObjectToObject(o, "invocations");
+        for (unsigned k = 0; k < OUTCOME_COUNT; k++)
+            cJSON_AddNumberToObject(inv, tidal_outcome_name(k),
+                                    (double)atomic_load(&fn->counters.outcomes[k]));
+        unsigned running, queued;
+        tidal_dispatcher_load(srv->dispatcher, fn->index, &running, &queued);
+        cJSON_AddNumberToObject(o, "running", running);
+        cJSON_AddNumberToObject(o, "queued", queued);
+        cJSON_AddNumberToObject(o, "exits", (double)atomic_load(&fn->counters.exits));
+        cJSON_AddNumberToObject(o, "restores", (double)atomic_load(&fn->counters.restores));
+        cJSON_AddNumberToObject(o, "pool_shells", pool_shells(fn));
+        cJSON_AddNumberToObject(o, "template_bytes", (double)fn->template_bytes);
+        cJSON_AddItemToArray(list, o);
+    }
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}

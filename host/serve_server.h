@@ -1,0 +1,36 @@
+/* Inside `tidal serve`: the server state the HTTP handlers share. */
+#ifndef TIDAL_HOST_SERVE_SERVER_H
+#define TIDAL_HOST_SERVE_SERVER_H
+
+#include "serve_fn.h"
+#include "tidal/http.h"
+
+struct tidal_server {
+    const struct tidal_serve_config *cfg;
+    struct tidal_function *fns;
+    unsigned nfns;
+    struct tidal_dispatcher *dispatcher;
+    atomic_uint requests_in_flight; /* invocations between headers and completion */
+    pthread_mutex_t log_lock;
+};
+
+/* libmicrohttpd's access handler and completion callback (serve_http.c). */
+enum MHD_Result tidal_serve_handle(void *cls, struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls);
+void tidal_serve_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                           enum MHD_RequestTerminationCode code);
+
+/* GET /metrics in Prometheus text format, GET /v1/functions as JSON (serve_metrics.c).
+ * Both return malloc'd NUL-terminated text, NULL when memory runs out. */
+char *tidal_serve_metrics(struct tidal_server *srv);
+char *tidal_serve_functions_json(struct tidal_server *srv);
+void tidal_serve_record(struct tidal_function *fn, enum tidal_outcome outcome, uint64_t ns);
+
+/* One line per request on stderr, text or JSON (serve_log.c). */
+void tidal_serve_log(struct tidal_server *srv, const char *method, const char *url,
+                     const char *function, unsigned status, uint64_t ns, uint64_t exits);
+
+uint64_t tidal_serve_now_ns(void);
+
+#endif

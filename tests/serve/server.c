@@ -1,0 +1,179 @@
+#include "server.h"
+#include "tidal/monitor.h"
+
+#include <criterion/criterion.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *path_to(const char *relative)
+{
+    static char paths[8][4096];
+    static unsigned next;
+    const char *root = getenv("TIDAL_ROOT");
+    char *p = paths[next++ % 8];
+    snprintf(p, sizeof(paths[0]), "%s/%s", root ? root : ".", relative);
+    return p;
+}
+
+const char *function_image(const char *name, bool vm)
+{
+    char rel[256];
+    snprintf(rel, sizeof(rel), "build/%s/%s.%s",
+             strncmp(name, "fn_", 3) ? "examples" : "tests/guests", name, vm ? "elf" : "linux");
+    return path_to(rel);
+}
+
+static const char *tidal_bin(void)
+{
+    const char *bin = getenv("TIDAL_BIN");
+    return bin ? bin : path_to("build/tidal");
+}
+
+void require_kvm(void)
+{
+    struct tidal_err err;
+    if (tidal_kvm_available(&err))
+        cr_skip_test("needs KVM, skipped: %s (run `make test-nested` to run this suite "
+                     "inside QEMU with nested KVM)",
+                     err.msg);
+}
+
+const char *server_log(const struct server *s)
+{
+    static char text[1 << 20];
+    int fd = open(s->log_path, O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : 0;
+    if (fd >= 0)
+        close(fd);
+    text[n > 0 ? n : 0] = 0;
+    return text;
+}
+
+void server_start(struct server *s, const char *const *args)
+{
+    const char *argv[64] = {tidal_bin(), "serve", "--listen", "127.0.0.1:0"};
+    unsigned n = 4;
+    while (*args && n < 62)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    strcpy(s->log_path, "/tmp/tidal-serve-test-XXXXXX");
+    int log = mkstemp(s->log_path);
+    cr_assert(log >= 0, "mkstemp failed");
+    s->pid = fork();
+    cr_assert(s->pid >= 0);
+    if (s->pid == 0) {
+        dup2(log, STDERR_FILENO);
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(log);
+    /* Registration boots every function: slow under emulation, so wait long. */
+    for (int i = 0; i < 6000; i++) {
+        const char *text = server_log(s);
+        const char *at = strstr(text, "listening on http://127.0.0.1:");
+        if (at) {
+            s->port = (unsigned)atoi(at + strlen("listening on http://127.0.0.1:"));
+            return;
+        }
+        int status;
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid)
+            cr_assert_fail("tidal serve exited (status %d) before listening:\n%s",
+                           WEXITSTATUS(status), text);
+        usleep(20000);
+    }
+    kill(s->pid, SIGKILL);
+    cr_assert_fail("tidal serve did not start listening within 120 s:\n%s", server_log(s));
+}
+
+int server_stop(struct server *s)
+{
+    kill(s->pid, SIGTERM);
+    int status;
+    waitpid(s->pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *ctx)
+{
+    struct reply *r = ctx;
+    size_t len = size * n, room = sizeof(r->body) - 1 - r->len;
+    memcpy(r->body + r->len, data, len < room ? len : room);
+    r->len += len < room ? len : room;
+    r->body[r->len] = 0;
+    return len;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *ctx)
+{
+    struct reply *r = ctx;
+    size_t len = size * n;
+    if (len > 13 && !strncasecmp(data, "Retry-After: ", 13))
+        snprintf(r->retry_after, sizeof(r->retry_after), "%.*s", (int)strcspn(data + 13, "\r\n"),
+                 data + 13);
+    return len;
+}
+
+void http(const struct server *s, const char *method, const char *path, const char *body,
+          size_t len, struct reply *r)
+{
+    memset(r, 0, sizeof(*r));
+    char url[512];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", s->port, path);
+    CURL *c = curl_easy_init();
+    cr_assert(c);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    else
+        r->transport_error = true;
+    curl_easy_cleanup(c);
+}
+
+int run_tidal_cmd(const char *const *args, char *err, size_t err_size)
+{
+    const char *argv[32] = {tidal_bin()};
+    unsigned n = 1;
+    while (*args && n < 31)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    int pipefd[2];
+    cr_assert(pipe(pipefd) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], STDERR_FILENO);
+        close(pipefd[0]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    size_t len = 0;
+    ssize_t got;
+    while ((got = read(pipefd[0], err + len, err_size - 1 - len)) > 0)
+        len += (size_t)got;
+    err[len] = 0;
+    close(pipefd[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
