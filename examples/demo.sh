@@ -26,6 +26,35 @@ else
     show build/tidal run build/examples/time.elf
     show build/tidal run build/examples/crash.elf
     show build/tidal run --timeout 1 build/examples/spin.elf
+
+    # A function server: kv builds its table once; each request runs in a fresh clone.
+    echo
+    echo "\$ build/tidal serve --listen 127.0.0.1:0 --function kv=build/examples/kv.elf --function echo=build/examples/echo.elf &"
+    log=$(mktemp)
+    build/tidal serve --listen 127.0.0.1:0 --function kv=build/examples/kv.elf \
+        --function echo=build/examples/echo.elf 2> "$log" &
+    serve_pid=$!
+    port=""
+    for _ in $(seq 1 1200); do
+        port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$log")
+        [ -n "$port" ] || ! kill -0 "$serve_pid" 2> /dev/null && break
+        sleep 0.1
+    done
+    cat "$log"
+    if [ -n "$port" ]; then
+        url=http://127.0.0.1:$port
+        show curl -s --data-binary $'k1\nk99999\nnope\n' "$url/v1/functions/kv/invoke"
+        show curl -s --data-binary 'hello, function' "$url/v1/functions/echo/invoke"
+        show curl -s -o /dev/null -w '%{http_code}\n' -d x "$url/v1/functions/missing/invoke"
+        echo
+        echo "\$ curl -s $url/metrics | grep -E 'invocations_total.*ok|restores'"
+        curl -s "$url/metrics" | grep -E 'invocations_total.*outcome="ok"|^tidal_restores'
+    fi
+    kill -TERM "$serve_pid" 2> /dev/null || true
+    wait "$serve_pid" || true
+    echo "(the server's request log and shutdown:)"
+    sed -n '/listening on/,$p' "$log" | tail -n +2
+    rm -f "$log"
 fi
 [ "${1:-}" = --guests-only ] && exit 0
 
