@@ -10,6 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* After the last invocation finished, how long its answer (and any upload still
+ * arriving) may take to go out before the server closes every connection. */
+#define FLUSH_WAIT_NS (5ull * 1000000000ull)
+
 /* Templates live on tmpfs when there is one: in memory, as the page cache every
  * clone maps copy-on-write. */
 static int make_template_dir(const struct tidal_serve_config *cfg, char *dir, size_t size,
@@ -69,25 +73,18 @@ static struct MHD_Daemon *start_http(struct tidal_server *srv, struct tidal_err 
     return d;
 }
 
-static double longest_timeout(const struct tidal_serve_config *cfg)
-{
-    double t = 0;
-    for (unsigned i = 0; i < cfg->nfns; i++)
-        if (cfg->fns[i].limits.timeout_sec > t)
-            t = cfg->fns[i].limits.timeout_sec;
-    return t;
-}
-
-/* Stops accepting, lets requests in flight finish (each is bounded by its function's
- * timeout), then stops. */
+/* Stops accepting, finishes every request already taken (queued or running: each is
+ * bounded by its function's timeout) and lets their answers go out; then the HTTP
+ * server can stop without a worker still holding one of its connections. */
 static void drain(struct tidal_server *srv, struct MHD_Daemon *d)
 {
     MHD_socket listen_fd = MHD_quiesce_daemon(d);
     if (listen_fd != MHD_INVALID_SOCKET)
         close(listen_fd);
-    unsigned left = atomic_load(&srv->requests_in_flight);
-    fprintf(stderr, "tidal serve: stopping; finishing %u request(s) in flight\n", left);
-    uint64_t deadline = tidal_serve_now_ns() + (uint64_t)((longest_timeout(srv->cfg) + 5) * 1e9);
+    fprintf(stderr, "tidal serve: stopping; finishing %u request(s) in flight\n",
+            atomic_load(&srv->requests_in_flight));
+    tidal_dispatcher_stop(srv->dispatcher);
+    uint64_t deadline = tidal_serve_now_ns() + FLUSH_WAIT_NS;
     while (atomic_load(&srv->requests_in_flight) && tidal_serve_now_ns() < deadline)
         usleep(5000);
 }
@@ -138,6 +135,7 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
     if (d)
         MHD_stop_daemon(d);
     tidal_dispatcher_stop(srv.dispatcher);
+    tidal_dispatcher_free(srv.dispatcher);
     for (unsigned i = 0; srv.fns && i < cfg->nfns; i++)
         tidal_function_release(&srv.fns[i]);
     free(srv.fns);

@@ -92,6 +92,7 @@ struct tidal_dispatcher *tidal_dispatcher_start(struct tidal_function *fns, unsi
         if (rc) {
             tidal_err_set(err, "starting worker thread %u: %s", d->nthreads, strerror(rc));
             tidal_dispatcher_stop(d);
+            tidal_dispatcher_free(d);
             return NULL;
         }
     }
@@ -139,6 +140,13 @@ void tidal_dispatcher_stop(struct tidal_dispatcher *d)
     pthread_mutex_unlock(&d->lock);
     for (unsigned i = 0; i < d->nthreads; i++)
         pthread_join(d->threads[i], NULL);
+    d->nthreads = 0;
+}
+
+void tidal_dispatcher_free(struct tidal_dispatcher *d)
+{
+    if (!d)
+        return;
     pthread_cond_destroy(&d->work);
     pthread_mutex_destroy(&d->lock);
     free(d->threads);

@@ -101,7 +101,9 @@ int tidal_dispatcher_submit(struct tidal_dispatcher *d, struct tidal_job *job);
 /* Per-function gauges for metrics. */
 void tidal_dispatcher_load(struct tidal_dispatcher *d, unsigned fn_index, unsigned *running,
                            unsigned *queued);
-/* Finishes queued and running jobs, then joins the workers. */
+/* Refuses new jobs, finishes the queued and running ones, joins the workers. The
+ * dispatcher still answers tidal_dispatcher_load and refuses submissions until freed. */
 void tidal_dispatcher_stop(struct tidal_dispatcher *d);
+void tidal_dispatcher_free(struct tidal_dispatcher *d);
 
 #endif

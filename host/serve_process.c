@@ -47,11 +47,23 @@ void tidal_process_invoke(struct tidal_function *fn, int in_fd, int out_fd, int 
     posix_spawn_file_actions_adddup2(&fa, in_fd, STDIN_FILENO);
     posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&fa, err_fd, STDERR_FILENO);
+    /* The server blocks SIGTERM/SIGINT and ignores SIGPIPE; the function starts with
+     * the defaults, as from a shell. */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char *argv[] = {fn->spec->image, NULL};
     char *envp[] = {NULL};
     pid_t pid;
-    int rc = posix_spawn(&pid, fn->spec->image, &fa, NULL, argv, envp);
+    int rc = posix_spawn(&pid, fn->spec->image, &fa, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
     if (rc) {
         out->outcome = OUTCOME_ERROR;
         snprintf(out->detail, sizeof(out->detail), "spawn %.300s: %s", fn->spec->image,
