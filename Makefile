@@ -30,9 +30,10 @@ HOST_SRC := $(wildcard host/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 GUESTLIB_SRC := $(wildcard guestlib/*.c) $(wildcard guestlib/*.S)
 EXAMPLES := $(basename $(notdir $(wildcard examples/*.c)))
-# Every folder under tests/ with Criterion tests is one suite; corpus/ holds data and
-# guests/ holds guest programs the integration suite boots.
-TEST_SUITES := $(filter-out corpus guests,$(notdir $(wildcard tests/*)))
+# Every folder under tests/ with Criterion tests is one suite; corpus/ holds data,
+# guests/ guest programs the suites boot, common/ code every suite links.
+TEST_SUITES := $(filter-out corpus guests common,$(notdir $(wildcard tests/*)))
+TEST_COMMON = $(call obj,$(wildcard tests/common/*.c))
 # Suites that boot guests or drive a server that does: `make test-nested` runs them
 # inside QEMU when the host has no /dev/kvm.
 KVM_SUITES := $(filter integration serve daemon,$(TEST_SUITES))
@@ -117,9 +118,10 @@ build/bench/restore-bench: bench/restore_bench.c $(BENCH_STATS) $(SNAPSHOT_LIB) 
 
 # ---- tests: one Criterion binary per folder under tests/ ----
 define test_suite
-$(B)/tests/$(1): $(call obj,$(wildcard tests/$(1)/*.c)) $(HOST_LIBS)
+$(B)/tests/$(1): $(call obj,$(wildcard tests/$(1)/*.c)) $(TEST_COMMON) $(HOST_LIBS)
 	@mkdir -p $$(dir $$@)
-	$(CC) $(LDFLAGS) -o $$@ $(call obj,$(wildcard tests/$(1)/*.c)) $(HOST_LIBS) $(LDLIBS) -lcurl -lcriterion
+	$(CC) $(LDFLAGS) -o $$@ $(call obj,$(wildcard tests/$(1)/*.c)) $(TEST_COMMON) $(HOST_LIBS) \
+		$(LDLIBS) -lcurl -lcriterion
 endef
 $(foreach s,$(TEST_SUITES),$(eval $(call test_suite,$(s))))
 

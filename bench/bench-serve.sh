@@ -5,7 +5,7 @@
 #   process - every request fork+exec's the function's static musl Linux build
 #             (build/examples/NAME.linux), the process-per-request baseline.
 # Cases: echo (examples/echo.c) and a compute function (examples/prime_count.c, primes
-# below 20000) at low load (1 connection): throughput and p50/p99 latency (wrk's
+# below 200000) at low load (1 connection): throughput and p50/p99 latency (wrk's
 # latency distribution: p50 is the median request); then echo with 200 concurrent
 # connections: throughput, errors (socket errors, answers slower than 10 s, non-2xx
 # answers) and requests lost
@@ -116,7 +116,7 @@ for backend in vm process; do
     start_server "$backend"
     echo "-- $backend backend ($(grep -c ' ready (' "$tmp/server.log") functions registered)"
     run_case "$backend" echo "hello from wrk" 1 1
-    run_case "$backend" compute 20000 1 1
+    run_case "$backend" compute 200000 1 1
     run_case "$backend" echo "hello from wrk" 200 2
     stop_server
 done

@@ -14,16 +14,6 @@
 
 extern char **environ;
 
-const char *path_to(const char *relative)
-{
-    static char buf[8][4096];
-    static int next;
-    const char *root = getenv("TIDAL_ROOT");
-    char *out = buf[next++ % 8];
-    snprintf(out, sizeof(buf[0]), "%s/%s", root ? root : ".", relative);
-    return out;
-}
-
 void run_program(const char *const *argv, const char *stdin_data, struct tidal_proc *p)
 {
     int in[2], out[2], err[2];
@@ -83,22 +73,12 @@ void run_program(const char *const *argv, const char *stdin_data, struct tidal_p
 void run_tidal(const char *const *args, const char *stdin_data, struct tidal_proc *p)
 {
     const char *argv[64];
-    const char *bin = getenv("TIDAL_BIN");
-    argv[0] = bin ? bin : path_to("build/tidal");
+    argv[0] = tidal_bin();
     size_t n = 1;
     for (; args[n - 1] && n < 63; n++)
         argv[n] = args[n - 1];
     argv[n] = NULL;
     run_program(argv, stdin_data, p);
-}
-
-void require_kvm(void)
-{
-    struct tidal_err err;
-    if (tidal_kvm_available(&err))
-        cr_skip_test("needs KVM, skipped: %s (run `make test-nested` to run this suite "
-                     "inside QEMU with nested KVM)",
-                     err.msg);
 }
 
 static cJSON *stats_line(const struct tidal_proc *p)

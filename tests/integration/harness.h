@@ -2,6 +2,8 @@
 #ifndef TIDAL_TEST_HARNESS_H
 #define TIDAL_TEST_HARNESS_H
 
+#include "../common/test_env.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,16 +14,10 @@ struct tidal_proc {
     size_t out_len, err_len;
 };
 
-/* Repository path of a build product, e.g. path_to("build/examples/hello.elf"). */
-const char *path_to(const char *relative);
-
 /* Runs build/tidal (or the SAN build) with args (NULL-terminated), feeding stdin. */
 void run_tidal(const char *const *args, const char *stdin_data, struct tidal_proc *p);
 /* Runs any program with args (argv[0] first). */
 void run_program(const char *const *argv, const char *stdin_data, struct tidal_proc *p);
-
-/* Skips the calling test, saying why, when /dev/kvm cannot be used. */
-void require_kvm(void);
 
 /* A number from the --stats JSON line on stderr: "exits.io", "vcpu.insn_emulation",
  * "status"... Dotted names go into objects. Missing keys read as -1. */

@@ -1,5 +1,4 @@
 #include "server.h"
-#include "tidal/monitor.h"
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -12,37 +11,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *path_to(const char *relative)
-{
-    static char paths[8][4096];
-    static unsigned next;
-    const char *root = getenv("TIDAL_ROOT");
-    char *p = paths[next++ % 8];
-    snprintf(p, sizeof(paths[0]), "%s/%s", root ? root : ".", relative);
-    return p;
-}
-
 const char *function_image(const char *name, bool vm)
 {
     char rel[256];
     snprintf(rel, sizeof(rel), "build/%s/%s.%s",
              strncmp(name, "fn_", 3) ? "examples" : "tests/guests", name, vm ? "elf" : "linux");
     return path_to(rel);
-}
-
-static const char *tidal_bin(void)
-{
-    const char *bin = getenv("TIDAL_BIN");
-    return bin ? bin : path_to("build/tidal");
-}
-
-void require_kvm(void)
-{
-    struct tidal_err err;
-    if (tidal_kvm_available(&err))
-        cr_skip_test("needs KVM, skipped: %s (run `make test-nested` to run this suite "
-                     "inside QEMU with nested KVM)",
-                     err.msg);
 }
 
 const char *server_log(const struct server *s)

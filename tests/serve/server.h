@@ -3,6 +3,8 @@
 #ifndef TIDAL_TEST_SERVER_H
 #define TIDAL_TEST_SERVER_H
 
+#include "../common/test_env.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -39,8 +41,5 @@ void http(const struct server *s, const char *method, const char *path, const ch
 
 /* Runs `tidal` with args to completion: exit status; stderr into err (NUL-terminated). */
 int run_tidal_cmd(const char *const *args, char *err, size_t err_size);
-
-/* Skips the calling test, saying why, when /dev/kvm cannot be used. */
-void require_kvm(void);
 
 #endif
