@@ -53,7 +53,8 @@ struct tidal_invocation {
     int exit_status;
     int out_fd; /* -1 unless OUTCOME_OK; the receiver closes it */
     size_t out_len;
-    uint64_t exits; /* VM exits to the monitor (VM backend) */
+    uint64_t exits;       /* VM exits to the monitor (VM backend) */
+    bool output_overflow; /* the function wrote more than max_output */
     char detail[2048];
 };
 

@@ -211,6 +211,7 @@ static void run_clone(struct tidal_function *fn, int in_fd, int out_fd, int err_
     while (res.reason == TIDAL_EXIT_READY);
     for (unsigned i = 0; i < TIDAL_MAX_EXIT_REASONS; i++)
         out->exits += res.exits_by_reason[i];
+    out->output_overflow = res.stdout_errors > 0;
     classify(&res, out);
 }
 
@@ -240,7 +241,9 @@ void tidal_function_invoke(struct tidal_function *fn, const char *body, size_t l
         tidal_process_invoke(fn, in_fd, out_fd, err_fd, out);
     }
     out->out_len = out_fd >= 0 ? tidal_memfd_written(out_fd) : 0;
-    if (out->outcome == OUTCOME_OK && out->out_len >= l->max_output) {
+    /* A write past the bound fails; the function may not notice (or may fail
+     * because of it): either way its answer is incomplete. */
+    if (out->output_overflow && (out->outcome == OUTCOME_OK || out->outcome == OUTCOME_FAILED)) {
         out->outcome = OUTCOME_OUTPUT_LIMIT;
         snprintf(out->detail, sizeof(out->detail), "the function wrote more than %llu bytes",
                  (unsigned long long)l->max_output);

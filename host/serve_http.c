@@ -164,6 +164,12 @@ static void job_done(struct tidal_job *job)
     MHD_resume_connection(req->conn);
 }
 
+static void too_large_detail(const struct tidal_function *fn, char *buf, size_t size)
+{
+    snprintf(buf, size, "the request body exceeds %llu bytes, the limit of function '%s'",
+             (unsigned long long)fn->spec->limits.max_body, fn->spec->name);
+}
+
 /* The first call for an invocation: route, check the declared size, set up state. */
 static enum MHD_Result start_invoke(struct tidal_server *srv, struct MHD_Connection *conn,
                                     const char *url, const char *method, const char *name,
@@ -187,9 +193,7 @@ static enum MHD_Result start_invoke(struct tidal_server *srv, struct MHD_Connect
     if (declared && strtoull(declared, NULL, 10) > fn->spec->limits.max_body) {
         /* Refused before the body is read: the connection closes after this answer. */
         char detail[200];
-        snprintf(detail, sizeof(detail),
-                 "the request body exceeds %llu bytes, the limit of function '%s'",
-                 (unsigned long long)fn->spec->limits.max_body, fn->spec->name);
+        too_large_detail(fn, detail, sizeof(detail));
         tidal_serve_record(fn, OUTCOME_TOO_LARGE, 0);
         tidal_serve_log(srv, method, url, fn->spec->name, 413, 0, 0);
         return tidal_http_send_error(conn, 413, "body_too_large", detail);
@@ -249,9 +253,7 @@ enum MHD_Result tidal_serve_handle(void *cls, struct MHD_Connection *conn, const
         }
     }
     if (req->job.result.outcome == OUTCOME_TOO_LARGE)
-        snprintf(req->job.result.detail, sizeof(req->job.result.detail),
-                 "the request body exceeds %llu bytes, the limit of function '%s'",
-                 (unsigned long long)req->fn->spec->limits.max_body, req->fn->spec->name);
+        too_large_detail(req->fn, req->job.result.detail, sizeof(req->job.result.detail));
     return respond(req, method, url);
 }
 

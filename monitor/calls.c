@@ -112,6 +112,7 @@ static enum tidal_call_outcome console_flush(const struct tidal_guest_mem *mem,
         int e = write_all(v.fd == 1 ? io->out_fd : io->err_fd, mem->base + v.gpa, v.len);
         if (e) {
             *written = e;
+            io->stdout_errors += v.fd == 1;
             return TIDAL_CALL_CONTINUE;
         }
         *written += v.len;

@@ -233,6 +233,7 @@ void tidal_vm_run(struct tidal_vm *vm, struct tidal_run_result *res)
     }
     vm->timing.run += tidal_now_ns() - start;
     res->bytes_out = vm->io.bytes_out;
+    res->stdout_errors = vm->io.stdout_errors;
     if (timer_armed)
         timer_delete(timer);
     current_vm = NULL;

@@ -31,6 +31,8 @@ struct tidal_call_io {
     int in_fd, out_fd, err_fd;
     volatile int *interrupted; /* set asynchronously (timeout, pause): stops a SLEEP or READ */
     uint64_t bytes_out;        /* console bytes written, for stats */
+    uint64_t stdout_errors;    /* host writes of the guest's stdout that failed (e.g. a
+                                  full, bounded output file): the guest got the error */
 };
 
 enum tidal_call_outcome {

@@ -45,6 +45,7 @@ struct tidal_run_result {
     uint64_t exits_by_reason[TIDAL_MAX_EXIT_REASONS]; /* KVM_EXIT_* seen by the monitor */
     uint64_t calls_by_nr[8];                          /* TIDAL_CALL_* handled */
     uint64_t bytes_out;
+    uint64_t stdout_errors; /* guest stdout the host could not write (see calls.h) */
 };
 
 struct tidal_vm;

@@ -97,8 +97,23 @@ static size_t on_header(char *data, size_t size, size_t n, void *ctx)
     return len;
 }
 
-void http(const struct server *s, const char *method, const char *path, const char *body,
-          size_t len, struct reply *r)
+struct upload {
+    const char *data;
+    size_t left;
+};
+
+static size_t on_upload(char *buf, size_t size, size_t n, void *ctx)
+{
+    struct upload *u = ctx;
+    size_t len = size * n < u->left ? size * n : u->left;
+    memcpy(buf, u->data, len);
+    u->data += len;
+    u->left -= len;
+    return len;
+}
+
+static void perform(const struct server *s, const char *method, const char *path, const char *body,
+                    size_t len, bool chunked, struct reply *r)
 {
     memset(r, 0, sizeof(*r));
     char url[512];
@@ -107,7 +122,15 @@ void http(const struct server *s, const char *method, const char *path, const ch
     cr_assert(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body) {
+    struct upload up = {body, len};
+    struct curl_slist *headers = NULL;
+    if (body && chunked) {
+        headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_upload);
+        curl_easy_setopt(c, CURLOPT_READDATA, &up);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    } else if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
@@ -122,6 +145,18 @@ void http(const struct server *s, const char *method, const char *path, const ch
     else
         r->transport_error = true;
     curl_easy_cleanup(c);
+    curl_slist_free_all(headers);
+}
+
+void http(const struct server *s, const char *method, const char *path, const char *body,
+          size_t len, struct reply *r)
+{
+    perform(s, method, path, body, len, false, r);
+}
+
+void http_post_chunked(const struct server *s, const char *path, const char *body, struct reply *r)
+{
+    perform(s, "POST", path, body, strlen(body), true, r);
 }
 
 int run_tidal_cmd(const char *const *args, char *err, size_t err_size)

@@ -38,6 +38,8 @@ struct reply {
 /* One request; body may be NULL (no body). */
 void http(const struct server *s, const char *method, const char *path, const char *body,
           size_t len, struct reply *r);
+/* A POST whose body is sent chunked, without Content-Length. */
+void http_post_chunked(const struct server *s, const char *path, const char *body, struct reply *r);
 
 /* Runs `tidal` with args to completion: exit status; stderr into err (NUL-terminated). */
 int run_tidal_cmd(const char *const *args, char *err, size_t err_size);

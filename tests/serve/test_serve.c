@@ -23,15 +23,16 @@ static const char *write_config(bool vm)
             "{\"functions\": {\n"
             " \"echo\": {\"image\": \"%s\", \"max_body\": \"64K\"},\n"
             " \"small\": {\"image\": \"%s\", \"max_body\": 16},\n"
+            " \"short\": {\"image\": \"%s\", \"max_output\": 64},\n"
             " \"crash\": {\"image\": \"%s\"},\n"
             " \"fail\": {\"image\": \"%s\"},\n"
             " \"spin\": {\"image\": \"%s\", \"timeout\": 0.5, \"max_concurrency\": 1,"
             " \"max_queue\": 0},\n"
             " \"slow\": {\"image\": \"%s\", \"timeout\": 30}\n"
             "}}\n",
-            function_image("echo", vm), function_image("echo", vm), function_image("fn_crash", vm),
-            function_image("fn_fail", vm), function_image("fn_spin", vm),
-            function_image("fn_slow", vm));
+            function_image("echo", vm), function_image("echo", vm), function_image("echo", vm),
+            function_image("fn_crash", vm), function_image("fn_fail", vm),
+            function_image("fn_spin", vm), function_image("fn_slow", vm));
     fclose(f);
     return path;
 }
@@ -78,7 +79,7 @@ static void check_routes(bool vm)
     cr_expect_eq(r.status, 200);
     cJSON *o = cJSON_Parse(r.body);
     cJSON *list = cJSON_GetObjectItem(o, "functions");
-    cr_assert_eq(cJSON_GetArraySize(list), 6, "%s", r.body);
+    cr_assert_eq(cJSON_GetArraySize(list), 7, "%s", r.body);
     cJSON *echo = cJSON_GetArrayItem(list, 0);
     cr_expect_str_eq(cJSON_GetObjectItem(echo, "name")->valuestring, "echo");
     cr_expect_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(echo, "invocations"), "ok")->valueint, 1);
@@ -109,7 +110,15 @@ static void check_statuses(bool vm)
     expect_error(&r, 404, "unknown_function", "nosuch");
     invoke(&s, "small", "this body is longer than sixteen bytes", &r);
     expect_error(&r, 413, "body_too_large", "16 bytes");
+    /* Without Content-Length the limit is found while reading. */
+    http_post_chunked(&s, "/v1/functions/small/invoke", "a chunked body over sixteen bytes", &r);
+    expect_error(&r, 413, "body_too_large", "16 bytes");
     invoke(&s, "small", "sixteen bytes ok", &r);
+    cr_expect_eq(r.status, 200, "%s", r.body);
+    /* Output is bounded: echo's answer to this body is longer than 64 bytes. */
+    invoke(&s, "short", "a body that, echoed with its header line, is over sixty-four bytes", &r);
+    expect_error(&r, 502, "output_too_large", "more than 64 bytes");
+    invoke(&s, "short", "fits", &r);
     cr_expect_eq(r.status, 200, "%s", r.body);
     invoke(&s, "crash", "", &r);
     expect_error(&r, 502, "function_crashed", vm ? "page fault" : "signal 11");
