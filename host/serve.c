@@ -34,8 +34,7 @@ static int register_all(struct tidal_server *srv, const char *dir, struct tidal_
 {
     for (unsigned i = 0; i < srv->nfns; i++) {
         uint64_t t0 = tidal_serve_now_ns();
-        int rc = tidal_function_register(&srv->fns[i], &srv->cfg->fns[i], srv->cfg->backend, dir, i,
-                                         err);
+        int rc = tidal_function_register(&srv->fns[i], srv->cfg, i, dir, err);
         if (rc)
             return rc;
         fprintf(stderr, "tidal serve: function %s ready (%s, template %llu KiB, %.1f ms)\n",
@@ -112,8 +111,6 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
         rc = TIDAL_SERVE_SYSTEM;
     else
         rc = register_all(&srv, dir, err);
-    if (dir[0])
-        rmdir(dir); /* empty: every template was unlinked once opened */
     struct MHD_Daemon *d = NULL;
     if (!rc && !(srv.dispatcher = tidal_dispatcher_start(srv.fns, srv.nfns, cfg->workers, err)))
         rc = TIDAL_SERVE_SYSTEM;
@@ -139,6 +136,8 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
     for (unsigned i = 0; srv.fns && i < cfg->nfns; i++)
         tidal_function_release(&srv.fns[i]);
     free(srv.fns);
+    if (dir[0])
+        rmdir(dir); /* empty: templates and working sets are unlinked once opened */
     pthread_mutex_destroy(&srv.log_lock);
     if (!rc)
         fprintf(stderr, "tidal serve: stopped\n");

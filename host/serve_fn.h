@@ -29,7 +29,7 @@ struct tidal_fn_counters {
     atomic_ulong outcomes[OUTCOME_COUNT];
     atomic_ulong latency_buckets[TIDAL_LATENCY_BUCKETS + 1]; /* the last: +Inf */
     atomic_ulong latency_sum_ns;
-    atomic_ulong exits, restores, spawns;
+    atomic_ulong exits, restores, spawns, prefetched_pages;
 };
 
 struct tidal_snap;
@@ -44,6 +44,11 @@ struct tidal_function {
     struct tidal_shell_pool *pool; /* VM backend: warm VM shells */
     unsigned pool_target;
     atomic_ulong next_clone_id;
+    /* The pages the first successful invocation touched, populated in bulk into every
+     * later clone before it runs (first touches are page faults otherwise). */
+    char ws_path[4200]; /* empty: prefetch is off */
+    atomic_int ws_state;
+    struct tidal_ws *ws; /* valid once ws_state is WS_READY */
     struct tidal_fn_counters counters;
 };
 
@@ -58,11 +63,10 @@ struct tidal_invocation {
     char detail[2048];
 };
 
-/* Boots the function to tidal_ready() and saves it as a template in dir (VM backend),
- * or checks that the program is executable (process backend). */
-int tidal_function_register(struct tidal_function *fn, const struct tidal_fn_spec *spec,
-                            enum tidal_serve_backend backend, const char *dir, unsigned index,
-                            struct tidal_err *err);
+/* Boots function `index` of cfg to tidal_ready() and saves it as a template in dir
+ * (VM backend), or checks that the program is executable (process backend). */
+int tidal_function_register(struct tidal_function *fn, const struct tidal_serve_config *cfg,
+                            unsigned index, const char *dir, struct tidal_err *err);
 void tidal_function_release(struct tidal_function *fn);
 
 /* Runs one request in a fresh clone (or process) with body as stdin. The worker

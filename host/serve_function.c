@@ -2,7 +2,9 @@
 #include "serve_fn.h"
 #include "tidal/elf.h"
 #include "tidal/file.h"
+#include "tidal/prefetch.h"
 #include "tidal/snapshot_vm.h"
+#include "tidal/vmstate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +21,8 @@
 #define POOL_MAX 8u
 /* Of a failing guest's stderr, what the error detail quotes. */
 #define STDERR_LIMIT (64u << 10)
+
+enum { WS_NONE, WS_RECORDING, WS_READY, WS_FAILED };
 
 const char *tidal_outcome_name(enum tidal_outcome o)
 {
@@ -121,16 +125,19 @@ static int boot_to_template(struct tidal_function *fn, const char *dir, struct t
     return 0;
 }
 
-int tidal_function_register(struct tidal_function *fn, const struct tidal_fn_spec *spec,
-                            enum tidal_serve_backend backend, const char *dir, unsigned index,
-                            struct tidal_err *err)
+int tidal_function_register(struct tidal_function *fn, const struct tidal_serve_config *cfg,
+                            unsigned index, const char *dir, struct tidal_err *err)
 {
+    const struct tidal_fn_spec *spec = &cfg->fns[index];
     memset(fn, 0, sizeof(*fn));
     fn->spec = spec;
-    fn->backend = backend;
+    fn->backend = cfg->backend;
     fn->index = index;
-    if (backend == TIDAL_BACKEND_VM)
+    if (fn->backend == TIDAL_BACKEND_VM) {
+        if (!cfg->no_prefetch)
+            snprintf(fn->ws_path, sizeof(fn->ws_path), "%s/%s.ws", dir, spec->name);
         return boot_to_template(fn, dir, err);
+    }
     if (access(spec->image, X_OK) < 0) {
         tidal_err_set(err, "function '%s': %.300s: %s (the process backend runs it as a program)",
                       spec->name, spec->image, strerror(errno));
@@ -145,6 +152,8 @@ void tidal_function_release(struct tidal_function *fn)
         tidal_shell_pool_free(fn->pool);
     if (fn->template)
         tidal_snap_close(fn->template);
+    if (atomic_load(&fn->ws_state) == WS_READY)
+        tidal_ws_free(fn->ws);
     fn->pool = NULL;
     fn->template = NULL;
 }
@@ -186,6 +195,25 @@ static void add_stderr(struct tidal_invocation *out, int err_fd)
                  "; stderr: %s", buf);
 }
 
+/* Once per function, by the first invocation that succeeds; a failure only costs
+ * the speed-up. The file is read back and unlinked at once. */
+static void record_working_set(struct tidal_function *fn, struct tidal_vm *vm)
+{
+    int none = WS_NONE;
+    if (!fn->ws_path[0] || !atomic_compare_exchange_strong(&fn->ws_state, &none, WS_RECORDING))
+        return;
+    struct tidal_err err;
+    uint64_t size;
+    tidal_vm_memory(vm, &size);
+    int ok = !tidal_ws_record(vm, fn->ws_path, &err) &&
+             !tidal_ws_load(fn->ws_path, size, &fn->ws, &err) && fn->ws;
+    unlink(fn->ws_path);
+    if (!ok)
+        fprintf(stderr, "tidal serve: function %s: no working-set prefetch: %s\n", fn->spec->name,
+                err.msg);
+    atomic_store_explicit(&fn->ws_state, ok ? WS_READY : WS_FAILED, memory_order_release);
+}
+
 static void run_clone(struct tidal_function *fn, int in_fd, int out_fd, int err_fd,
                       struct tidal_invocation *out, struct tidal_vm **used)
 {
@@ -205,6 +233,8 @@ static void run_clone(struct tidal_function *fn, int in_fd, int out_fd, int err_
         return;
     }
     atomic_fetch_add(&fn->counters.restores, 1);
+    if (atomic_load_explicit(&fn->ws_state, memory_order_acquire) == WS_READY)
+        atomic_fetch_add(&fn->counters.prefetched_pages, tidal_ws_prefetch(fn->ws, vm));
     struct tidal_run_result res = {0};
     do
         tidal_vm_run(vm, &res);
@@ -213,6 +243,8 @@ static void run_clone(struct tidal_function *fn, int in_fd, int out_fd, int err_
         out->exits += res.exits_by_reason[i];
     out->output_overflow = res.stdout_errors > 0;
     classify(&res, out);
+    if (out->outcome == OUTCOME_OK)
+        record_working_set(fn, vm);
 }
 
 static void close_if_open(int fd)

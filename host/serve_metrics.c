@@ -37,7 +37,7 @@ static unsigned pool_shells(const struct tidal_function *fn)
     return fn->pool ? tidal_shell_pool_ready(fn->pool) : 0;
 }
 
-enum per_function_value { EXITS, RESTORES, SPAWNS, POOL, RUNNING, QUEUED, TEMPLATE };
+enum per_function_value { EXITS, RESTORES, PREFETCHED, SPAWNS, POOL, RUNNING, QUEUED, TEMPLATE };
 
 static unsigned long long value_of(struct tidal_server *srv, struct tidal_function *fn,
                                    enum per_function_value v)
@@ -48,6 +48,8 @@ static unsigned long long value_of(struct tidal_server *srv, struct tidal_functi
         return atomic_load(&fn->counters.exits);
     case RESTORES:
         return atomic_load(&fn->counters.restores);
+    case PREFETCHED:
+        return atomic_load(&fn->counters.prefetched_pages);
     case SPAWNS:
         return atomic_load(&fn->counters.spawns);
     case POOL:
@@ -115,6 +117,8 @@ char *tidal_serve_metrics(struct tidal_server *srv)
                  "VM exits to the monitor during invocations.", EXITS);
     per_function(out, srv, "tidal_restores_total", "counter",
                  "Clones restored from the function's template.", RESTORES);
+    per_function(out, srv, "tidal_prefetched_pages_total", "counter",
+                 "Working-set pages populated into clones before they ran.", PREFETCHED);
     per_function(out, srv, "tidal_process_spawns_total", "counter",
                  "Processes spawned (process backend).", SPAWNS);
     per_function(out, srv, "tidal_pool_shells", "gauge", "Warm VM shells ready for the function.",
@@ -164,6 +168,8 @@ char *tidal_serve_functions_json(struct tidal_server *srv)
         cJSON_AddNumberToObject(o, "queued", queued);
         cJSON_AddNumberToObject(o, "exits", (double)atomic_load(&fn->counters.exits));
         cJSON_AddNumberToObject(o, "restores", (double)atomic_load(&fn->counters.restores));
+        cJSON_AddNumberToObject(o, "prefetched_pages",
+                                (double)atomic_load(&fn->counters.prefetched_pages));
         cJSON_AddNumberToObject(o, "pool_shells", pool_shells(fn));
         cJSON_AddNumberToObject(o, "template_bytes", (double)fn->template_bytes);
         cJSON_AddItemToArray(list, o);

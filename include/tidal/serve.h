@@ -44,6 +44,7 @@ struct tidal_serve_config {
     enum tidal_serve_backend backend;
     enum tidal_log_format log_format;
     const char *template_dir; /* where templates are written; a private tmpfs dir when NULL */
+    bool no_prefetch;         /* VM backend: don't record and prefetch working sets */
     struct tidal_fn_spec *fns;
     unsigned nfns;
 };
