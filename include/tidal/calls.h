@@ -31,6 +31,9 @@ struct tidal_call_io {
     int in_fd, out_fd, err_fd;
     volatile int *interrupted; /* set asynchronously (timeout, pause): stops a SLEEP or READ */
     uint64_t bytes_out;        /* console bytes written, for stats */
+    /* The guest's last TIDAL_CALL_PROGRESS (0/0: none yet). Written by the vCPU's
+     * thread, read by any other (tidal_vm_progress), hence accessed atomically. */
+    uint64_t progress_done, progress_total;
 };
 
 enum tidal_call_outcome {
