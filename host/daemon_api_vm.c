@@ -263,6 +263,7 @@ void api_vms(struct daemon *d, const struct api_request *q, struct api_reply *r)
         if (!strcmp(m, "GET")) {
             r->json = dvm_json(d, v);
         } else if (!strcmp(m, "DELETE")) {
+            dvm_wait_wound_down(d, v);
             if (v->thread_live)
                 wrong_state(r, v, "delete", "not running: stop it first");
             else {

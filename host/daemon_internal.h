@@ -118,6 +118,8 @@ void dvm_free(struct dvm *v);
  * `as` (RUNNING or PAUSED); waits until it is built. Lock held on entry and exit. */
 int dvm_launch(struct daemon *d, struct dvm *v, bool from_chain, enum dvm_state as,
                struct tidal_err *err);
+/* Waits until a runner that has stopped or suspended its VM is gone. Lock held. */
+void dvm_wait_wound_down(struct daemon *d, struct dvm *v);
 /* Hands a command to the runner and waits for it. Lock held on entry and exit. */
 int dvm_command(struct daemon *d, struct dvm *v, enum dvm_cmd cmd, struct tidal_err *err);
 void dvm_install_signal(void);

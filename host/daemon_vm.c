@@ -473,9 +473,17 @@ static void *run_thread(void *arg)
     return NULL;
 }
 
+void dvm_wait_wound_down(struct daemon *d, struct dvm *v)
+{
+    /* A runner that has answered stop or suspend still frees the VM and its files */
+    while (v->thread_live && !v->launching && v->state != DVM_RUNNING && v->state != DVM_PAUSED)
+        pthread_cond_wait(&d->cond, &d->lock);
+}
+
 int dvm_launch(struct daemon *d, struct dvm *v, bool from_chain, enum dvm_state as,
                struct tidal_err *err)
 {
+    dvm_wait_wound_down(d, v);
     if (v->thread_live)
         return tidal_err_set(err, "VM \"%s\" is %s already", v->name, dvm_state_name(v->state));
     struct runner *r = calloc(1, sizeof(*r));
