@@ -14,7 +14,8 @@ static int usage_error(const char *fmt, const char *arg)
     fputs("tidal daemon: ", stderr);
     fprintf(stderr, fmt, arg);
     fputs("\nusage: tidal daemon --state-dir DIR [--socket PATH] [--checkpoint-interval SEC]\n"
-          "                    [--clock-start TIME] [--clock-scale X] [--tick SEC]\n",
+          "                    [--clock-start TIME] [--clock-scale X] [--tick SEC]\n"
+          "                    [--full-snapshots]\n",
           stderr);
     return TIDAL_RC_USAGE;
 }
@@ -38,6 +39,10 @@ int tidal_cmd_daemon(int argc, char **argv)
     bool scale_given = false;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
+        if (!strcmp(opt, "--full-snapshots")) {
+            o.full_snapshots = true;
+            continue;
+        }
         if (i + 1 >= argc)
             return usage_error(
                 strncmp(opt, "--", 2) ? "unexpected argument '%s'" : "%s needs a value", opt);

@@ -269,7 +269,8 @@ static int save(struct runner *r, struct tidal_err *err)
     pthread_mutex_lock(&d->lock);
     unsigned gen = v->snap_gen, len = v->snap_len;
     pthread_mutex_unlock(&d->lock);
-    bool full = !r->tracking || !r->last || len == 0 || len >= DVM_MAX_CHAIN;
+    bool full =
+        !r->tracking || !r->last || len == 0 || len >= DVM_MAX_CHAIN || d->opts.full_snapshots;
     unsigned new_gen = full ? gen + 1 : gen, index = full ? 0 : len;
     char path[4500];
     dvm_snap_path(v, new_gen, index, path, sizeof(path));

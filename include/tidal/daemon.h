@@ -23,6 +23,7 @@ struct tidal_daemon_options {
     bool simulated;             /* --clock-start or --clock-scale given */
     double checkpoint_interval; /* real seconds between checkpoints of running batch jobs */
     double tick;                /* real seconds between two enforcement passes */
+    bool full_snapshots;        /* every save a full snapshot (for comparison); default: diffs */
     const char *log_path;       /* default <state_dir>/daemon.log */
 };
 
