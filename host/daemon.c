@@ -40,13 +40,6 @@ void dlog(struct daemon *d, const char *fmt, ...)
     pthread_mutex_unlock(&d->log_lock);
 }
 
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop(int sig)
-{
-    stop_signal = sig;
-}
-
 /* The socket: bound by us (a stale file from a crashed daemon is replaced, a live
  * daemon is refused), mode 0660 so that only the owner and its group may drive VMs. */
 static int open_socket(const char *path, struct tidal_err *err)
@@ -138,6 +131,13 @@ int tidal_daemon_run(const struct tidal_daemon_options *o)
     }
     signal(SIGPIPE, SIG_IGN);
     dvm_install_signal();
+    /* SIGTERM and SIGINT are taken by sigwait on this thread only: blocked here,
+     * before any thread exists, so that every thread inherits the mask. */
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGTERM);
+    sigaddset(&stop_set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
     daemon_cgroup_init(d);
     dlog(d, "cgroups: %s", d->cgroup_note);
 
@@ -156,16 +156,13 @@ int tidal_daemon_run(const struct tidal_daemon_options *o)
     pthread_t enforcer;
     pthread_create(&enforcer, NULL, daemon_enforcer, d);
 
-    struct sigaction sa = {.sa_handler = on_stop};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
     fprintf(stderr, "tidal daemon: listening on %s\n", d->socket_path);
     dlog(d, "listening");
-    while (!stop_signal)
-        pause();
+    int stop_signal = 0;
+    while (sigwait(&stop_set, &stop_signal))
+        ;
 
-    dlog(d, "stopping on signal %d", (int)stop_signal);
+    dlog(d, "stopping on signal %d", stop_signal);
     d->stopping = 1;
     pthread_join(enforcer, NULL);
     MHD_stop_daemon(http);

@@ -175,7 +175,11 @@ void daemon_plan_refresh(struct daemon *d, double now)
     if (!d->plan_stale && sig == last_signature && d->plan_ok >= 0)
         return;
     free_plan(d->plan);
+    char before[sizeof(d->plan_note)];
+    memcpy(before, d->plan_note, sizeof(before));
     d->plan = build(d, day, d->plan_note, sizeof(d->plan_note));
+    if (strcmp(before, d->plan_note))
+        dlog(d, "plan: %s", d->plan_note);
     d->plan_ok = d->plan != NULL;
     d->plan_stale = false;
     last_signature = sig;
