@@ -134,8 +134,9 @@ test: deps
 test-nested: deps
 	$(MAKE) --no-print-directory all $(TEST_GUESTS) $(foreach s,$(KVM_SUITES),$(B)/tests/$(s))
 	ci/kvm-in-qemu/setup.sh
-	ci/kvm-in-qemu/run.sh -- sh -c 'set -e; for s in $(KVM_SUITES); do echo "== tests/$$s (nested)"; \
-		env TIDAL_BIN=$(CURDIR)/$(B)/tidal TIDAL_ROOT=$(CURDIR) $(B)/tests/$$s --jobs 1; done'
+	@# one line: run.sh quotes the command with printf %q, and a newline in it would
+	@# become $$'...' quoting, which the machine's sh does not read
+	ci/kvm-in-qemu/run.sh -- sh -c 'set -e; for s in $(KVM_SUITES); do echo "== tests/$$s (nested)"; env TIDAL_BIN=$(CURDIR)/$(B)/tidal TIDAL_ROOT=$(CURDIR) $(B)/tests/$$s --jobs 1; done'
 
 demo: deps
 	$(MAKE) --no-print-directory all
