@@ -272,3 +272,33 @@ Test(api, refuses_a_second_daemon_on_the_same_state)
     cr_assert_neq(rc, 0);
     cr_assert(strstr(out, "another daemon uses it"), "%s", out);
 }
+
+struct plan_wait {
+    const char *fragment;
+};
+
+static bool plan_says(struct test_daemon *td, void *arg)
+{
+    struct plan_wait *w = arg;
+    cJSON *o;
+    api(td, "GET", "/v1/host", NULL, &o);
+    bool ok = strstr(jstr(o, "plan"), w->fragment) != NULL;
+    cJSON_Delete(o);
+    return ok;
+}
+
+Test(api, jobs_go_through_the_scheduler)
+{
+    cr_assert_eq(api(&t, "POST", "/v1/batch", job_body("fits"), NULL), 201);
+    struct plan_wait planned = {"planned 1 batch job(s) with the scheduler"};
+    wait_for(&t, plan_says, &planned, "a plan with the job");
+    /* A job larger than this host: no plan can hold it, windows alone decide. */
+    char body[PATH_MAX + 400];
+    snprintf(body, sizeof(body),
+             "{\"name\":\"huge\",\"image\":\"%s\",\"cpus\":1000,"
+             "\"window\":{\"cron\":\"0 22 * * *\",\"duration\":\"8h\"}}",
+             image_path("build/examples/hashchain.elf"));
+    cr_assert_eq(api(&t, "POST", "/v1/batch", body, NULL), 201);
+    struct plan_wait none = {"windows alone decide"};
+    wait_for(&t, plan_says, &none, "the planner to refuse the oversized job");
+}

@@ -134,3 +134,27 @@ Test(lifecycle, guest_runs_to_its_result)
     cr_assert(strstr(text, "hashchain 3000000 steps digest "), "%s", text);
     free(text);
 }
+
+Test(lifecycle, suspended_vm_survives_kill9)
+{
+    require_kvm();
+    daemon_start(&t, NULL);
+    char body[PATH_MAX + 100];
+    snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"mem\":\"16M\"}",
+             image("build/tests/guests/heartbeat.elf"));
+    cr_assert_eq(api(&t, "POST", "/v1/vms", body, NULL), 201);
+    struct beat_wait w = {"web", 2};
+    wait_for(&t, beats_past, &w, "the service's first beats");
+    expect_state("suspend", "suspended");
+    w.after = last_beat("web");
+    daemon_kill9(&t);
+    daemon_restart(&t, NULL);
+    cJSON *o;
+    cr_assert_eq(api(&t, "GET", "/v1/vms/web", NULL, &o), 200);
+    cr_assert_str_eq(jstr(o, "state"), "suspended");
+    cJSON_Delete(o);
+    cr_assert_eq(last_beat("web"), w.after, "the console log is kept as it was");
+    expect_state("resume", "running");
+    /* it goes on from its snapshot: the beats continue, they do not restart at 0 */
+    wait_for(&t, beats_past, &w, "beats after resuming from disk in a new daemon");
+}
