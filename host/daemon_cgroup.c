@@ -62,9 +62,11 @@ static int try_v2(struct daemon *d)
     snprintf(pid, sizeof(pid), "%d", (int)getpid());
     char limit[64];
     snprintf(limit, sizeof(limit), "%ld 100000", sysconf(_SC_NPROCESSORS_ONLN) * 100000L);
-    if ((mkdir(base, 0755) && errno != EEXIST) || put(base, "cgroup.procs", pid) ||
-        put(base, "cgroup.subtree_control", "+cpu") || make_class("service", true, "1000", NULL) ||
-        make_class("batch", true, "100", limit)) {
+    /* Controllers and threaded children first, the daemon's process last: a cgroup
+     * with processes may not enable controllers for its children. */
+    if ((mkdir(base, 0755) && errno != EEXIST) || put(base, "cgroup.subtree_control", "+cpu") ||
+        make_class("service", true, "1000", NULL) || make_class("batch", true, "100", limit) ||
+        put(base, "cgroup.procs", pid)) {
         snprintf(d->cgroup_note, sizeof(d->cgroup_note),
                  "cgroup v2 at %s not writable (%s): no CPU weights or limits per class", base,
                  strerror(errno));

@@ -302,3 +302,20 @@ Test(api, jobs_go_through_the_scheduler)
     struct plan_wait none = {"windows alone decide"};
     wait_for(&t, plan_says, &none, "the planner to refuse the oversized job");
 }
+
+Test(api, a_damaged_state_file_is_refused_by_name)
+{
+    daemon_kill9(&t);
+    char path[400];
+    snprintf(path, sizeof(path), "%s/state.json", t.state);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("{\"version\": 1, \"vms\": [{\"name\": \"x\"}]}", f);
+    fclose(f);
+    char out[4096];
+    int rc = run_cli(
+        &t, (const char *const[]){"daemon", "--state-dir", t.state, "--socket", t.socket, NULL},
+        out, sizeof(out));
+    cr_assert_eq(rc, 65, "%s", out);
+    cr_assert(strstr(out, "state.json") && strstr(out, "VM \"x\""), "%s", out);
+}
