@@ -34,7 +34,9 @@ double tidal_clock_now(const struct tidal_clock *c)
         clock_gettime(CLOCK_REALTIME, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
     }
-    return c->start + c->manual_offset + (mono_seconds() - c->real_start) * c->scale;
+    double offset; /* moved by API threads while others read it */
+    __atomic_load(&c->manual_offset, &offset, __ATOMIC_RELAXED);
+    return c->start + offset + (mono_seconds() - c->real_start) * c->scale;
 }
 
 int tidal_clock_advance(struct tidal_clock *c, double seconds, struct tidal_err *err)
@@ -44,7 +46,10 @@ int tidal_clock_advance(struct tidal_clock *c, double seconds, struct tidal_err 
                                   "with --clock-scale 0 (a manual simulated clock)");
     if (!(seconds >= 0) || seconds > 366 * 86400.0)
         return tidal_err_set(err, "advance %g: expected seconds in 0..31622400", seconds);
-    c->manual_offset += seconds;
+    double offset;
+    __atomic_load(&c->manual_offset, &offset, __ATOMIC_RELAXED);
+    offset += seconds; /* callers serialise advances; readers only need a whole value */
+    __atomic_store(&c->manual_offset, &offset, __ATOMIC_RELAXED);
     return 0;
 }
 
