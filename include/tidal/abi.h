@@ -51,7 +51,7 @@ enum tidal_call_nr {
     TIDAL_CALL_SLEEP = 5,    /* arg0 = nanoseconds; ret = 0 */
     TIDAL_CALL_READY = 6,    /* arg0 = GPA of tidal_ready_info, arg1/arg2 = console flush;
                               * the guest is initialised: the host may snapshot it here */
-    TIDAL_CALL_PROGRESS = 7, /* arg0 = work done, arg1 = total work (> 0, >= done); ret = 0.
+    TIDAL_CALL_PROGRESS = 7, /* arg0 = work done, arg1 = total (> 0, >= done); ret = 0 or -EINVAL.
                               * Only recorded: a host daemon shows it, the guest goes on */
 };
 
