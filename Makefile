@@ -78,7 +78,7 @@ build/guest/%.o: guestlib/%.c
 	$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
 build/guest/%.o: guestlib/%.S
 	@mkdir -p $(dir $@)
-	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+	$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP -c $< -o $@
 $(GUEST_LIB): $(patsubst guestlib/%,build/guest/%.o,$(basename $(GUESTLIB_SRC)))
 	rm -f $@ && ar rcs $@ $^
 

@@ -11,5 +11,9 @@ int tidal_cmd_plan(int argc, char **argv);
 int tidal_cmd_restore(int argc, char **argv);
 int tidal_cmd_clone(int argc, char **argv);
 int tidal_cmd_serve(int argc, char **argv);
+int tidal_cmd_daemon(int argc, char **argv);
+int tidal_cmd_vm(int argc, char **argv);
+int tidal_cmd_ps(int argc, char **argv);
+int tidal_cmd_batch(int argc, char **argv);
 
 #endif

@@ -25,6 +25,15 @@ static void usage(FILE *out)
           "                    serve functions over HTTP, each request in a fresh clone\n"
           "                    of the function's template (tidal serve --help)\n"
           "  plan ...          plan day and night workloads onto hosts (tidal plan --help)\n"
+          "  daemon --state-dir DIR [--socket PATH] [--checkpoint-interval SEC]\n"
+          "         [--clock-start TIME] [--clock-scale X]\n"
+          "                    own this host's microVMs: REST API on a Unix socket, batch\n"
+          "                    jobs run in their windows (docs/api.md)\n"
+          "  vm create|start|pause|resume|snapshot|suspend|restore|stop|rm|get|console|ls\n"
+          "                    VMs on the daemon (tidal vm for usage)\n"
+          "  ps                list the daemon's VMs\n"
+          "  batch submit JOB.json|ls|get NAME|cancel NAME\n"
+          "                    batch jobs on the daemon, with progress bars\n"
           "  version           print the version and the guest ABI version\n",
           out);
 }
@@ -44,6 +53,14 @@ int main(int argc, char **argv)
         return tidal_cmd_clone(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve"))
         return tidal_cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "daemon"))
+        return tidal_cmd_daemon(argc - 1, argv + 1);
+    if (!strcmp(cmd, "vm"))
+        return tidal_cmd_vm(argc - 1, argv + 1);
+    if (!strcmp(cmd, "ps"))
+        return tidal_cmd_ps(argc - 1, argv + 1);
+    if (!strcmp(cmd, "batch"))
+        return tidal_cmd_batch(argc - 1, argv + 1);
     if (!strcmp(cmd, "plan"))
         return tidal_cmd_plan(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

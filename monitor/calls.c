@@ -44,6 +44,8 @@ const char *tidal_call_name(uint32_t nr)
         return "SLEEP";
     case TIDAL_CALL_READY:
         return "READY";
+    case TIDAL_CALL_PROGRESS:
+        return "PROGRESS";
     default:
         return "unknown";
     }
@@ -228,6 +230,16 @@ enum tidal_call_outcome tidal_call_handle(const struct tidal_guest_mem *mem,
             tidal_guest_mark_written(mem, block_gpa, sizeof(*block));
             out = TIDAL_CALL_READIED;
         }
+        break;
+    case TIDAL_CALL_PROGRESS:
+        /* A total of 0 or done past total would show as a nonsense progress bar: the
+         * guest is told, but not killed, since this is advisory. */
+        if (c.arg[1] == 0 || c.arg[0] > c.arg[1]) {
+            ret = -EINVAL;
+            break;
+        }
+        __atomic_store_n(&io->progress_total, c.arg[1], __ATOMIC_RELAXED);
+        __atomic_store_n(&io->progress_done, c.arg[0], __ATOMIC_RELEASE);
         break;
     default:
         return invalid(res, "unknown call number %u", c.nr);

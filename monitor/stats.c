@@ -70,3 +70,11 @@ int tidal_vm_stat(struct tidal_vm *vm, const char *name, uint64_t *value)
     *value = f.value;
     return 0;
 }
+
+void tidal_vm_progress(const struct tidal_vm *vm, uint64_t *done, uint64_t *total)
+{
+    *done = __atomic_load_n(&vm->io.progress_done, __ATOMIC_ACQUIRE);
+    *total = __atomic_load_n(&vm->io.progress_total, __ATOMIC_RELAXED);
+    if (*done > *total) /* read between the two stores of a report with a smaller total */
+        *done = *total;
+}

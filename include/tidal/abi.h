@@ -13,7 +13,7 @@
 #ifndef TIDAL_ABI_H
 #define TIDAL_ABI_H
 
-#define TIDAL_ABI_VERSION 1
+#define TIDAL_ABI_VERSION 2 /* 2: TIDAL_CALL_PROGRESS */
 
 /* ---- The image note: a PT_NOTE with this name and type, desc = tidal_image_note ---- */
 #define TIDAL_NOTE_NAME "Tidal"
@@ -44,13 +44,15 @@ struct tidal_image_note {
 
 #ifndef __ASSEMBLER__
 enum tidal_call_nr {
-    TIDAL_CALL_WRITE = 1, /* arg0 = GPA of tidal_iov[], arg1 = count; ret = bytes or -errno */
-    TIDAL_CALL_READ = 2,  /* arg0 = fd (0), arg1 = GPA of buffer, arg2 = length; ret = bytes */
-    TIDAL_CALL_EXIT = 3,  /* arg0 = status, arg1/arg2 = final console flush (iov, count) */
-    TIDAL_CALL_FAULT = 4, /* arg0 = GPA of tidal_fault, arg1/arg2 = final flush; never returns */
-    TIDAL_CALL_SLEEP = 5, /* arg0 = nanoseconds; ret = 0 */
-    TIDAL_CALL_READY = 6, /* arg0 = GPA of tidal_ready_info, arg1/arg2 = console flush;
-                           * the guest is initialised: the host may snapshot it here */
+    TIDAL_CALL_WRITE = 1,    /* arg0 = GPA of tidal_iov[], arg1 = count; ret = bytes or -errno */
+    TIDAL_CALL_READ = 2,     /* arg0 = fd (0), arg1 = GPA of buffer, arg2 = length; ret = bytes */
+    TIDAL_CALL_EXIT = 3,     /* arg0 = status, arg1/arg2 = final console flush (iov, count) */
+    TIDAL_CALL_FAULT = 4,    /* arg0 = GPA of tidal_fault, arg1/arg2 = final flush; never returns */
+    TIDAL_CALL_SLEEP = 5,    /* arg0 = nanoseconds; ret = 0 */
+    TIDAL_CALL_READY = 6,    /* arg0 = GPA of tidal_ready_info, arg1/arg2 = console flush;
+                              * the guest is initialised: the host may snapshot it here */
+    TIDAL_CALL_PROGRESS = 7, /* arg0 = work done, arg1 = total (> 0, >= done); ret = 0 or -EINVAL.
+                              * Only recorded: a host daemon shows it, the guest goes on */
 };
 
 /* Filled by the monitor when a guest resumes from tidal_ready(): after a restore the

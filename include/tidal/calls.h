@@ -33,6 +33,9 @@ struct tidal_call_io {
     uint64_t bytes_out;        /* console bytes written, for stats */
     uint64_t stdout_errors;    /* host writes of the guest's stdout that failed (e.g. a
                                   full, bounded output file): the guest got the error */
+    /* The guest's last TIDAL_CALL_PROGRESS (0/0: none yet). Written by the vCPU's
+     * thread, read by any other (tidal_vm_progress), hence accessed atomically. */
+    uint64_t progress_done, progress_total;
 };
 
 enum tidal_call_outcome {

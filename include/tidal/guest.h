@@ -23,4 +23,9 @@ const char *tidal_input(size_t *len);
 /* Fills buf with random bytes (ChaCha20 keyed by host entropy); never traps. */
 void tidal_random(void *buf, size_t len);
 
+/* Tells the host how much of its work a batch guest has done (done <= total,
+ * total > 0), e.g. for `tidal batch ls`. Each call is one VM exit: report every few
+ * percent, not every step. Returns 0, or -EINVAL (-22) for done > total or total 0. */
+int tidal_progress(uint64_t done, uint64_t total);
+
 #endif

@@ -97,6 +97,10 @@ int tidal_vm_stats(struct tidal_vm *vm, void (*emit)(void *ctx, const char *name
  * next exit). */
 void tidal_vm_request_pause(struct tidal_vm *vm);
 
+/* The guest's latest tidal_progress(done, total); both 0 until it first reports.
+ * Safe to call from any thread while the VM runs. */
+void tidal_vm_progress(const struct tidal_vm *vm, uint64_t *done, uint64_t *total);
+
 /* One stat by name (e.g. "insn_emulation", "exits"); -1 when absent. */
 int tidal_vm_stat(struct tidal_vm *vm, const char *name, uint64_t *value);
 

@@ -2,6 +2,7 @@
 #include "tidal/calls.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,4 +208,29 @@ Test(calls, sleep_stops_when_interrupted)
     put_call(TIDAL_CALL_SLEEP, UINT64_MAX, 0, 0);
     cr_assert_eq(handle(&res), TIDAL_CALL_CONTINUE);
     cr_assert_eq(block()->ret, 0);
+}
+
+Test(calls, progress_is_recorded)
+{
+    struct tidal_call_result res;
+    put_call(TIDAL_CALL_PROGRESS, 25, 100, 0);
+    cr_assert_eq(handle(&res), TIDAL_CALL_CONTINUE);
+    cr_assert_eq(block()->ret, 0);
+    cr_assert_eq(io.progress_done, 25);
+    cr_assert_eq(io.progress_total, 100);
+}
+
+Test(calls, progress_with_bad_numbers_is_refused_but_not_fatal)
+{
+    struct tidal_call_result res;
+    put_call(TIDAL_CALL_PROGRESS, 7, 10, 0);
+    cr_assert_eq(handle(&res), TIDAL_CALL_CONTINUE);
+    put_call(TIDAL_CALL_PROGRESS, 11, 10, 0);
+    cr_assert_eq(handle(&res), TIDAL_CALL_CONTINUE);
+    cr_assert_eq(block()->ret, -EINVAL, "done past total");
+    put_call(TIDAL_CALL_PROGRESS, 0, 0, 0);
+    cr_assert_eq(handle(&res), TIDAL_CALL_CONTINUE);
+    cr_assert_eq(block()->ret, -EINVAL, "total of 0");
+    cr_assert_eq(io.progress_done, 7, "the last good report stands");
+    cr_assert_eq(io.progress_total, 10);
 }

@@ -1,0 +1,198 @@
+/* `tidal vm ...` and `tidal ps`: VMs on a running daemon, through its API. */
+#include "commands.h"
+#include "daemon_cli.h"
+#include "exit_codes.h"
+#include "tidal/daemon.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs("tidal vm: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\nusage: tidal vm create --name NAME IMAGE [--mem SIZE] [--cpus N] [--no-start] "
+          "[-- ARGS...]\n"
+          "       tidal vm {start|pause|resume|snapshot|suspend|restore|stop|rm|get|console} NAME\n"
+          "       tidal vm ls        (also: tidal ps)\n"
+          "       --socket PATH (or $TIDAL_SOCKET) selects the daemon\n",
+          stderr);
+    return TIDAL_RC_USAGE;
+}
+
+static const char *str(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double num(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static int list(const char *sock)
+{
+    cJSON *vms;
+    int rc = tidal_cli_call("tidal ps", sock, "GET", "/v1/vms", NULL, &vms);
+    if (rc)
+        return rc;
+    printf("%-20s %-8s %-10s %6s %5s %8s %s\n", "NAME", "CLASS", "STATE", "MEM", "CPUS", "SNAPS",
+           "IMAGE");
+    const cJSON *v;
+    cJSON_ArrayForEach(v, vms)
+    {
+        char mem[16];
+        tidal_cli_size(num(v, "mem"), mem);
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(v, "snapshots");
+        printf("%-20s %-8s %-10s %6s %5g %8g %s\n", str(v, "name"), str(v, "class"),
+               str(v, "state"), mem, num(v, "cpus"), num(s, "chain"), str(v, "image"));
+    }
+    cJSON_Delete(vms);
+    return 0;
+}
+
+static int create(const char *sock, int argc, char **argv)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON *args = cJSON_AddArrayToObject(body, "args");
+    const char *image = NULL;
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) {
+            i++;
+            break;
+        }
+        if (!strcmp(a, "--no-start")) {
+            cJSON_AddBoolToObject(body, "start", 0);
+        } else if (!strcmp(a, "--name") || !strcmp(a, "--mem") || !strcmp(a, "--cpus")) {
+            if (i + 1 >= argc) {
+                cJSON_Delete(body);
+                return usage_error("%s needs a value", a);
+            }
+            const char *val = argv[++i];
+            if (!strcmp(a, "--cpus")) {
+                char *end;
+                double c = strtod(val, &end);
+                if (*end || !*val) {
+                    cJSON_Delete(body);
+                    return usage_error("--cpus '%s': expected a number", val);
+                }
+                cJSON_AddNumberToObject(body, "cpus", c);
+            } else {
+                cJSON_AddStringToObject(body, a + 2, val);
+            }
+        } else if (a[0] == '-') {
+            cJSON_Delete(body);
+            return usage_error("unknown option '%s'", a);
+        } else if (!image) {
+            image = a;
+        } else {
+            cJSON_AddItemToArray(args, cJSON_CreateString(a));
+        }
+    }
+    for (; i < argc; i++)
+        cJSON_AddItemToArray(args, cJSON_CreateString(argv[i]));
+    if (!cJSON_GetObjectItemCaseSensitive(body, "name") || !image) {
+        cJSON_Delete(body);
+        return usage_error("%s", "create needs --name NAME and an IMAGE");
+    }
+    char full[PATH_MAX];
+    if (!realpath(image, full)) {
+        cJSON_Delete(body);
+        fprintf(stderr, "tidal vm create: %s: no such file\n", image);
+        return TIDAL_RC_NO_INPUT;
+    }
+    cJSON_AddStringToObject(body, "image", full);
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    cJSON *vm;
+    int rc = tidal_cli_call("tidal vm create", sock, "POST", "/v1/vms", text, &vm);
+    free(text);
+    if (!rc)
+        printf("%s %s\n", str(vm, "name"), str(vm, "state"));
+    cJSON_Delete(vm);
+    return rc;
+}
+
+int tidal_cmd_ps(int argc, char **argv)
+{
+    const char *sock = tidal_cli_socket(&argc, argv);
+    if (argc > 1)
+        return usage_error("unexpected argument '%s'", argv[1]);
+    return list(sock);
+}
+
+int tidal_cmd_vm(int argc, char **argv)
+{
+    const char *sock = tidal_cli_socket(&argc, argv);
+    if (argc < 2)
+        return usage_error("%s", "missing subcommand");
+    const char *sub = argv[1];
+    if (!strcmp(sub, "ls") || !strcmp(sub, "list"))
+        return argc == 2 ? list(sock) : usage_error("unexpected argument '%s'", argv[2]);
+    if (!strcmp(sub, "create"))
+        return create(sock, argc - 1, argv + 1);
+    static const char *const actions[] = {"start",   "pause",   "resume", "snapshot",
+                                          "suspend", "restore", "stop",   NULL};
+    if (argc != 3)
+        return usage_error("%s needs exactly one NAME", sub);
+    const char *name = argv[2];
+    char path[256], who[64];
+    snprintf(who, sizeof(who), "tidal vm %s", sub);
+    if (strlen(name) > 100)
+        return usage_error("NAME '%s' is too long", name);
+    cJSON *out = NULL;
+    int rc;
+    if (!strcmp(sub, "get") || !strcmp(sub, "console")) {
+        snprintf(path, sizeof(path), "/v1/vms/%s%s", name, sub[0] == 'c' ? "/console" : "");
+        if (sub[0] == 'c') {
+            struct tidal_response resp;
+            struct tidal_err err;
+            if (tidal_client_request(sock, "GET", path, NULL, &resp, &err)) {
+                fprintf(stderr, "%s: %s\n", who, err.msg);
+                return TIDAL_RC_NO_INPUT;
+            }
+            if (resp.status >= 400) {
+                tidal_response_free(&resp);
+                return tidal_cli_call(who, sock, "GET", path, NULL, NULL);
+            }
+            fwrite(resp.body, 1, resp.len, stdout);
+            tidal_response_free(&resp);
+            return 0;
+        }
+        rc = tidal_cli_call(who, sock, "GET", path, NULL, &out);
+        if (!rc) {
+            char *text = cJSON_Print(out);
+            puts(text);
+            free(text);
+        }
+        cJSON_Delete(out);
+        return rc;
+    }
+    if (!strcmp(sub, "rm") || !strcmp(sub, "delete")) {
+        snprintf(path, sizeof(path), "/v1/vms/%s", name);
+        return tidal_cli_call(who, sock, "DELETE", path, NULL, NULL);
+    }
+    for (const char *const *a = actions; *a; a++)
+        if (!strcmp(sub, *a)) {
+            snprintf(path, sizeof(path), "/v1/vms/%s/%s", name, sub);
+            rc = tidal_cli_call(who, sock, "POST", path, NULL, &out);
+            if (!rc) {
+                const cJSON *s = cJSON_GetObjectItemCaseSensitive(out, "snapshots");
+                if (!strcmp(sub, "snapshot") || !strcmp(sub, "suspend"))
+                    printf("%s %s (snapshot chain %g, last save %g bytes in %.1f ms)\n", name,
+                           str(out, "state"), num(s, "chain"), num(s, "last_bytes"),
+                           num(s, "last_save_ms"));
+                else
+                    printf("%s %s\n", name, str(out, "state"));
+            }
+            cJSON_Delete(out);
+            return rc;
+        }
+    return usage_error("unknown subcommand '%s'", sub);
+}

@@ -1,0 +1,181 @@
+/* `tidal daemon`: sets up the state directory, the log and the socket, brings back
+ * what state.json names, then serves the API and runs the enforcer until SIGTERM. */
+#include "daemon_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void dlog(struct daemon *d, const char *fmt, ...)
+{
+    char t[32];
+    tidal_format_time(tidal_clock_now(&d->clock), t);
+    pthread_mutex_lock(&d->log_lock);
+    fprintf(d->log, "%s ", t);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(d->log, fmt, ap);
+    va_end(ap);
+    fputc('\n', d->log);
+    fflush(d->log);
+    pthread_mutex_unlock(&d->log_lock);
+}
+
+/* The socket: bound by us (a stale file from a crashed daemon is replaced, a live
+ * daemon is refused), mode 0660 so that only the owner and its group may drive VMs. */
+static int open_socket(const char *path, struct tidal_err *err)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(addr.sun_path))
+        return tidal_err_set(err, "--socket %s: longer than %zu bytes", path,
+                             sizeof(addr.sun_path) - 1);
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return tidal_err_set(err, "socket: %s", strerror(errno));
+    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+        close(fd);
+        return tidal_err_set(err, "%s: another daemon is listening there", path);
+    }
+    unlink(path);
+    mode_t old = umask(0117); /* no window in which the socket is world-accessible */
+    int rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+    umask(old);
+    if (rc || chmod(path, 0660) || listen(fd, 64)) {
+        int e = errno;
+        close(fd);
+        return tidal_err_set(err, "%s: %s", path, strerror(e));
+    }
+    return fd;
+}
+
+static int prepare_dirs(struct daemon *d, struct tidal_err *err)
+{
+    char vms[4200];
+    snprintf(vms, sizeof(vms), "%s/vms", d->state_dir);
+    if ((mkdir(d->state_dir, 0700) && errno != EEXIST) || (mkdir(vms, 0700) && errno != EEXIST))
+        return tidal_err_set(err, "--state-dir %s: %s", d->state_dir, strerror(errno));
+    /* One daemon per state directory: two would overwrite each other's state.json. */
+    char lock[4200];
+    snprintf(lock, sizeof(lock), "%s/daemon.lock", d->state_dir);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tidal_err_set(err, "%s: %s", lock, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB))
+        return tidal_err_set(err, "--state-dir %s: another daemon uses it (%s is locked)",
+                             d->state_dir, lock);
+    return 0; /* fd stays open (and locked) for the daemon's life */
+}
+
+int tidal_daemon_run(const struct tidal_daemon_options *o)
+{
+    static struct daemon daemon_storage;
+    struct daemon *d = &daemon_storage;
+    struct tidal_err err;
+    d->opts = *o;
+    if (strlen(o->state_dir) > 2048) {
+        fprintf(stderr, "tidal daemon: --state-dir: path longer than 2048 bytes\n");
+        return 64;
+    }
+    snprintf(d->state_dir, sizeof(d->state_dir), "%s", o->state_dir);
+    if (o->socket_path)
+        snprintf(d->socket_path, sizeof(d->socket_path), "%s", o->socket_path);
+    else
+        snprintf(d->socket_path, sizeof(d->socket_path), "%s", TIDAL_DAEMON_SOCKET_DEFAULT);
+    pthread_mutex_init(&d->lock, NULL);
+    pthread_mutex_init(&d->persist_lock, NULL);
+    pthread_mutex_init(&d->log_lock, NULL);
+    pthread_cond_init(&d->cond, NULL);
+    tidal_clock_init(&d->clock, o->simulated, o->clock_start, o->clock_scale);
+    d->started_real = mono_now();
+    d->plan_stale = true;
+
+    if (prepare_dirs(d, &err)) {
+        fprintf(stderr, "tidal daemon: %s\n", err.msg);
+        return 73; /* EX_CANTCREAT */
+    }
+    char log_path[sizeof(d->state_dir) + 16];
+    if (snprintf(log_path, sizeof(log_path), "%s/daemon.log", d->state_dir) >=
+        (int)sizeof(log_path))
+        return 64;
+    d->log = fopen(o->log_path ? o->log_path : log_path, "a");
+    if (!d->log) {
+        fprintf(stderr, "tidal daemon: %s: %s\n", o->log_path ? o->log_path : log_path,
+                strerror(errno));
+        return 73;
+    }
+    dlog(d, "starting (pid %d, state %s, socket %s)", (int)getpid(), d->state_dir, d->socket_path);
+    if (daemon_load(d, &err)) {
+        dlog(d, "cannot load the state: %s", err.msg);
+        fprintf(stderr, "tidal daemon: %s\n", err.msg);
+        return 65;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    dvm_install_signal();
+    /* SIGTERM and SIGINT are taken by sigwait on this thread only: blocked here,
+     * before any thread exists, so that every thread inherits the mask. */
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGTERM);
+    sigaddset(&stop_set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+    daemon_cgroup_init(d);
+    dlog(d, "cgroups: %s", d->cgroup_note);
+
+    int fd = open_socket(d->socket_path, &err);
+    if (fd < 0) {
+        dlog(d, "%s", err.msg);
+        fprintf(stderr, "tidal daemon: %s\n", err.msg);
+        return 71;
+    }
+    daemon_recover(d);
+    struct MHD_Daemon *http = daemon_http_start(d, fd, &err);
+    if (!http) {
+        fprintf(stderr, "tidal daemon: %s\n", err.msg);
+        return 71;
+    }
+    pthread_t enforcer;
+    pthread_create(&enforcer, NULL, daemon_enforcer, d);
+
+    fprintf(stderr, "tidal daemon: listening on %s\n", d->socket_path);
+    dlog(d, "listening");
+    int stop_signal = 0;
+    while (sigwait(&stop_set, &stop_signal))
+        ;
+
+    dlog(d, "stopping on signal %d", stop_signal);
+    d->stopping = 1;
+    pthread_join(enforcer, NULL);
+    MHD_stop_daemon(http);
+    /* VMs stay as state.json says: a restarted daemon brings running ones back from
+     * their latest snapshot. Checkpoint running batch jobs now so little is redone. */
+    pthread_mutex_lock(&d->lock);
+    for (struct dvm *v = d->vms; v; v = v->next)
+        if (v->job && v->state == DVM_RUNNING && v->thread_live)
+            if (dvm_command(d, v, CMD_SNAPSHOT, &err))
+                dlog(d, "%s: final checkpoint failed: %s", v->name, err.msg);
+    pthread_mutex_unlock(&d->lock);
+    daemon_persist(d);
+    unlink(d->socket_path);
+    dlog(d, "stopped");
+    return 0;
+}

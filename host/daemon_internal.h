@@ -1,0 +1,160 @@
+/* The daemon's own structures, shared by host/daemon_*.c only.
+ *
+ * Threads: libmicrohttpd runs one thread per connection (so a slow snapshot never
+ * holds up another client, the day services' included); each live VM has a runner
+ * thread that owns its struct tidal_vm; one enforcement thread applies batch
+ * windows, the plan and checkpoints. VMs run as threads of the daemon rather than
+ * child processes: pausing is a signal to the runner thread (tidal_vm_request_pause
+ * is async-signal-safe), progress is a memory read, and there is no control
+ * protocol to keep in sync. The cost is that a monitor bug takes the whole daemon
+ * down, which the durability design (state.json + checkpoints) already covers.
+ *
+ * Locking: `lock` guards every field below that says so. Snapshot I/O and VM
+ * building happen outside it. `persist_lock` serialises state.json writes and is
+ * always taken before `lock`, never while holding it. */
+#ifndef TIDAL_DAEMON_INTERNAL_H
+#define TIDAL_DAEMON_INTERNAL_H
+
+#include "tidal/daemon.h"
+#include "tidal/monitor.h"
+#include "tidal/snapshot.h"
+
+#include <pthread.h>
+#include <stdio.h>
+
+#define DVM_MAX_ARGS 32
+#define DVM_MAX_CHAIN 16 /* diffs before a fresh full snapshot */
+
+enum dvm_state {
+    DVM_CREATED,   /* defined, never run (or a queued batch job) */
+    DVM_RUNNING,   /* its runner thread runs it */
+    DVM_PAUSED,    /* in memory, vCPU stopped */
+    DVM_SUSPENDED, /* on disk only (its snapshot chain); no memory held */
+    DVM_STOPPED,   /* stopped by request */
+    DVM_EXITED,    /* the guest exited: exit_status */
+    DVM_FAILED,    /* crashed, or could not be built: report */
+};
+enum dvm_class { DVM_SERVICE, DVM_BATCH };
+enum dvm_cmd { CMD_NONE, CMD_PAUSE, CMD_RESUME, CMD_SNAPSHOT, CMD_SUSPEND, CMD_STOP };
+
+enum job_state { JOB_ACTIVE, JOB_DONE, JOB_FAILED, JOB_CANCELLED };
+
+struct dvm {
+    struct dvm *next;
+    char name[TIDAL_DAEMON_NAME_MAX];
+    char dir[4200]; /* <state>/vms/<name> */
+    enum dvm_class cls;
+    char image[4096];
+    int argc;
+    char *argv[DVM_MAX_ARGS + 1]; /* argv[0] is the image */
+    uint64_t mem_size;
+    double cpus;
+
+    /* guarded by lock */
+    enum dvm_state state;
+    unsigned snap_gen, snap_len; /* files dir/snap-<gen>.<i>, i < snap_len */
+    uint64_t log_at_snap;        /* console.log bytes when the chain's last file was saved */
+    uint64_t progress_done, progress_total; /* latest known (live, or saved) */
+    int exit_status;
+    char report[2048];
+    uint64_t snapshots_full, snapshots_diff, bytes_last_save;
+    double last_save_ms, last_restore_ms;
+    double started_real; /* CLOCK_MONOTONIC seconds of the last boot/restore */
+    double last_checkpoint_real;
+    bool thread_live;
+    pthread_t thread;
+    struct tidal_vm *vm; /* owned by the runner; non-NULL while built */
+    enum dvm_cmd cmd;
+    uint64_t cmd_seq, done_seq;
+    int cmd_rc;
+    char cmd_msg[512];
+    enum dvm_state start_as; /* what a new runner leaves the VM as once built */
+    bool start_from_chain;
+    bool launching; /* a runner is building the VM; launch_rc/cmd_msg when done */
+    int launch_rc;
+
+    /* batch jobs only (cls == DVM_BATCH) */
+    struct tidal_job_spec *job;
+    enum job_state job_state;
+    double submitted_at, finished_at; /* daemon clock */
+    unsigned suspensions, resumptions;
+};
+
+struct daemon_plan; /* daemon_plan.c */
+
+struct daemon {
+    struct tidal_daemon_options opts;
+    char state_dir[4096];
+    char socket_path[4096];
+    struct tidal_clock clock;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    pthread_mutex_t persist_lock;
+    struct dvm *vms; /* guarded by lock */
+    FILE *log;
+    pthread_mutex_t log_lock;
+    volatile int stopping;
+    double started_real;
+    char cgroup_note[1024]; /* how CPU/memory limits are applied, or why they are not */
+    bool cgroups_ok;
+    char plan_note[1024]; /* guarded by lock: the last plan's outcome */
+    int plan_ok;
+    bool plan_stale;                   /* guarded by lock: jobs changed since the last plan */
+    struct daemon_plan *plan;          /* guarded by lock; NULL: windows alone decide */
+    uint64_t api_requests, api_errors; /* guarded by lock */
+};
+
+/* daemon.c */
+void dlog(struct daemon *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+double mono_now(void);
+
+/* daemon_vm.c: VM lifecycle. Callers hold no lock; each takes it as needed. */
+struct dvm *dvm_find(struct daemon *d, const char *name); /* lock held */
+struct dvm *dvm_new(struct daemon *d, const char *name, enum dvm_class cls, const char *image,
+                    int argc, char *const *argv, uint64_t mem_size, double cpus,
+                    struct tidal_err *err); /* lock held; added to the list */
+void dvm_free(struct dvm *v);
+/* Starts a runner that boots (or restores, from_chain) the VM and leaves it
+ * `as` (RUNNING or PAUSED); waits until it is built. Lock held on entry and exit. */
+int dvm_launch(struct daemon *d, struct dvm *v, bool from_chain, enum dvm_state as,
+               struct tidal_err *err);
+/* Waits until a runner that has stopped or suspended its VM is gone. Lock held. */
+void dvm_wait_wound_down(struct daemon *d, struct dvm *v);
+/* Hands a command to the runner and waits for it. Lock held on entry and exit. */
+int dvm_command(struct daemon *d, struct dvm *v, enum dvm_cmd cmd, struct tidal_err *err);
+void dvm_install_signal(void);
+const char *dvm_state_name(enum dvm_state s);
+int dvm_state_parse(const char *s, enum dvm_state *out);
+/* Files of the snapshot chain; removes files of other generations. */
+void dvm_snap_path(const struct dvm *v, unsigned gen, unsigned i, char *out, size_t size);
+void dvm_prune_snapshots(const struct dvm *v);
+void dvm_console_path(const struct dvm *v, char *out, size_t size);
+/* Live progress folded into the saved one (lock held). */
+void dvm_refresh_progress(struct dvm *v);
+
+/* daemon_state.c */
+int daemon_persist(struct daemon *d); /* logs failures; returns -1 on them */
+int daemon_load(struct daemon *d, struct tidal_err *err);
+/* Brings VMs back to what state.json says after a restart. */
+void daemon_recover(struct daemon *d);
+
+/* daemon_api.c */
+struct MHD_Daemon;
+struct MHD_Daemon *daemon_http_start(struct daemon *d, int listen_fd, struct tidal_err *err);
+struct cJSON *dvm_json(struct daemon *d, struct dvm *v); /* lock held */
+struct cJSON *job_json(struct daemon *d, struct dvm *v); /* lock held */
+
+/* daemon_batch.c */
+void *daemon_enforcer(void *arg);
+const char *job_state_name(const struct dvm *v);
+
+/* daemon_plan.c: the scheduler's plan for this host. Lock held. */
+void daemon_plan_refresh(struct daemon *d, double now); /* replans when jobs changed */
+void daemon_plan_invalidate(struct daemon *d);
+bool daemon_job_may_run(struct daemon *d, struct dvm *v, double now);
+
+/* daemon_cgroup.c */
+void daemon_cgroup_init(struct daemon *d);
+void daemon_cgroup_place(struct daemon *d, struct dvm *v);
+
+#endif

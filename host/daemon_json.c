@@ -1,0 +1,120 @@
+#include "daemon_json.h"
+
+#include "tidal/layout.h"
+#include "tidal/size.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int dj_only_fields(const cJSON *obj, const char *where, const char *const *known,
+                   struct tidal_err *err)
+{
+    if (!cJSON_IsObject(obj))
+        return tidal_err_set(err, "%s: expected a JSON object", *where ? where : "body");
+    for (const cJSON *m = obj->child; m; m = m->next) {
+        bool ok = false;
+        for (const char *const *k = known; *k && !ok; k++)
+            ok = !strcmp(m->string, *k);
+        if (!ok) {
+            char list[512] = "";
+            for (const char *const *k = known; *k; k++) {
+                strncat(list, *k, sizeof(list) - strlen(list) - 3);
+                if (k[1])
+                    strcat(list, ", ");
+            }
+            return tidal_err_set(err, "unknown field \"%s%s\" (known: %s)", where, m->string, list);
+        }
+    }
+    return 0;
+}
+
+int dj_string(const cJSON *obj, const char *where, const char *name, bool required,
+              const char **out, struct tidal_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    *out = NULL;
+    if (!v)
+        return required ? tidal_err_set(err, "missing field \"%s%s\"", where, name) : 0;
+    if (!cJSON_IsString(v) || !v->valuestring[0])
+        return tidal_err_set(err, "field \"%s%s\": expected a non-empty string", where, name);
+    *out = v->valuestring;
+    return 0;
+}
+
+int dj_number(const cJSON *obj, const char *where, const char *name, double min, double max,
+              double *out, struct tidal_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!v)
+        return 0;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < min ||
+        v->valuedouble > max)
+        return tidal_err_set(err, "field \"%s%s\": expected a number in %g..%g", where, name, min,
+                             max);
+    *out = v->valuedouble;
+    return 0;
+}
+
+int dj_mem(const cJSON *obj, const char *name, uint64_t *out, struct tidal_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!v)
+        return 0;
+    struct tidal_err inner;
+    uint64_t size;
+    if (cJSON_IsString(v)) {
+        if (tidal_parse_size(v->valuestring, name, &size, &inner))
+            return tidal_err_set(err, "field \"%s\": %s", name, inner.msg);
+    } else if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15) {
+        size = (uint64_t)v->valuedouble;
+    } else {
+        return tidal_err_set(err, "field \"%s\": expected a size such as \"64M\" or bytes", name);
+    }
+    if (tidal_layout_check_mem(size, &inner))
+        return tidal_err_set(err, "field \"%s\": %s", name, inner.msg);
+    *out = size;
+    return 0;
+}
+
+int dj_args(const cJSON *obj, const char *name, int max, char **argv, int *argc,
+            struct tidal_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    *argc = 0;
+    if (!v)
+        return 0;
+    if (!cJSON_IsArray(v))
+        return tidal_err_set(err, "field \"%s\": expected an array of strings", name);
+    const cJSON *a;
+    cJSON_ArrayForEach(a, v)
+    {
+        if (!cJSON_IsString(a))
+            return tidal_err_set(err, "field \"%s\": item %d is not a string", name, *argc);
+        if (*argc == max)
+            return tidal_err_set(err, "field \"%s\": more than %d arguments", name, max);
+        if (!(argv[(*argc)++] = strdup(a->valuestring)))
+            return tidal_err_set(err, "out of memory");
+    }
+    return 0;
+}
+
+int dj_image(const cJSON *obj, char *out, size_t size, struct tidal_err *err)
+{
+    const char *image;
+    if (dj_string(obj, "", "image", true, &image, err))
+        return -1;
+    if (image[0] != '/')
+        return tidal_err_set(err,
+                             "field \"image\" \"%s\": expected an absolute path (the "
+                             "daemon does not share your working directory)",
+                             image);
+    if (strlen(image) >= size)
+        return tidal_err_set(err, "field \"image\": path longer than %zu bytes", size - 1);
+    if (access(image, R_OK))
+        return tidal_err_set(err, "field \"image\" \"%s\": %s", image, strerror(errno));
+    strcpy(out, image);
+    return 0;
+}

@@ -1,0 +1,213 @@
+/* state.json: every VM and job the daemon knows, enough to bring each back after a
+ * crash. Written atomically after every change that matters (a state transition, a
+ * saved snapshot); snapshot files are written before the state that names them, so
+ * a crash at any point leaves a state.json whose files all exist. */
+#include "daemon_internal.h"
+#include "daemon_json.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STATE_VERSION 1
+#define STATE_LIMIT (64u << 20)
+
+static const char *const class_names[] = {[DVM_SERVICE] = "service", [DVM_BATCH] = "batch"};
+static const char *const job_state_names[] = {[JOB_ACTIVE] = "active",
+                                              [JOB_DONE] = "done",
+                                              [JOB_FAILED] = "failed",
+                                              [JOB_CANCELLED] = "cancelled"};
+
+static cJSON *vm_record(const struct dvm *v)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", v->name);
+    cJSON_AddStringToObject(o, "class", class_names[v->cls]);
+    cJSON_AddStringToObject(o, "image", v->image);
+    cJSON *args = cJSON_AddArrayToObject(o, "args");
+    for (int i = 1; i < v->argc; i++)
+        cJSON_AddItemToArray(args, cJSON_CreateString(v->argv[i]));
+    cJSON_AddNumberToObject(o, "mem", (double)v->mem_size);
+    cJSON_AddNumberToObject(o, "cpus", v->cpus);
+    cJSON_AddStringToObject(o, "state", dvm_state_name(v->state));
+    cJSON_AddNumberToObject(o, "snap_gen", v->snap_gen);
+    cJSON_AddNumberToObject(o, "snap_len", v->snap_len);
+    cJSON_AddNumberToObject(o, "log_at_snap", (double)v->log_at_snap);
+    cJSON_AddNumberToObject(o, "progress_done", (double)v->progress_done);
+    cJSON_AddNumberToObject(o, "progress_total", (double)v->progress_total);
+    cJSON_AddNumberToObject(o, "exit_status", v->exit_status);
+    cJSON_AddStringToObject(o, "report", v->report);
+    cJSON_AddNumberToObject(o, "snapshots_full", (double)v->snapshots_full);
+    cJSON_AddNumberToObject(o, "snapshots_diff", (double)v->snapshots_diff);
+    if (v->job) {
+        cJSON *j = cJSON_AddObjectToObject(o, "job");
+        cJSON_AddItemToObject(j, "spec", tidal_job_spec_json(v->job));
+        cJSON_AddStringToObject(j, "state", job_state_names[v->job_state]);
+        cJSON_AddNumberToObject(j, "submitted_at", v->submitted_at);
+        cJSON_AddNumberToObject(j, "finished_at", v->finished_at);
+        cJSON_AddNumberToObject(j, "suspensions", v->suspensions);
+        cJSON_AddNumberToObject(j, "resumptions", v->resumptions);
+    }
+    return o;
+}
+
+int daemon_persist(struct daemon *d)
+{
+    pthread_mutex_lock(&d->persist_lock);
+    pthread_mutex_lock(&d->lock);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "version", STATE_VERSION);
+    cJSON *vms = cJSON_AddArrayToObject(root, "vms");
+    for (struct dvm *v = d->vms; v; v = v->next) {
+        dvm_refresh_progress(v);
+        cJSON_AddItemToArray(vms, vm_record(v));
+    }
+    pthread_mutex_unlock(&d->lock);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/state.json", d->state_dir);
+    struct tidal_err err;
+    int rc = text ? tidal_write_atomic(path, text, strlen(text), &err)
+                  : tidal_err_set(&err, "out of memory");
+    free(text);
+    pthread_mutex_unlock(&d->persist_lock);
+    if (rc)
+        dlog(d, "cannot save the daemon state: %s", err.msg);
+    return rc;
+}
+
+static double num(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static const char *str(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int load_job(struct dvm *v, const cJSON *j, const char *path, struct tidal_err *err)
+{
+    struct tidal_err inner;
+    v->job = calloc(1, sizeof(*v->job));
+    if (!v->job)
+        return tidal_err_set(err, "out of memory");
+    if (tidal_job_spec_parse(cJSON_GetObjectItemCaseSensitive(j, "spec"), v->job, &inner))
+        return tidal_err_set(err, "%s: job \"%s\": %s", path, v->name, inner.msg);
+    const char *state = str(j, "state");
+    bool known = false;
+    for (unsigned i = 0; state && i < 4; i++)
+        if (!strcmp(state, job_state_names[i])) {
+            v->job_state = (enum job_state)i;
+            known = true;
+        }
+    if (!known)
+        return tidal_err_set(err,
+                             "%s: job \"%s\": field \"state\": expected active, done, "
+                             "failed or cancelled",
+                             path, v->name);
+    v->submitted_at = num(j, "submitted_at");
+    v->finished_at = num(j, "finished_at");
+    v->suspensions = (unsigned)num(j, "suspensions");
+    v->resumptions = (unsigned)num(j, "resumptions");
+    return 0;
+}
+
+static int load_vm(struct daemon *d, const cJSON *o, const char *path, struct tidal_err *err)
+{
+    const char *name = str(o, "name"), *cls = str(o, "class"), *image = str(o, "image"),
+               *state = str(o, "state");
+    struct tidal_err inner;
+    if (!name || tidal_check_name("name", name, &inner))
+        return tidal_err_set(err, "%s: a VM record without a valid \"name\"", path);
+    if (!cls || !image || !state)
+        return tidal_err_set(err, "%s: VM \"%s\": missing \"class\", \"image\" or \"state\"", path,
+                             name);
+    char *args[DVM_MAX_ARGS];
+    int argc = 0;
+    if (dj_args(o, "args", DVM_MAX_ARGS, args, &argc, &inner))
+        return tidal_err_set(err, "%s: VM \"%s\": %s", path, name, inner.msg);
+    struct dvm *v = dvm_new(d, name, strcmp(cls, "batch") ? DVM_SERVICE : DVM_BATCH, image, argc,
+                            args, (uint64_t)num(o, "mem"), num(o, "cpus"), &inner);
+    for (int i = 0; i < argc; i++)
+        free(args[i]);
+    if (!v)
+        return tidal_err_set(err, "%s: VM \"%s\": %s", path, name, inner.msg);
+    if (dvm_state_parse(state, &v->state))
+        return tidal_err_set(err, "%s: VM \"%s\": unknown state \"%s\"", path, name, state);
+    v->snap_gen = (unsigned)num(o, "snap_gen");
+    v->snap_len = (unsigned)num(o, "snap_len");
+    if (v->snap_len > DVM_MAX_CHAIN)
+        return tidal_err_set(err, "%s: VM \"%s\": snap_len %u (at most %d)", path, name,
+                             v->snap_len, DVM_MAX_CHAIN);
+    v->log_at_snap = (uint64_t)num(o, "log_at_snap");
+    v->progress_done = (uint64_t)num(o, "progress_done");
+    v->progress_total = (uint64_t)num(o, "progress_total");
+    v->exit_status = (int)num(o, "exit_status");
+    v->snapshots_full = (uint64_t)num(o, "snapshots_full");
+    v->snapshots_diff = (uint64_t)num(o, "snapshots_diff");
+    if (str(o, "report"))
+        snprintf(v->report, sizeof(v->report), "%s", str(o, "report"));
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, "job");
+    return j ? load_job(v, j, path, err) : 0;
+}
+
+int daemon_load(struct daemon *d, struct tidal_err *err)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/state.json", d->state_dir);
+    if (access(path, F_OK) && errno == ENOENT)
+        return 0; /* a fresh state directory */
+    char *text;
+    size_t len;
+    if (tidal_read_file(path, STATE_LIMIT, &text, &len, err))
+        return -1;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!root)
+        return tidal_err_set(err, "%s: not valid JSON", path);
+    int rc = 0;
+    const cJSON *vms = cJSON_GetObjectItemCaseSensitive(root, "vms");
+    if (num(root, "version") != STATE_VERSION || !cJSON_IsArray(vms)) {
+        rc = tidal_err_set(err, "%s: expected {\"version\": %d, \"vms\": [...]}", path,
+                           STATE_VERSION);
+    } else {
+        const cJSON *o;
+        pthread_mutex_lock(&d->lock);
+        cJSON_ArrayForEach(o, vms) if (!rc) rc = load_vm(d, o, path, err);
+        pthread_mutex_unlock(&d->lock);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+void daemon_recover(struct daemon *d)
+{
+    pthread_mutex_lock(&d->lock);
+    for (struct dvm *v = d->vms; v; v = v->next) {
+        dvm_prune_snapshots(v);
+        if (v->state != DVM_RUNNING && v->state != DVM_PAUSED)
+            continue;
+        if (v->job && v->job_state == JOB_ACTIVE &&
+            !daemon_job_may_run(d, v, tidal_clock_now(&d->clock))) {
+            /* its window closed while the daemon was down: the enforcer resumes it */
+            v->state = v->snap_len ? DVM_SUSPENDED : DVM_CREATED;
+            dlog(d, "%s: window closed while the daemon was down: left %s", v->name,
+                 dvm_state_name(v->state));
+            continue;
+        }
+        enum dvm_state as = v->state;
+        bool from_chain = v->snap_len > 0;
+        struct tidal_err err;
+        dlog(d, "%s: was %s when the daemon stopped: %s", v->name, dvm_state_name(as),
+             from_chain ? "restoring its latest snapshot" : "booting it again");
+        if (dvm_launch(d, v, from_chain, as, &err))
+            dlog(d, "%s: recovery failed: %s", v->name, err.msg);
+    }
+    pthread_mutex_unlock(&d->lock);
+}

@@ -1,0 +1,160 @@
+/* VM transitions with real guests (needs KVM): a service through pause, resume,
+ * snapshots (full then diff), suspend to disk, resume from the chain, stop, restore
+ * and delete; a short batch guest run to the end through the VM API. */
+#include "helpers.h"
+
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct test_daemon t;
+
+static void stop(void)
+{
+    daemon_stop(&t);
+}
+
+TestSuite(lifecycle, .fini = stop, .timeout = 600);
+
+static const char *image(const char *rel)
+{
+    static char full[4][PATH_MAX];
+    static int next;
+    char *out = full[next++ % 4];
+    cr_assert_not_null(realpath(path_to(rel), out), "%s: build it first", rel);
+    return out;
+}
+
+static long last_beat(const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/vms/%s/console", name);
+    int status;
+    char *text = api_text(&t, path, &status);
+    long beat = -1;
+    for (const char *p = text; (p = strstr(p, "beat ")); p += 5)
+        beat = strtol(p + 5, NULL, 10);
+    free(text);
+    return beat;
+}
+
+struct beat_wait {
+    const char *name;
+    long after;
+};
+
+static bool beats_past(struct test_daemon *td, void *arg)
+{
+    (void)td;
+    struct beat_wait *w = arg;
+    return last_beat(w->name) > w->after;
+}
+
+static void expect_state(const char *action, const char *state)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/vms/web/%s", action);
+    cJSON *o;
+    int status = api(&t, "POST", path, NULL, &o);
+    cr_assert_eq(status, 200, "%s: %d %s", action, status, jstr(o, "detail"));
+    cr_assert_str_eq(jstr(o, "state"), state, "after %s", action);
+    cJSON_Delete(o);
+}
+
+Test(lifecycle, service_through_every_transition)
+{
+    require_kvm();
+    daemon_start(&t, NULL);
+    char body[PATH_MAX + 100];
+    snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"mem\":\"16M\"}",
+             image("build/tests/guests/heartbeat.elf"));
+    cJSON *o;
+    cr_assert_eq(api(&t, "POST", "/v1/vms", body, &o), 201, "%s", jstr(o, "detail"));
+    cr_assert_str_eq(jstr(o, "state"), "running");
+    cJSON_Delete(o);
+    struct beat_wait w = {"web", 2};
+    wait_for(&t, beats_past, &w, "the service's first beats");
+
+    expect_state("pause", "paused");
+    expect_state("resume", "running");
+    expect_state("snapshot", "running");
+    cr_assert_eq(api(&t, "GET", "/v1/vms/web", NULL, &o), 200);
+    cr_assert_eq(jnum(o, "snapshots.full"), 1);
+    cr_assert_eq(jnum(o, "snapshots.chain"), 1);
+    cJSON_Delete(o);
+    expect_state("snapshot", "running");
+    expect_state("suspend", "suspended");
+    cr_assert_eq(api(&t, "GET", "/v1/vms/web", NULL, &o), 200);
+    cr_assert_eq(jnum(o, "snapshots.diff"), 2, "later saves are diffs");
+    cr_assert_eq(jnum(o, "snapshots.chain"), 3);
+    cJSON_Delete(o);
+    w.after = last_beat("web");
+    expect_state("resume", "running");
+    wait_for(&t, beats_past, &w, "beats after resuming from the snapshot chain");
+    expect_state("stop", "stopped");
+    expect_state("restore", "running");
+    expect_state("stop", "stopped");
+    cr_assert_eq(api(&t, "DELETE", "/v1/vms/web", NULL, NULL), 204);
+
+    char out[4096];
+    cr_assert_eq(run_cli(&t, (const char *const[]){"ps", NULL}, out, sizeof(out)), 0);
+    cr_assert_null(strstr(out, "web"), "%s", out);
+}
+
+static bool exited(struct test_daemon *td, void *arg)
+{
+    cJSON *o;
+    api(td, "GET", arg, NULL, &o);
+    bool done = !strcmp(jstr(o, "state"), "exited") || !strcmp(jstr(o, "state"), "failed");
+    cJSON_Delete(o);
+    return done;
+}
+
+Test(lifecycle, guest_runs_to_its_result)
+{
+    require_kvm();
+    daemon_start(&t, NULL);
+    char body[PATH_MAX + 100];
+    snprintf(body, sizeof(body),
+             "{\"name\":\"h\",\"image\":\"%s\",\"args\":[\"3000000\"],\"mem\":\"16M\"}",
+             image("build/examples/hashchain.elf"));
+    cr_assert_eq(api(&t, "POST", "/v1/vms", body, NULL), 201);
+    wait_for(&t, exited, "/v1/vms/h", "the guest to exit");
+    cJSON *o;
+    api(&t, "GET", "/v1/vms/h", NULL, &o);
+    cr_assert_str_eq(jstr(o, "state"), "exited", "%s", jstr(o, "report"));
+    cr_assert_eq(jnum(o, "exit_status"), 0);
+    cr_assert_eq(jnum(o, "progress.done"), 3000000);
+    cr_assert_eq(jnum(o, "progress.total"), 3000000);
+    cJSON_Delete(o);
+    int status;
+    char *text = api_text(&t, "/v1/vms/h/console", &status);
+    cr_assert(strstr(text, "hashchain 3000000 steps digest "), "%s", text);
+    free(text);
+}
+
+Test(lifecycle, suspended_vm_survives_kill9)
+{
+    require_kvm();
+    daemon_start(&t, NULL);
+    char body[PATH_MAX + 100];
+    snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"mem\":\"16M\"}",
+             image("build/tests/guests/heartbeat.elf"));
+    cr_assert_eq(api(&t, "POST", "/v1/vms", body, NULL), 201);
+    struct beat_wait w = {"web", 2};
+    wait_for(&t, beats_past, &w, "the service's first beats");
+    expect_state("suspend", "suspended");
+    w.after = last_beat("web");
+    daemon_kill9(&t);
+    daemon_restart(&t, NULL);
+    cJSON *o;
+    cr_assert_eq(api(&t, "GET", "/v1/vms/web", NULL, &o), 200);
+    cr_assert_str_eq(jstr(o, "state"), "suspended");
+    cJSON_Delete(o);
+    cr_assert_eq(last_beat("web"), w.after, "the console log is kept as it was");
+    expect_state("resume", "running");
+    /* it goes on from its snapshot: the beats continue, they do not restart at 0 */
+    wait_for(&t, beats_past, &w, "beats after resuming from disk in a new daemon");
+}

@@ -1,0 +1,209 @@
+/* The acceptance test of the night-job runner (needs KVM). A long hash-chain batch
+ * job crosses three simulated day/night boundaries on a manual clock: each day it is
+ * suspended to disk, each night resumed; in the second night the daemon is killed
+ * with SIGKILL and restarted, and the job resumes from its last checkpoint. Its final
+ * digest must equal that of an uninterrupted run (the same program as a Linux
+ * process), and a day service must answer through every transition. */
+#include "helpers.h"
+
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct test_daemon t;
+
+static void stop(void)
+{
+    daemon_stop(&t);
+}
+
+TestSuite(nightjob, .fini = stop, .timeout = 1800);
+
+static const char *image(const char *rel)
+{
+    static char full[4][PATH_MAX];
+    static int next;
+    char *out = full[next++ % 4];
+    cr_assert_not_null(realpath(path_to(rel), out), "%s: build it first", rel);
+    return out;
+}
+
+/* Long enough to need several nights at nested-KVM speed; $TIDAL_NIGHTJOB_STEPS
+ * overrides it. */
+static const char *steps(void)
+{
+    const char *s = getenv("TIDAL_NIGHTJOB_STEPS");
+    return s && *s ? s : "3000000000";
+}
+#define TABLE_MIB "4"
+
+static void reference_digest(char *out, size_t size)
+{
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof(cmd), "%s %s %s", image("build/examples/hashchain.linux"), steps(),
+             TABLE_MIB);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    cr_assert_not_null(fgets(out, (int)size, p));
+    pclose(p);
+    out[strcspn(out, "\n")] = 0;
+    cr_assert(strstr(out, "digest "), "reference run printed: %s", out);
+}
+
+/* ---- the day service ---- */
+
+static long service_answers;
+static long last_beat_seen;
+
+static long last_beat(void)
+{
+    int status;
+    char *text = api_text(&t, "/v1/vms/web/console", &status);
+    long beat = -1;
+    for (const char *p = text; (p = strstr(p, "beat ")); p += 5)
+        beat = strtol(p + 5, NULL, 10);
+    free(text);
+    return beat;
+}
+
+/* The service is asked on every poll of a transition; it must answer as running. */
+static void service_answers_running(void)
+{
+    cJSON *o;
+    cr_assert_eq(api(&t, "GET", "/v1/vms/web", NULL, &o), 200);
+    cr_assert_str_eq(jstr(o, "state"), "running", "the day service was %s", jstr(o, "state"));
+    cJSON_Delete(o);
+    service_answers++;
+}
+
+static bool service_beats_on(struct test_daemon *td, void *arg)
+{
+    (void)td;
+    (void)arg;
+    service_answers_running();
+    long beat = last_beat();
+    if (beat > last_beat_seen) {
+        last_beat_seen = beat;
+        return true;
+    }
+    return false;
+}
+
+/* ---- the job ---- */
+
+struct job_wait {
+    const char *state;
+    double progress_above; /* -1: any */
+    int min_chain;         /* snapshot files the job's VM must have */
+};
+
+static bool job_reaches(struct test_daemon *td, void *arg)
+{
+    struct job_wait *w = arg;
+    service_answers_running();
+    cJSON *o, *vm;
+    cr_assert_eq(api(td, "GET", "/v1/batch/h", NULL, &o), 200);
+    cr_assert_eq(api(td, "GET", "/v1/vms/h", NULL, &vm), 200);
+    cr_assert(strcmp(jstr(o, "state"), "failed"), "the job failed: %s", jstr(o, "report"));
+    bool ok = !strcmp(jstr(o, "state"), w->state) && jnum(o, "progress.done") > w->progress_above &&
+              jnum(vm, "snapshots.chain") >= w->min_chain;
+    cJSON_Delete(o);
+    cJSON_Delete(vm);
+    return ok;
+}
+
+static double job_progress(void)
+{
+    cJSON *o;
+    api(&t, "GET", "/v1/batch/h", NULL, &o);
+    double done = jnum(o, "progress.done");
+    cJSON_Delete(o);
+    return done;
+}
+
+static void advance(double seconds)
+{
+    char body[64];
+    snprintf(body, sizeof(body), "{\"advance\":%.0f}", seconds);
+    cr_assert_eq(api(&t, "POST", "/v1/clock", body, NULL), 200);
+}
+
+static const char *const daemon_opts_day1[] = {
+    "--clock-start", "2026-12-01T21:00:00Z",  "--clock-scale", "0", "--tick",
+    "0.05",          "--checkpoint-interval", "0.3",           NULL};
+
+Test(nightjob, three_nights_a_crash_and_the_same_result)
+{
+    require_kvm();
+    char expected[512];
+    reference_digest(expected, sizeof(expected));
+    daemon_start(&t, daemon_opts_day1);
+
+    char body[PATH_MAX + 300];
+    snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"mem\":\"16M\"}",
+             image("build/tests/guests/heartbeat.elf"));
+    cr_assert_eq(api(&t, "POST", "/v1/vms", body, NULL), 201);
+    last_beat_seen = -1;
+    wait_for(&t, service_beats_on, NULL, "the day service to beat");
+
+    snprintf(body, sizeof(body),
+             "{\"name\":\"h\",\"image\":\"%s\",\"args\":[\"%s\",\"%s\"],\"mem\":\"32M\","
+             "\"window\":{\"cron\":\"0 22 * * *\",\"duration\":\"8h\",\"tz\":\"UTC\"}}",
+             image("build/examples/hashchain.elf"), steps(), TABLE_MIB);
+    cJSON *o;
+    cr_assert_eq(api(&t, "POST", "/v1/batch", body, &o), 201, "%s", jstr(o, "detail"));
+    cr_assert_str_eq(jstr(o, "state"), "queued");
+    cJSON_Delete(o);
+
+    double done = -1;
+    double to_night = 3600; /* 21:00 -> 22:00 the first time, then 06:00 -> 22:00 */
+    for (int night = 1; night <= 3; night++) {
+        advance(to_night);
+        to_night = 16 * 3600;
+        struct job_wait run = {"running", done, 0};
+        wait_for(&t, job_reaches, &run, "the job to run (and progress) at night");
+        if (night == 2) {
+            /* A checkpoint taken this night, then SIGKILL mid-job. */
+            struct job_wait checkpointed = {"running", job_progress(), 1};
+            wait_for(&t, job_reaches, &checkpointed, "a checkpoint of the running job");
+            cJSON *clock;
+            api(&t, "GET", "/v1/clock", NULL, &clock);
+            char now[32];
+            snprintf(now, sizeof(now), "%s", jstr(clock, "now"));
+            cJSON_Delete(clock);
+            daemon_kill9(&t);
+            daemon_restart(&t, (const char *const[]){"--clock-start", now, "--clock-scale", "0",
+                                                     "--tick", "0.05", "--checkpoint-interval",
+                                                     "0.3", NULL});
+            last_beat_seen = -1; /* the service was booted again: it counts from 0 */
+            struct job_wait back = {"running", -1, 1};
+            wait_for(&t, job_reaches, &back, "the job to come back from its checkpoint");
+            struct job_wait moving = {"running", job_progress(), 1};
+            wait_for(&t, job_reaches, &moving, "the recovered job to progress");
+        }
+        wait_for(&t, service_beats_on, NULL, "the day service to beat at night");
+        done = job_progress();
+        advance(8 * 3600); /* 06:00: day */
+        struct job_wait suspended = {"suspended", -1, 1};
+        wait_for(&t, job_reaches, &suspended, "the job to be suspended at day start");
+        wait_for(&t, service_beats_on, NULL, "the day service to beat in the day");
+        cr_assert_lt(job_progress(), atof(steps()), "the job must still have work left");
+    }
+    advance(to_night);
+    struct job_wait finished = {"done", -1, 0};
+    wait_for(&t, job_reaches, &finished, "the job to finish on the fourth night");
+    cr_assert_eq(api(&t, "GET", "/v1/batch/h", NULL, &o), 200);
+    cr_assert_str_eq(jstr(o, "output_last_line"), expected);
+    cr_assert_geq(jnum(o, "suspensions"), 3, "suspended at the start of each day");
+    cr_assert_eq(jnum(o, "progress.done"), atof(steps()));
+    cJSON_Delete(o);
+    cr_assert_eq(api(&t, "GET", "/v1/vms/h", NULL, &o), 200);
+    cr_assert_gt(jnum(o, "snapshots.diff"), 0, "suspensions used diff snapshots");
+    cJSON_Delete(o);
+    cr_assert_gt(service_answers, 10);
+    char out[4096];
+    cr_assert_eq(run_cli(&t, (const char *const[]){"batch", "ls", NULL}, out, sizeof(out)), 0);
+    cr_assert(strstr(out, "done") && strstr(out, "[##########################] 100.0%"), "%s", out);
+}
