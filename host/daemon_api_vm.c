@@ -1,7 +1,7 @@
 /* /v1/vms: create, list, get, delete, and the state transitions
  * (start, pause, resume, snapshot, suspend, restore, stop), plus the console. */
 #include "daemon_api.h"
-#include "daemon_json.h"
+#include "json_fields.h"
 #include "tidal/layout.h"
 
 #include <dirent.h>
@@ -103,13 +103,13 @@ static void create(struct daemon *d, const struct api_request *q, struct api_rep
                  "\"image\": ...}");
         return;
     }
-    if (dj_only_fields(q->body, "", known, &err) ||
-        dj_string(q->body, "", "name", true, &name, &err) ||
+    if (tidal_json_only_fields(q->body, "", known, &err) ||
+        tidal_json_string(q->body, "", "name", true, &name, &err) ||
         tidal_check_name("field \"name\"", name, &err) ||
-        dj_image(q->body, image, sizeof(image), &err) ||
-        dj_args(q->body, "args", DVM_MAX_ARGS, args, &argc, &err) ||
-        dj_mem(q->body, "mem", &mem, &err) ||
-        dj_number(q->body, "", "cpus", 0.01, 1024, &cpus, &err)) {
+        tidal_json_image(q->body, image, sizeof(image), &err) ||
+        tidal_json_args(q->body, "args", DVM_MAX_ARGS, args, &argc, &err) ||
+        tidal_json_mem(q->body, "", "mem", &mem, &err) ||
+        tidal_json_number(q->body, "", "cpus", 0.01, 1024, &cpus, &err)) {
         for (int i = 0; i < argc; i++)
             free(args[i]);
         api_fail(r, 400, "bad_request", "%s", err.msg);

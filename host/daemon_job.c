@@ -1,5 +1,5 @@
 /* Batch job specs: what `tidal batch submit job.json` sends (docs/api.md). */
-#include "daemon_json.h"
+#include "json_fields.h"
 #include "tidal/daemon.h"
 #include "tidal/layout.h"
 #include "tidal/scheduler.h"
@@ -29,12 +29,12 @@ static int parse_window(const cJSON *body, struct tidal_window *w, struct tidal_
     if (!win)
         return tidal_err_set(err, "missing field \"window\" ({\"cron\": \"0 22 * * *\", "
                                   "\"duration\": \"8h\", \"tz\": \"UTC\"})");
-    if (dj_only_fields(win, "window.", known, err))
+    if (tidal_json_only_fields(win, "window.", known, err))
         return -1;
     const char *cron, *duration, *tz;
-    if (dj_string(win, "window.", "cron", true, &cron, err) ||
-        dj_string(win, "window.", "duration", true, &duration, err) ||
-        dj_string(win, "window.", "tz", false, &tz, err))
+    if (tidal_json_string(win, "window.", "cron", true, &cron, err) ||
+        tidal_json_string(win, "window.", "duration", true, &duration, err) ||
+        tidal_json_string(win, "window.", "tz", false, &tz, err))
         return -1;
     return tidal_window_parse(cron, duration, tz, w, err);
 }
@@ -48,15 +48,16 @@ int tidal_job_spec_parse(const cJSON *body, struct tidal_job_spec *spec, struct 
     spec->cpus = 1;
     const char *name, *duration, *deadline;
     double work = 0;
-    if (dj_only_fields(body, "", known, err) || dj_string(body, "", "name", true, &name, err) ||
+    if (tidal_json_only_fields(body, "", known, err) ||
+        tidal_json_string(body, "", "name", true, &name, err) ||
         tidal_check_name("field \"name\"", name, err) ||
-        dj_image(body, spec->image, sizeof(spec->image), err) ||
-        dj_args(body, "args", TIDAL_JOB_MAX_ARGS, spec->argv, &spec->argc, err) ||
-        dj_mem(body, "mem", &spec->mem_size, err) ||
-        dj_number(body, "", "cpus", 0.01, 1024, &spec->cpus, err) ||
-        dj_number(body, "", "work", 0, 1e18, &work, err) ||
-        dj_string(body, "", "duration", false, &duration, err) ||
-        dj_string(body, "", "deadline", false, &deadline, err) ||
+        tidal_json_image(body, spec->image, sizeof(spec->image), err) ||
+        tidal_json_args(body, "args", TIDAL_JOB_MAX_ARGS, spec->argv, &spec->argc, err) ||
+        tidal_json_mem(body, "", "mem", &spec->mem_size, err) ||
+        tidal_json_number(body, "", "cpus", 0.01, 1024, &spec->cpus, err) ||
+        tidal_json_number(body, "", "work", 0, 1e18, &work, err) ||
+        tidal_json_string(body, "", "duration", false, &duration, err) ||
+        tidal_json_string(body, "", "deadline", false, &deadline, err) ||
         parse_window(body, &spec->window, err))
         return -1;
     snprintf(spec->name, sizeof(spec->name), "%s", name);

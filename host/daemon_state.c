@@ -3,7 +3,7 @@
  * saved snapshot); snapshot files are written before the state that names them, so
  * a crash at any point leaves a state.json whose files all exist. */
 #include "daemon_internal.h"
-#include "daemon_json.h"
+#include "json_fields.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -130,7 +130,7 @@ static int load_vm(struct daemon *d, const cJSON *o, const char *path, struct ti
                              name);
     char *args[DVM_MAX_ARGS];
     int argc = 0;
-    if (dj_args(o, "args", DVM_MAX_ARGS, args, &argc, &inner))
+    if (tidal_json_args(o, "args", DVM_MAX_ARGS, args, &argc, &inner))
         return tidal_err_set(err, "%s: VM \"%s\": %s", path, name, inner.msg);
     struct dvm *v = dvm_new(d, name, strcmp(cls, "batch") ? DVM_SERVICE : DVM_BATCH, image, argc,
                             args, (uint64_t)num(o, "mem"), num(o, "cpus"), &inner);

@@ -1,11 +1,10 @@
 /* The functions `tidal serve` offers: from --function NAME=PATH and from a JSON file. */
+#include "json_fields.h"
+#include "tidal/host_file.h"
 #include "tidal/layout.h"
 #include "tidal/serve.h"
-#include "tidal/size.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,79 +80,50 @@ int tidal_serve_config_add_arg(struct tidal_serve_config *cfg, const char *arg,
     return add_function(cfg, arg, (size_t)(eq - arg), eq + 1, where, err) ? 0 : -1;
 }
 
-/* A size given as a JSON number of bytes or as a string such as "16M". */
-static int json_size(const cJSON *item, const char *what, uint64_t *out, struct tidal_err *err)
+static int load_function(struct tidal_serve_config *cfg, const cJSON *entry, struct tidal_err *err)
 {
-    if (cJSON_IsString(item))
-        return tidal_parse_size(item->valuestring, what, out, err);
-    if (cJSON_IsNumber(item) && item->valuedouble >= 1 && item->valuedouble <= 1e15 &&
-        item->valuedouble == floor(item->valuedouble)) {
-        *out = (uint64_t)item->valuedouble;
-        return 0;
-    }
-    return tidal_err_set(err, "%s: expected a size (bytes, or a string such as \"16M\")", what);
-}
-
-static int json_count(const cJSON *item, const char *what, unsigned max, unsigned *out,
-                      struct tidal_err *err)
-{
-    if (!cJSON_IsNumber(item) || item->valuedouble < 0 || item->valuedouble > max ||
-        item->valuedouble != floor(item->valuedouble))
-        return tidal_err_set(err, "%s: expected a whole number in 0..%u", what, max);
-    *out = (unsigned)item->valuedouble;
-    return 0;
-}
-
-static int load_function(struct tidal_serve_config *cfg, const char *path, const cJSON *entry,
-                         struct tidal_err *err)
-{
-    char what[512];
-    snprintf(what, sizeof(what), "%.300s: functions.%.64s", path, entry->string);
-    if (!cJSON_IsObject(entry))
-        return tidal_err_set(err, "%s: expected an object", what);
-    const cJSON *image = cJSON_GetObjectItemCaseSensitive(entry, "image");
-    if (!cJSON_IsString(image))
-        return tidal_err_set(err, "%s.image: expected the path of a guest image (a string)", what);
+    static const char *const known[] = {"image",     "memory",   "timeout",    "max_concurrency",
+                                        "max_queue", "max_body", "max_output", NULL};
+    char where[100];
+    snprintf(where, sizeof(where), "functions.%.64s.", entry->string);
+    const char *image;
+    if (tidal_json_only_fields(entry, where, known, err) ||
+        tidal_json_string(entry, where, "image", true, &image, err))
+        return -1;
     struct tidal_fn_spec *fn =
-        add_function(cfg, entry->string, strlen(entry->string), image->valuestring, what, err);
+        add_function(cfg, entry->string, strlen(entry->string), image, "functions", err);
     if (!fn)
         return -1;
     struct tidal_fn_limits *l = &fn->limits;
-    const cJSON *f;
-    cJSON_ArrayForEach(f, entry)
+    uint64_t concurrency = 0, queue = 0;
+    if (tidal_json_mem(entry, where, "memory", &l->mem_size, err) ||
+        tidal_json_number(entry, where, "timeout", 0.001, 86400, &l->timeout_sec, err) ||
+        tidal_json_whole(entry, where, "max_concurrency", 1, 4096, &concurrency, err) ||
+        tidal_json_whole(entry, where, "max_queue", 0, 1u << 20, &queue, err) ||
+        tidal_json_size(entry, where, "max_body", &l->max_body, err) ||
+        tidal_json_size(entry, where, "max_output", &l->max_output, err))
+        return -1;
+    l->max_concurrency = (unsigned)concurrency;
+    if (cJSON_GetObjectItemCaseSensitive(entry, "max_queue"))
+        l->max_queue = queue ? (unsigned)queue : TIDAL_FN_QUEUE_NONE;
+    return 0;
+}
+
+static int load_root(struct tidal_serve_config *cfg, const cJSON *root, struct tidal_err *err)
+{
+    static const char *const known[] = {"functions", NULL};
+    if (tidal_json_only_fields(root, "", known, err))
+        return -1;
+    const cJSON *fns = cJSON_GetObjectItemCaseSensitive(root, "functions");
+    if (!cJSON_IsObject(fns))
+        return tidal_err_set(err, "field \"functions\": expected an object of name: {image, ...}");
+    const cJSON *entry;
+    cJSON_ArrayForEach(entry, fns)
     {
-        char field[600];
-        snprintf(field, sizeof(field), "%s.%.40s", what, f->string);
-        const char *k = f->string;
-        int r = 0;
-        unsigned queue;
-        if (!strcmp(k, "image"))
-            continue;
-        else if (!strcmp(k, "memory"))
-            r = json_size(f, field, &l->mem_size, err);
-        else if (!strcmp(k, "max_body"))
-            r = json_size(f, field, &l->max_body, err);
-        else if (!strcmp(k, "max_output"))
-            r = json_size(f, field, &l->max_output, err);
-        else if (!strcmp(k, "max_concurrency")) {
-            r = json_count(f, field, 4096, &l->max_concurrency, err);
-            if (!r && !l->max_concurrency)
-                r = tidal_err_set(err, "%s: expected at least 1", field);
-        } else if (!strcmp(k, "max_queue")) {
-            r = json_count(f, field, 1u << 20, &queue, err);
-            l->max_queue = queue ? queue : TIDAL_FN_QUEUE_NONE;
-        } else if (!strcmp(k, "timeout")) {
-            if (!cJSON_IsNumber(f) || !(f->valuedouble > 0) || f->valuedouble > 86400)
-                r = tidal_err_set(err, "%s: expected seconds, more than 0 and at most 86400",
-                                  field);
-            else
-                l->timeout_sec = f->valuedouble;
-        } else
-            r = tidal_err_set(err,
-                              "%s: unknown field (expected image, memory, timeout, "
-                              "max_concurrency, max_queue, max_body, max_output)",
-                              field);
-        if (r)
+        if (!cJSON_IsObject(entry))
+            return tidal_err_set(err, "field \"functions.%.64s\": expected an object",
+                                 entry->string);
+        if (load_function(cfg, entry, err))
             return -1;
     }
     return 0;
@@ -161,56 +131,24 @@ static int load_function(struct tidal_serve_config *cfg, const char *path, const
 
 int tidal_serve_config_load(struct tidal_serve_config *cfg, const char *path, struct tidal_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return tidal_err_set(err, "%.300s: %s", path, strerror(errno));
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    while (len < (1u << 20)) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *grown = realloc(text, cap);
-            if (!grown)
-                break;
-            text = grown;
-        }
-        size_t n = fread(text + len, 1, cap - len - 1, f);
-        if (!n)
-            break;
-        len += n;
-    }
-    bool read_error = ferror(f), too_big = !feof(f);
-    fclose(f);
-    if (!text || read_error || too_big) {
-        free(text);
-        return tidal_err_set(err, "%.300s: %s", path,
-                             too_big ? "larger than 1 MiB; expected a small JSON file"
-                                     : "cannot be read");
-    }
-    text[len] = 0;
+    char *text;
+    size_t len;
+    if (tidal_read_file(path, 1u << 20, &text, &len, err))
+        return -1;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(text, &end, true);
-    if (!root) {
-        size_t at = end && end >= text ? (size_t)(end - text) : 0;
-        unsigned line = 1;
-        for (size_t i = 0; i < at && i < len; i++)
-            line += text[i] == '\n';
-        free(text);
-        return tidal_err_set(err, "%.300s: line %u: not valid JSON", path, line);
-    }
-    free(text);
+    struct tidal_err inner;
     int r = 0;
-    const cJSON *fns = cJSON_GetObjectItemCaseSensitive(root, "functions");
-    const cJSON *item;
-    if (!cJSON_IsObject(root))
-        r = tidal_err_set(err, "%.300s: expected a JSON object with \"functions\"", path);
-    cJSON_ArrayForEach(item, root) if (!r && strcmp(item->string, "functions")) r = tidal_err_set(
-        err, "%.300s: unknown field '%.64s' (expected \"functions\")", path, item->string);
-    if (!r && !cJSON_IsObject(fns))
-        r = tidal_err_set(err, "%.300s: functions: expected an object of name: {image, ...}", path);
-    if (!r)
-        cJSON_ArrayForEach(item, fns) if (!r) r = load_function(cfg, path, item, err);
+    if (!root) {
+        unsigned line = 1;
+        for (const char *c = text; end && c < end && *c; c++)
+            line += *c == '\n';
+        r = tidal_err_set(err, "%.300s: line %u: not valid JSON", path, line);
+    } else if (load_root(cfg, root, &inner)) {
+        r = tidal_err_set(err, "%.300s: %s", path, inner.msg);
+    }
     cJSON_Delete(root);
+    free(text);
     return r;
 }
 

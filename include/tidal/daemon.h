@@ -6,6 +6,7 @@
 #define TIDAL_DAEMON_H
 
 #include "tidal/err.h"
+#include "tidal/host_file.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -87,13 +88,6 @@ struct cJSON *tidal_job_spec_json(const struct tidal_job_spec *spec);
 
 /* A name for a VM or job: 1..63 of [A-Za-z0-9_.-], not starting with '.'. */
 int tidal_check_name(const char *field, const char *name, struct tidal_err *err);
-
-/* ---- files (daemon_file.c) ---- */
-/* Writes data to path atomically: temporary file, fsync, rename, fsync of the dir. */
-int tidal_write_atomic(const char *path, const void *data, size_t len, struct tidal_err *err);
-/* Reads a whole (small) file; NUL-terminated. *data is malloc'ed. */
-int tidal_read_file(const char *path, size_t limit, char **data, size_t *len,
-                    struct tidal_err *err);
 
 /* ---- client (daemon_client.c): one HTTP/1.1 request over the Unix socket ---- */
 struct tidal_response {

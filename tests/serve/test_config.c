@@ -42,28 +42,29 @@ Test(serve_config, bad_json)
 Test(serve_config, unknown_field)
 {
     expect_config_refused("{\"functions\": {\"echo\": {\"image\": \"x\", \"colour\": 1}}}",
-                          "functions.echo.colour: unknown field");
+                          "unknown field \"functions.echo.colour\"");
 }
 
 Test(serve_config, unknown_top_level_field)
 {
-    expect_config_refused("{\"functions\": {}, \"extra\": true}", "unknown field 'extra'");
+    expect_config_refused("{\"functions\": {}, \"extra\": true}", "unknown field \"extra\"");
 }
 
 Test(serve_config, missing_image)
 {
     expect_config_refused("{\"functions\": {\"echo\": {\"memory\": \"16M\"}}}",
-                          "functions.echo.image: expected");
+                          "missing field \"functions.echo.image\"");
 }
 
 Test(serve_config, bad_values)
 {
     expect_config_refused("{\"functions\": {\"e\": {\"image\": \"x\", \"timeout\": -1}}}",
-                          "functions.e.timeout: expected seconds");
+                          "field \"functions.e.timeout\": expected a number");
     expect_config_refused("{\"functions\": {\"e\": {\"image\": \"x\", \"memory\": \"lots\"}}}",
-                          "functions.e.memory");
-    expect_config_refused("{\"functions\": {\"e\": {\"image\": \"x\", \"max_concurrency\": 0}}}",
-                          "functions.e.max_concurrency: expected at least 1");
+                          "field \"functions.e.memory\"");
+    expect_config_refused(
+        "{\"functions\": {\"e\": {\"image\": \"x\", \"max_concurrency\": 0}}}",
+        "field \"functions.e.max_concurrency\": expected a whole number in 1..4096");
     expect_config_refused("{\"functions\": {\"bad name\": {\"image\": \"x\"}}}",
                           "function name 'bad name'");
 }

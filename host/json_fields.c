@@ -1,4 +1,4 @@
-#include "daemon_json.h"
+#include "json_fields.h"
 
 #include "tidal/layout.h"
 #include "tidal/size.h"
@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-int dj_only_fields(const cJSON *obj, const char *where, const char *const *known,
-                   struct tidal_err *err)
+int tidal_json_only_fields(const cJSON *obj, const char *where, const char *const *known,
+                           struct tidal_err *err)
 {
     if (!cJSON_IsObject(obj))
         return tidal_err_set(err, "%s: expected a JSON object", *where ? where : "body");
@@ -31,8 +31,8 @@ int dj_only_fields(const cJSON *obj, const char *where, const char *const *known
     return 0;
 }
 
-int dj_string(const cJSON *obj, const char *where, const char *name, bool required,
-              const char **out, struct tidal_err *err)
+int tidal_json_string(const cJSON *obj, const char *where, const char *name, bool required,
+                      const char **out, struct tidal_err *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     *out = NULL;
@@ -44,8 +44,8 @@ int dj_string(const cJSON *obj, const char *where, const char *name, bool requir
     return 0;
 }
 
-int dj_number(const cJSON *obj, const char *where, const char *name, double min, double max,
-              double *out, struct tidal_err *err)
+int tidal_json_number(const cJSON *obj, const char *where, const char *name, double min, double max,
+                      double *out, struct tidal_err *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     if (!v)
@@ -58,29 +58,57 @@ int dj_number(const cJSON *obj, const char *where, const char *name, double min,
     return 0;
 }
 
-int dj_mem(const cJSON *obj, const char *name, uint64_t *out, struct tidal_err *err)
+int tidal_json_whole(const cJSON *obj, const char *where, const char *name, uint64_t min,
+                     uint64_t max, uint64_t *out, struct tidal_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!v)
+        return 0;
+    if (!cJSON_IsNumber(v) || v->valuedouble < (double)min || v->valuedouble > (double)max ||
+        v->valuedouble != floor(v->valuedouble))
+        return tidal_err_set(err, "field \"%s%s\": expected a whole number in %llu..%llu", where,
+                             name, (unsigned long long)min, (unsigned long long)max);
+    *out = (uint64_t)v->valuedouble;
+    return 0;
+}
+
+int tidal_json_size(const cJSON *obj, const char *where, const char *name, uint64_t *out,
+                    struct tidal_err *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     if (!v)
         return 0;
     struct tidal_err inner;
-    uint64_t size;
     if (cJSON_IsString(v)) {
-        if (tidal_parse_size(v->valuestring, name, &size, &inner))
-            return tidal_err_set(err, "field \"%s\": %s", name, inner.msg);
-    } else if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15) {
-        size = (uint64_t)v->valuedouble;
-    } else {
-        return tidal_err_set(err, "field \"%s\": expected a size such as \"64M\" or bytes", name);
+        if (tidal_parse_size(v->valuestring, name, out, &inner))
+            return tidal_err_set(err, "field \"%s%s\": %s", where, name, inner.msg);
+        return 0;
     }
+    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble >= 1e15 ||
+        v->valuedouble != floor(v->valuedouble))
+        return tidal_err_set(err, "field \"%s%s\": expected a size such as \"64M\" or bytes", where,
+                             name);
+    *out = (uint64_t)v->valuedouble;
+    return 0;
+}
+
+int tidal_json_mem(const cJSON *obj, const char *where, const char *name, uint64_t *out,
+                   struct tidal_err *err)
+{
+    uint64_t size = 0;
+    struct tidal_err inner;
+    if (tidal_json_size(obj, where, name, &size, err))
+        return -1;
+    if (!size)
+        return 0;
     if (tidal_layout_check_mem(size, &inner))
-        return tidal_err_set(err, "field \"%s\": %s", name, inner.msg);
+        return tidal_err_set(err, "field \"%s%s\": %s", where, name, inner.msg);
     *out = size;
     return 0;
 }
 
-int dj_args(const cJSON *obj, const char *name, int max, char **argv, int *argc,
-            struct tidal_err *err)
+int tidal_json_args(const cJSON *obj, const char *name, int max, char **argv, int *argc,
+                    struct tidal_err *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     *argc = 0;
@@ -101,10 +129,10 @@ int dj_args(const cJSON *obj, const char *name, int max, char **argv, int *argc,
     return 0;
 }
 
-int dj_image(const cJSON *obj, char *out, size_t size, struct tidal_err *err)
+int tidal_json_image(const cJSON *obj, char *out, size_t size, struct tidal_err *err)
 {
     const char *image;
-    if (dj_string(obj, "", "image", true, &image, err))
+    if (tidal_json_string(obj, "", "image", true, &image, err))
         return -1;
     if (image[0] != '/')
         return tidal_err_set(err,

@@ -1,5 +1,6 @@
-/* Small files the daemon must never leave half-written: state.json above all. */
-#include "tidal/daemon.h"
+/* Whole small files: written atomically (the daemon's state.json must never be left
+ * half-written), read with a size limit (configuration, job files). */
+#include "tidal/host_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
