@@ -19,18 +19,6 @@ static int usage_error(const char *fmt, const char *arg)
     return TIDAL_RC_USAGE;
 }
 
-static const char *str(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static double num(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 /* The job file names its image relative to where the user stands; the daemon needs
  * an absolute path. */
 static int submit(const char *sock, const char *file)
@@ -65,7 +53,7 @@ static int submit(const char *sock, const char *file)
     int rc = tidal_cli_call("tidal batch submit", sock, "POST", "/v1/batch", body, &out);
     free(body);
     if (!rc)
-        printf("%s %s\n", str(out, "name"), str(out, "state"));
+        printf("%s %s\n", tidal_cli_str(out, "name"), tidal_cli_str(out, "state"));
     cJSON_Delete(out);
     return rc;
 }
@@ -82,15 +70,15 @@ static int list(const char *sock)
     {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "progress");
         const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "window");
-        double f = num(p, "fraction");
+        double f = tidal_cli_num(p, "fraction");
         char bar[40];
         tidal_cli_bar(f, 26, bar);
         char when[64];
         bool open = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "open"));
         snprintf(when, sizeof(when), "%s %s", open ? "open, closes" : "closed, opens",
-                 str(w, open ? "closes" : "opens"));
-        printf("%-20s %-10s %s %5.1f%% %5g  %s%s\n", str(j, "name"), str(j, "state"), bar, f * 100,
-               num(j, "suspensions"), when,
+                 tidal_cli_str(w, open ? "closes" : "opens"));
+        printf("%-20s %-10s %s %5.1f%% %5g  %s%s\n", tidal_cli_str(j, "name"),
+               tidal_cli_str(j, "state"), bar, f * 100, tidal_cli_num(j, "suspensions"), when,
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "late")) ? "  LATE" : "");
     }
     cJSON_Delete(jobs);
@@ -126,7 +114,7 @@ int tidal_cmd_batch(int argc, char **argv)
         snprintf(path, sizeof(path), "/v1/batch/%s/cancel", argv[2]);
         rc = tidal_cli_call("tidal batch cancel", sock, "POST", path, NULL, &out);
         if (!rc)
-            printf("%s %s\n", str(out, "name"), str(out, "state"));
+            printf("%s %s\n", tidal_cli_str(out, "name"), tidal_cli_str(out, "state"));
     } else {
         return usage_error("unknown subcommand '%s'", sub);
     }

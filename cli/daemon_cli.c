@@ -76,3 +76,15 @@ void tidal_cli_size(double bytes, char out[16])
     }
     snprintf(out, 16, u ? "%.0f%c" : "%.0f%c", bytes, units[u]);
 }
+
+const char *tidal_cli_str(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+double tidal_cli_num(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}

@@ -14,6 +14,10 @@ const char *tidal_cli_socket(int *argc, char **argv);
 int tidal_cli_call(const char *who, const char *socket, const char *method, const char *path,
                    const char *body, cJSON **out);
 
+/* A member of an API answer for display: "" / 0 when absent or of another type. */
+const char *tidal_cli_str(const cJSON *o, const char *name);
+double tidal_cli_num(const cJSON *o, const char *name);
+
 /* "64M" style sizes and a text progress bar of `width` cells. */
 void tidal_cli_bar(double fraction, int width, char *out);
 void tidal_cli_size(double bytes, char out[16]);

@@ -22,18 +22,6 @@ static int usage_error(const char *fmt, const char *arg)
     return TIDAL_RC_USAGE;
 }
 
-static const char *str(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static double num(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
 static int list(const char *sock)
 {
     cJSON *vms;
@@ -46,10 +34,11 @@ static int list(const char *sock)
     cJSON_ArrayForEach(v, vms)
     {
         char mem[16];
-        tidal_cli_size(num(v, "mem"), mem);
+        tidal_cli_size(tidal_cli_num(v, "mem"), mem);
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(v, "snapshots");
-        printf("%-20s %-8s %-10s %6s %5g %8g %s\n", str(v, "name"), str(v, "class"),
-               str(v, "state"), mem, num(v, "cpus"), num(s, "chain"), str(v, "image"));
+        printf("%-20s %-8s %-10s %6s %5g %8g %s\n", tidal_cli_str(v, "name"),
+               tidal_cli_str(v, "class"), tidal_cli_str(v, "state"), mem, tidal_cli_num(v, "cpus"),
+               tidal_cli_num(s, "chain"), tidal_cli_str(v, "image"));
     }
     cJSON_Delete(vms);
     return 0;
@@ -114,7 +103,7 @@ static int create(const char *sock, int argc, char **argv)
     int rc = tidal_cli_call("tidal vm create", sock, "POST", "/v1/vms", text, &vm);
     free(text);
     if (!rc)
-        printf("%s %s\n", str(vm, "name"), str(vm, "state"));
+        printf("%s %s\n", tidal_cli_str(vm, "name"), tidal_cli_str(vm, "state"));
     cJSON_Delete(vm);
     return rc;
 }
@@ -186,10 +175,10 @@ int tidal_cmd_vm(int argc, char **argv)
                 const cJSON *s = cJSON_GetObjectItemCaseSensitive(out, "snapshots");
                 if (!strcmp(sub, "snapshot") || !strcmp(sub, "suspend"))
                     printf("%s %s (snapshot chain %g, last save %g bytes in %.1f ms)\n", name,
-                           str(out, "state"), num(s, "chain"), num(s, "last_bytes"),
-                           num(s, "last_save_ms"));
+                           tidal_cli_str(out, "state"), tidal_cli_num(s, "chain"),
+                           tidal_cli_num(s, "last_bytes"), tidal_cli_num(s, "last_save_ms"));
                 else
-                    printf("%s %s\n", name, str(out, "state"));
+                    printf("%s %s\n", name, tidal_cli_str(out, "state"));
             }
             cJSON_Delete(out);
             return rc;

@@ -156,33 +156,8 @@ void wait_for(struct test_daemon *t, bool (*fn)(struct test_daemon *, void *), v
 
 int run_cli(struct test_daemon *t, const char *const *args, char *out, size_t size)
 {
-    int pipefd[2];
-    cr_assert_eq(pipe(pipefd), 0);
-    const char *argv[32] = {tidal_bin()};
-    int n = 1;
-    for (; *args && n < 31; args++)
-        argv[n++] = *args;
-    argv[n] = NULL;
     char env_sock[400];
     snprintf(env_sock, sizeof(env_sock), "TIDAL_SOCKET=%s", t->socket);
     char *envp[] = {env_sock, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
-    posix_spawn_file_actions_addclose(&fa, pipefd[0]);
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    cr_assert_eq(rc, 0);
-    close(pipefd[1]);
-    size_t len = 0;
-    ssize_t got;
-    while ((got = read(pipefd[0], out + len, size - 1 - len)) > 0)
-        len += (size_t)got;
-    out[len] = 0;
-    close(pipefd[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return run_tidal_captured(args, envp, out, size);
 }

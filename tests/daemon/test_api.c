@@ -31,13 +31,6 @@ static void stop(void)
 
 TestSuite(api, .init = start, .fini = stop);
 
-static char *image_path(const char *rel)
-{
-    static char full[PATH_MAX];
-    cr_assert_not_null(realpath(path_to(rel), full), "%s: build it first", rel);
-    return full;
-}
-
 static void expect_error(const char *method, const char *path, const char *body, int status,
                          const char *code, const char *detail_part)
 {
@@ -56,7 +49,7 @@ static void create_idle(const char *name)
     char body[PATH_MAX + 200];
     snprintf(body, sizeof(body),
              "{\"name\":\"%s\",\"image\":\"%s\",\"mem\":\"16M\",\"start\":false}", name,
-             image_path("build/examples/kv.elf"));
+             abs_path_to("build/examples/kv.elf"));
     cJSON *o;
     cr_assert_eq(api(&t, "POST", "/v1/vms", body, &o), 201);
     cr_assert_str_eq(jstr(o, "state"), "created");
@@ -202,7 +195,7 @@ static char *job_body(const char *name)
              "{\"name\":\"%s\",\"image\":\"%s\",\"args\":[\"1000\"],\"mem\":\"16M\","
              "\"deadline\":\"2026-12-03T06:00:00Z\","
              "\"window\":{\"cron\":\"0 22 * * *\",\"duration\":\"8h\",\"tz\":\"UTC\"}}",
-             name, image_path("build/examples/hashchain.elf"));
+             name, abs_path_to("build/examples/hashchain.elf"));
     return body;
 }
 
@@ -297,7 +290,7 @@ Test(api, jobs_go_through_the_scheduler)
     snprintf(body, sizeof(body),
              "{\"name\":\"huge\",\"image\":\"%s\",\"cpus\":1000,"
              "\"window\":{\"cron\":\"0 22 * * *\",\"duration\":\"8h\"}}",
-             image_path("build/examples/hashchain.elf"));
+             abs_path_to("build/examples/hashchain.elf"));
     cr_assert_eq(api(&t, "POST", "/v1/batch", body, NULL), 201);
     struct plan_wait none = {"windows alone decide"};
     wait_for(&t, plan_says, &none, "the planner to refuse the oversized job");

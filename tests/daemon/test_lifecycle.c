@@ -18,15 +18,6 @@ static void stop(void)
 
 TestSuite(lifecycle, .fini = stop, .timeout = 600);
 
-static const char *image(const char *rel)
-{
-    static char full[4][PATH_MAX];
-    static int next;
-    char *out = full[next++ % 4];
-    cr_assert_not_null(realpath(path_to(rel), out), "%s: build it first", rel);
-    return out;
-}
-
 static long last_beat(const char *name)
 {
     char path[128];
@@ -69,7 +60,7 @@ Test(lifecycle, service_through_every_transition)
     daemon_start(&t, NULL);
     char body[PATH_MAX + 100];
     snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"mem\":\"16M\"}",
-             image("build/tests/guests/heartbeat.elf"));
+             abs_path_to("build/tests/guests/heartbeat.elf"));
     cJSON *o;
     cr_assert_eq(api(&t, "POST", "/v1/vms", body, &o), 201, "%s", jstr(o, "detail"));
     cr_assert_str_eq(jstr(o, "state"), "running");
@@ -119,7 +110,7 @@ Test(lifecycle, guest_runs_to_its_result)
     char body[PATH_MAX + 100];
     snprintf(body, sizeof(body),
              "{\"name\":\"h\",\"image\":\"%s\",\"args\":[\"3000000\"],\"mem\":\"16M\"}",
-             image("build/examples/hashchain.elf"));
+             abs_path_to("build/examples/hashchain.elf"));
     cr_assert_eq(api(&t, "POST", "/v1/vms", body, NULL), 201);
     wait_for(&t, exited, "/v1/vms/h", "the guest to exit");
     cJSON *o;
@@ -141,7 +132,7 @@ Test(lifecycle, suspended_vm_survives_kill9)
     daemon_start(&t, NULL);
     char body[PATH_MAX + 100];
     snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"mem\":\"16M\"}",
-             image("build/tests/guests/heartbeat.elf"));
+             abs_path_to("build/tests/guests/heartbeat.elf"));
     cr_assert_eq(api(&t, "POST", "/v1/vms", body, NULL), 201);
     struct beat_wait w = {"web", 2};
     wait_for(&t, beats_past, &w, "the service's first beats");

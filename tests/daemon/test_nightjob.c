@@ -21,15 +21,6 @@ static void stop(void)
 
 TestSuite(nightjob, .fini = stop, .timeout = 1800);
 
-static const char *image(const char *rel)
-{
-    static char full[4][PATH_MAX];
-    static int next;
-    char *out = full[next++ % 4];
-    cr_assert_not_null(realpath(path_to(rel), out), "%s: build it first", rel);
-    return out;
-}
-
 /* Long enough to need several nights at nested-KVM speed; $TIDAL_NIGHTJOB_STEPS
  * overrides it. */
 static const char *steps(void)
@@ -42,7 +33,7 @@ static const char *steps(void)
 static void reference_digest(char *out, size_t size)
 {
     char cmd[PATH_MAX + 64];
-    snprintf(cmd, sizeof(cmd), "%s %s %s", image("build/examples/hashchain.linux"), steps(),
+    snprintf(cmd, sizeof(cmd), "%s %s %s", abs_path_to("build/examples/hashchain.linux"), steps(),
              TABLE_MIB);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
@@ -143,7 +134,7 @@ Test(nightjob, three_nights_a_crash_and_the_same_result)
 
     char body[PATH_MAX + 300];
     snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"mem\":\"16M\"}",
-             image("build/tests/guests/heartbeat.elf"));
+             abs_path_to("build/tests/guests/heartbeat.elf"));
     cr_assert_eq(api(&t, "POST", "/v1/vms", body, NULL), 201);
     last_beat_seen = -1;
     wait_for(&t, service_beats_on, NULL, "the day service to beat");
@@ -151,7 +142,7 @@ Test(nightjob, three_nights_a_crash_and_the_same_result)
     snprintf(body, sizeof(body),
              "{\"name\":\"h\",\"image\":\"%s\",\"args\":[\"%s\",\"%s\"],\"mem\":\"32M\","
              "\"window\":{\"cron\":\"0 22 * * *\",\"duration\":\"8h\",\"tz\":\"UTC\"}}",
-             image("build/examples/hashchain.elf"), steps(), TABLE_MIB);
+             abs_path_to("build/examples/hashchain.elf"), steps(), TABLE_MIB);
     cJSON *o;
     cr_assert_eq(api(&t, "POST", "/v1/batch", body, &o), 201, "%s", jstr(o, "detail"));
     cr_assert_str_eq(jstr(o, "state"), "queued");

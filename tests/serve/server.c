@@ -158,31 +158,3 @@ void http_post_chunked(const struct server *s, const char *path, const char *bod
 {
     perform(s, "POST", path, body, strlen(body), true, r);
 }
-
-int run_tidal_cmd(const char *const *args, char *err, size_t err_size)
-{
-    const char *argv[32] = {tidal_bin()};
-    unsigned n = 1;
-    while (*args && n < 31)
-        argv[n++] = *args++;
-    argv[n] = NULL;
-    int pipefd[2];
-    cr_assert(pipe(pipefd) == 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(pipefd[1], STDERR_FILENO);
-        close(pipefd[0]);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(pipefd[1]);
-    size_t len = 0;
-    ssize_t got;
-    while ((got = read(pipefd[0], err + len, err_size - 1 - len)) > 0)
-        len += (size_t)got;
-    err[len] = 0;
-    close(pipefd[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}

@@ -41,7 +41,4 @@ void http(const struct server *s, const char *method, const char *path, const ch
 /* A POST whose body is sent chunked, without Content-Length. */
 void http_post_chunked(const struct server *s, const char *path, const char *body, struct reply *r);
 
-/* Runs `tidal` with args to completion: exit status; stderr into err (NUL-terminated). */
-int run_tidal_cmd(const char *const *args, char *err, size_t err_size);
-
 #endif

@@ -21,7 +21,7 @@ static const char *config_with(const char *text)
 static void expect_refused(const char *const *args, int code, const char *message)
 {
     char err[8192];
-    int status = run_tidal_cmd(args, err, sizeof(err));
+    int status = run_tidal_captured(args, NULL, err, sizeof(err));
     cr_expect_eq(status, code, "exit %d, expected %d: %s", status, code, err);
     cr_expect(strstr(err, message), "message lacks '%s': %s", message, err);
 }

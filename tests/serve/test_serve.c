@@ -318,6 +318,6 @@ Test(serve_vm, refuses_function_without_ready, .timeout = 300)
     char fn[4200], err[8192];
     snprintf(fn, sizeof(fn), "hello=%s", function_image("hello", true));
     const char *args[] = {"serve", "--listen", "127.0.0.1:0", "--function", fn, NULL};
-    cr_expect_eq(run_tidal_cmd(args, err, sizeof(err)), 65, "%s", err);
+    cr_expect_eq(run_tidal_captured(args, NULL, err, sizeof(err)), 65, "%s", err);
     cr_expect(strstr(err, "before calling tidal_ready()"), "%s", err);
 }
