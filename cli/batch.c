@@ -47,15 +47,7 @@ static int submit(const char *sock, const char *file)
         }
         cJSON_SetValuestring(image, full);
     }
-    char *body = cJSON_PrintUnformatted(job);
-    cJSON_Delete(job);
-    cJSON *out;
-    int rc = tidal_cli_call("tidal batch submit", sock, "POST", "/v1/batch", body, &out);
-    free(body);
-    if (!rc)
-        printf("%s %s\n", tidal_cli_str(out, "name"), tidal_cli_str(out, "state"));
-    cJSON_Delete(out);
-    return rc;
+    return tidal_cli_create("tidal batch submit", sock, "/v1/batch", job);
 }
 
 static int list(const char *sock)

@@ -88,3 +88,20 @@ double tidal_cli_num(const cJSON *o, const char *name)
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
+
+int tidal_cli_create(const char *who, const char *socket, const char *path, cJSON *body)
+{
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    if (!text) {
+        fprintf(stderr, "%s: out of memory\n", who);
+        return TIDAL_RC_SYSTEM;
+    }
+    cJSON *created;
+    int rc = tidal_cli_call(who, socket, "POST", path, text, &created);
+    free(text);
+    if (!rc)
+        printf("%s %s\n", tidal_cli_str(created, "name"), tidal_cli_str(created, "state"));
+    cJSON_Delete(created);
+    return rc;
+}

@@ -14,6 +14,9 @@ const char *tidal_cli_socket(int *argc, char **argv);
 int tidal_cli_call(const char *who, const char *socket, const char *method, const char *path,
                    const char *body, cJSON **out);
 
+/* POSTs body (consumed) to path and prints the created object's name and state. */
+int tidal_cli_create(const char *who, const char *socket, const char *path, cJSON *body);
+
 /* A member of an API answer for display: "" / 0 when absent or of another type. */
 const char *tidal_cli_str(const cJSON *o, const char *name);
 double tidal_cli_num(const cJSON *o, const char *name);

@@ -97,15 +97,7 @@ static int create(const char *sock, int argc, char **argv)
         return TIDAL_RC_NO_INPUT;
     }
     cJSON_AddStringToObject(body, "image", full);
-    char *text = cJSON_PrintUnformatted(body);
-    cJSON_Delete(body);
-    cJSON *vm;
-    int rc = tidal_cli_call("tidal vm create", sock, "POST", "/v1/vms", text, &vm);
-    free(text);
-    if (!rc)
-        printf("%s %s\n", tidal_cli_str(vm, "name"), tidal_cli_str(vm, "state"));
-    cJSON_Delete(vm);
-    return rc;
+    return tidal_cli_create("tidal vm create", sock, "/v1/vms", body);
 }
 
 int tidal_cmd_ps(int argc, char **argv)
