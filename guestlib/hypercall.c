@@ -1,5 +1,7 @@
 #include "guest.h"
 
+#include <errno.h>
+
 static struct tidal_call call_block;
 
 int64_t tidal_hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
@@ -15,4 +17,19 @@ int64_t tidal_hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
                      : "a"((uint32_t)(uintptr_t)&call_block), "Nd"((uint16_t)TIDAL_PORT_CALL)
                      : "memory");
     return call_block.ret;
+}
+
+int64_t tidal_read_stdin(void *buf, size_t len)
+{
+    /* A guest about to wait for input has said what it has to say: a service that
+     * answers line by line must be seen answering before it blocks. Costs an exit only
+     * when output is pending. */
+    tidal_console_flush();
+    if (len > TIDAL_CALL_LEN_MAX)
+        len = TIDAL_CALL_LEN_MAX;
+    int64_t n;
+    do
+        n = tidal_hypercall(TIDAL_CALL_READ, 0, (uint64_t)(uintptr_t)buf, len);
+    while (n == -EINTR);
+    return n;
 }

@@ -60,11 +60,9 @@ size_t __stdout_write(FILE *file, const unsigned char *buf, size_t len)
     return __stdio_write(file, buf, len);
 }
 
-static size_t read_fd(int fd, unsigned char *buf, size_t len)
+static size_t read_fd(unsigned char *buf, size_t len)
 {
-    if (len > TIDAL_CALL_LEN_MAX)
-        len = TIDAL_CALL_LEN_MAX;
-    int64_t n = tidal_hypercall(TIDAL_CALL_READ, (uint64_t)fd, (uint64_t)(uintptr_t)buf, len);
+    int64_t n = tidal_read_stdin(buf, len);
     return n < 0 ? 0 : (size_t)n;
 }
 
@@ -80,13 +78,13 @@ size_t __stdio_read(FILE *file, unsigned char *buf, size_t len)
     size_t want_user = len ? len - (f->buf_size != 0) : 0;
     size_t got = 0;
     if (want_user) {
-        got = read_fd(0, buf, want_user);
+        got = read_fd(buf, want_user);
         if (got < want_user) {
             f->flags |= got ? 0 : F_EOF;
             return got;
         }
     }
-    size_t cnt = read_fd(0, f->buf, f->buf_size);
+    size_t cnt = read_fd(f->buf, f->buf_size);
     if (cnt == 0) {
         if (!got)
             f->flags |= F_EOF;

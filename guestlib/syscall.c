@@ -53,9 +53,7 @@ static int64_t sys_read(int fd, void *buf, size_t len)
 {
     if (fd != 0)
         return -EBADF;
-    if (len > TIDAL_CALL_LEN_MAX)
-        len = TIDAL_CALL_LEN_MAX;
-    return tidal_hypercall(TIDAL_CALL_READ, 0, (uint64_t)(uintptr_t)buf, len);
+    return tidal_read_stdin(buf, len);
 }
 
 static int64_t sys_readv(int fd, const struct iovec *iov, int cnt)

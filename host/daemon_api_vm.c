@@ -158,6 +158,39 @@ static int wrong_state(struct api_reply *r, const struct dvm *v, const char *act
                     v->name, dvm_state_name(v->state), expected);
 }
 
+/* POST /v1/vms/NAME/input {"data": TEXT}: appends TEXT to the guest's stdin. Lock held;
+ * never blocks: a guest that does not read fills its pipe, and the caller gets 503. */
+static void send_input(struct dvm *v, const cJSON *body, struct api_reply *r)
+{
+    static const char *const known[] = {"data", NULL};
+    struct tidal_err err;
+    const char *data;
+    if (tidal_json_only_fields(body, "", known, &err) ||
+        tidal_json_string(body, "", "data", true, &data, &err)) {
+        api_fail(r, 400, "bad_request", "%s", err.msg);
+        return;
+    }
+    if (v->input_fd < 0) {
+        wrong_state(r, v, "take input", "it is not running: start or resume it");
+        return;
+    }
+    size_t len = strlen(data);
+    ssize_t n = write(v->input_fd, data, len);
+    if (n < 0 && errno == EAGAIN) {
+        api_fail(r, 503, "input_full",
+                 "VM \"%s\" has not read its earlier input yet (its stdin pipe is full)", v->name);
+        return;
+    }
+    if (n < 0) {
+        api_fail(r, 500, "internal", "writing to VM \"%s\": %s", v->name, strerror(errno));
+        return;
+    }
+    r->status = 202;
+    r->json = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r->json, "accepted", (double)n);
+    cJSON_AddNumberToObject(r->json, "sent", (double)len);
+}
+
 /* One transition; lock held. */
 static void act(struct daemon *d, struct dvm *v, const char *action, struct api_reply *r)
 {
@@ -282,6 +315,11 @@ void api_vms(struct daemon *d, const struct api_request *q, struct api_reply *r)
             api_fail(r, 405, "method_not_allowed", "%s /v1/vms/%s: expected GET or DELETE", m,
                      name);
         }
+    } else if (!strcmp(q->parts[3], "input")) {
+        if (strcmp(m, "POST"))
+            api_fail(r, 405, "method_not_allowed", "%s input: expected POST", m);
+        else
+            send_input(v, q->body, r);
     } else if (!strcmp(q->parts[3], "console")) {
         if (strcmp(m, "GET"))
             api_fail(r, 405, "method_not_allowed", "%s console: expected GET", m);

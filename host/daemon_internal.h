@@ -64,6 +64,7 @@ struct dvm {
     bool thread_live;
     pthread_t thread;
     struct tidal_vm *vm; /* owned by the runner; non-NULL while built */
+    int input_fd;        /* write end of the built guest's stdin (a pipe), else -1 */
     enum dvm_cmd cmd;
     uint64_t cmd_seq, done_seq;
     int cmd_rc;

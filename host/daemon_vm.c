@@ -91,6 +91,8 @@ struct dvm *dvm_new(struct daemon *d, const char *name, enum dvm_class cls, cons
         return NULL;
     }
     struct dvm *v = calloc(1, sizeof(*v));
+    if (v)
+        v->input_fd = -1;
     if (!v) {
         tidal_err_set(err, "out of memory");
         return NULL;
@@ -173,6 +175,7 @@ struct runner {
     struct dvm *v;
     struct tidal_vm *vm;
     int console_fd;
+    int input_fd;            /* read end of the guest's stdin pipe */
     struct tidal_snap *last; /* the chain's newest file, the base of the next diff */
     bool tracking;           /* dirty pages are tracked since `last` was saved */
 };
@@ -237,6 +240,33 @@ static int build_from_image(struct runner *r, const struct tidal_vm_config *cfg,
     return 0;
 }
 
+/* The guest's stdin: a pipe the API writes requests into (POST .../input). The write
+ * end never blocks the API: a full pipe answers 503. */
+static int open_input(struct runner *r, struct tidal_err *err)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC))
+        return tidal_err_set(err, "stdin pipe: %s", strerror(errno));
+    fcntl(fds[1], F_SETFL, O_NONBLOCK);
+    r->input_fd = fds[0];
+    pthread_mutex_lock(&r->d->lock);
+    r->v->input_fd = fds[1];
+    pthread_mutex_unlock(&r->d->lock);
+    return 0;
+}
+
+static void close_input(struct runner *r)
+{
+    if (r->input_fd >= 0)
+        close(r->input_fd);
+    r->input_fd = -1;
+    pthread_mutex_lock(&r->d->lock);
+    if (r->v->input_fd >= 0)
+        close(r->v->input_fd);
+    r->v->input_fd = -1;
+    pthread_mutex_unlock(&r->d->lock);
+}
+
 static int build(struct runner *r, bool from_chain, struct tidal_err *err)
 {
     struct daemon *d = r->d;
@@ -244,13 +274,13 @@ static int build(struct runner *r, bool from_chain, struct tidal_err *err)
     unsigned gen = r->v->snap_gen, len = r->v->snap_len;
     uint64_t keep = r->v->log_at_snap;
     pthread_mutex_unlock(&d->lock);
-    if (open_console(r, from_chain, keep, err))
+    if (open_console(r, from_chain, keep, err) || open_input(r, err))
         return -1;
     struct tidal_vm_config cfg = {
         .mem_size = r->v->mem_size,
         .argc = r->v->argc,
         .argv = r->v->argv,
-        .in_fd = -1,
+        .in_fd = r->input_fd,
         .out_fd = r->console_fd,
         .err_fd = r->console_fd,
     };
@@ -407,6 +437,7 @@ static void *run_thread(void *arg)
         pthread_mutex_unlock(&d->lock);
         if (r->console_fd >= 0)
             close(r->console_fd);
+        close_input(r);
         dlog(d, "%s: cannot %s: %s", v->name, from_chain ? "restore" : "boot", err.msg);
         daemon_persist(d);
         free(r);
@@ -458,6 +489,7 @@ static void *run_thread(void *arg)
     tidal_vm_destroy(r->vm); /* memory goes back to the host here */
     tidal_snap_close(r->last);
     close(r->console_fd);
+    close_input(r);
     pthread_mutex_lock(&d->lock);
     v->thread_live = false;
     if (v->cmd != CMD_NONE) { /* asked for while the guest was exiting */
@@ -493,6 +525,7 @@ int dvm_launch(struct daemon *d, struct dvm *v, bool from_chain, enum dvm_state 
     r->d = d;
     r->v = v;
     r->console_fd = -1;
+    r->input_fd = -1;
     v->start_from_chain = from_chain;
     v->start_as = as;
     v->launching = true;

@@ -137,7 +137,7 @@ Test(api, unknown_vm_everywhere)
     expect_error("DELETE", "/v1/vms/ghost", NULL, 404, "unknown_vm", NULL);
     expect_error("GET", "/v1/vms/ghost/console", NULL, 404, "unknown_vm", NULL);
     static const char *const actions[] = {"start",   "pause",   "resume", "snapshot",
-                                          "suspend", "restore", "stop"};
+                                          "suspend", "restore", "stop",   "input"};
     for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
         char path[64];
         snprintf(path, sizeof(path), "/v1/vms/ghost/%s", actions[i]);
@@ -156,6 +156,12 @@ Test(api, wrong_state_transitions)
     expect_error("POST", "/v1/vms/web/stop", NULL, 409, "wrong_state", NULL);
     expect_error("POST", "/v1/vms/web/restore", NULL, 409, "no_snapshot", "has no snapshot");
     expect_error("POST", "/v1/vms/web/fly", NULL, 404, "not_found", "unknown action \"fly\"");
+    expect_error("POST", "/v1/vms/web/input", "{\"data\":\"k1\\n\"}", 409, "wrong_state",
+                 "cannot take input VM \"web\": it is created");
+    expect_error("POST", "/v1/vms/web/input", "{\"text\":\"k1\"}", 400, "bad_request",
+                 "unknown field \"text\"");
+    expect_error("POST", "/v1/vms/web/input", "{}", 400, "bad_request", "missing field \"data\"");
+    expect_error("GET", "/v1/vms/web/input", NULL, 405, "method_not_allowed", "expected POST");
     expect_error("POST", "/v1/vms/web/pause", "{\"now\":true}", 400, "bad_request",
                  "takes no fields");
     expect_error("POST", "/v1/vms", "{\"name\":\"web\",\"image\":\"/bin/sh\",\"start\":false}", 409,

@@ -43,6 +43,15 @@ static bool beats_past(struct test_daemon *td, void *arg)
     return last_beat(w->name) > w->after;
 }
 
+static bool console_has(struct test_daemon *td, void *arg)
+{
+    int status;
+    char *text = api_text(td, "/v1/vms/web/console", &status);
+    bool found = strstr(text, arg) != NULL;
+    free(text);
+    return found;
+}
+
 static void expect_state(const char *action, const char *state)
 {
     char path[128];
@@ -148,4 +157,40 @@ Test(lifecycle, suspended_vm_survives_kill9)
     expect_state("resume", "running");
     /* it goes on from its snapshot: the beats continue, they do not restart at 0 */
     wait_for(&t, beats_past, &w, "beats after resuming from disk in a new daemon");
+}
+
+/* A service that reads requests on stdin (examples/kv) answers them through the API,
+ * and keeps answering across pause/resume and a suspend to its snapshot chain and back
+ * (its read in progress is asked again after each stop). */
+static void lookup(unsigned key)
+{
+    char body[64], want[32], what[64];
+    snprintf(body, sizeof(body), "{\"data\":\"k%u\\n\"}", key);
+    cJSON *o;
+    int status = api(&t, "POST", "/v1/vms/web/input", body, &o);
+    cr_assert_eq(status, 202, "input: %d %s", status, jstr(o, "detail"));
+    cJSON_Delete(o);
+    snprintf(want, sizeof(want), "k%u=", key);
+    snprintf(what, sizeof(what), "the answer to k%u", key);
+    wait_for(&t, console_has, want, what);
+}
+
+Test(lifecycle, service_answers_input_across_pause_and_suspend)
+{
+    require_kvm();
+    daemon_start(&t, NULL);
+    char body[PATH_MAX + 100];
+    snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"mem\":\"16M\"}",
+             abs_path_to("build/examples/kv.elf"));
+    cr_assert_eq(api(&t, "POST", "/v1/vms", body, NULL), 201);
+    lookup(1);
+    expect_state("pause", "paused");
+    expect_state("resume", "running");
+    lookup(2);
+    expect_state("snapshot", "running");
+    lookup(3);
+    expect_state("suspend", "suspended");
+    expect_state("resume", "running");
+    lookup(4);
+    expect_state("stop", "stopped");
 }

@@ -43,21 +43,12 @@ static void reference_digest(char *out, size_t size)
     cr_assert(strstr(out, "digest "), "reference run printed: %s", out);
 }
 
-/* ---- the day service ---- */
+/* ---- the day service ----
+ * examples/kv, a key-value lookup service reading requests on stdin: at every
+ * transition the test sends it a lookup through the API and waits for its answer. */
 
-static long service_answers;
-static long last_beat_seen;
-
-static long last_beat(void)
-{
-    int status;
-    char *text = api_text(&t, "/v1/vms/web/console", &status);
-    long beat = -1;
-    for (const char *p = text; (p = strstr(p, "beat ")); p += 5)
-        beat = strtol(p + 5, NULL, 10);
-    free(text);
-    return beat;
-}
+static long service_answers, lookups_answered;
+static unsigned next_key = 1;
 
 /* The service is asked on every poll of a transition; it must answer as running. */
 static void service_answers_running(void)
@@ -69,17 +60,37 @@ static void service_answers_running(void)
     service_answers++;
 }
 
-static bool service_beats_on(struct test_daemon *td, void *arg)
+struct lookup {
+    unsigned key;
+    bool sent;
+};
+
+static bool service_answers_lookup(struct test_daemon *td, void *arg)
 {
-    (void)td;
-    (void)arg;
+    struct lookup *l = arg;
     service_answers_running();
-    long beat = last_beat();
-    if (beat > last_beat_seen) {
-        last_beat_seen = beat;
-        return true;
+    char want[32];
+    snprintf(want, sizeof(want), "k%u=", l->key);
+    if (!l->sent) {
+        char body[64];
+        snprintf(body, sizeof(body), "{\"data\":\"k%u\\n\"}", l->key);
+        cr_assert_eq(api(td, "POST", "/v1/vms/web/input", body, NULL), 202);
+        l->sent = true;
     }
-    return false;
+    int status;
+    char *text = api_text(td, "/v1/vms/web/console", &status);
+    bool answered = strstr(text, want) != NULL;
+    free(text);
+    lookups_answered += answered;
+    return answered;
+}
+
+static void day_service_answers(const char *when)
+{
+    struct lookup l = {next_key++, false};
+    char what[96];
+    snprintf(what, sizeof(what), "the day service to answer a lookup %s", when);
+    wait_for(&t, service_answers_lookup, &l, what);
 }
 
 /* ---- the job ---- */
@@ -134,10 +145,9 @@ Test(nightjob, three_nights_a_crash_and_the_same_result)
 
     char body[PATH_MAX + 300];
     snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"mem\":\"16M\"}",
-             abs_path_to("build/tests/guests/heartbeat.elf"));
+             abs_path_to("build/examples/kv.elf"));
     cr_assert_eq(api(&t, "POST", "/v1/vms", body, NULL), 201);
-    last_beat_seen = -1;
-    wait_for(&t, service_beats_on, NULL, "the day service to beat");
+    day_service_answers("before the first night");
 
     snprintf(body, sizeof(body),
              "{\"name\":\"h\",\"image\":\"%s\",\"args\":[\"%s\",\"%s\"],\"mem\":\"32M\","
@@ -168,18 +178,17 @@ Test(nightjob, three_nights_a_crash_and_the_same_result)
             daemon_restart(&t, (const char *const[]){"--clock-start", now, "--clock-scale", "0",
                                                      "--tick", "0.05", "--checkpoint-interval",
                                                      "0.3", NULL});
-            last_beat_seen = -1; /* the service was booted again: it counts from 0 */
             struct job_wait back = {"running", -1, 1};
             wait_for(&t, job_reaches, &back, "the job to come back from its checkpoint");
             struct job_wait moving = {"running", job_progress(), 1};
             wait_for(&t, job_reaches, &moving, "the recovered job to progress");
         }
-        wait_for(&t, service_beats_on, NULL, "the day service to beat at night");
+        day_service_answers("at night");
         done = job_progress();
         advance(8 * 3600); /* 06:00: day */
         struct job_wait suspended = {"suspended", -1, 1};
         wait_for(&t, job_reaches, &suspended, "the job to be suspended at day start");
-        wait_for(&t, service_beats_on, NULL, "the day service to beat in the day");
+        day_service_answers("in the day");
         cr_assert_lt(job_progress(), atof(steps()), "the job must still have work left");
     }
     advance(to_night);
@@ -194,6 +203,7 @@ Test(nightjob, three_nights_a_crash_and_the_same_result)
     cr_assert_gt(jnum(o, "snapshots.diff"), 0, "suspensions used diff snapshots");
     cJSON_Delete(o);
     cr_assert_gt(service_answers, 10);
+    cr_assert_geq(lookups_answered, 7, "a lookup answered before, and in each night and day");
     char out[4096];
     cr_assert_eq(run_cli(&t, (const char *const[]){"batch", "ls", NULL}, out, sizeof(out)), 0);
     cr_assert(strstr(out, "done") && strstr(out, "[##########################] 100.0%"), "%s", out);
