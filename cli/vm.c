@@ -16,6 +16,7 @@ static int usage_error(const char *fmt, const char *arg)
     fputs("\nusage: tidal vm create --name NAME IMAGE [--mem SIZE] [--cpus N] [--no-start] "
           "[-- ARGS...]\n"
           "       tidal vm {start|pause|resume|snapshot|suspend|restore|stop|rm|get|console} NAME\n"
+          "       tidal vm input NAME LINE   (LINE and a newline onto the guest's stdin)\n"
           "       tidal vm ls        (also: tidal ps)\n"
           "       --socket PATH (or $TIDAL_SOCKET) selects the daemon\n",
           stderr);
@@ -108,6 +109,34 @@ int tidal_cmd_ps(int argc, char **argv)
     return list(sock);
 }
 
+/* `tidal vm input NAME LINE`: LINE and a newline onto the guest's stdin. */
+static int send_line(const char *sock, const char *name, const char *line)
+{
+    char path[256];
+    if (strlen(name) > 100)
+        return usage_error("NAME '%s' is too long", name);
+    snprintf(path, sizeof(path), "/v1/vms/%s/input", name);
+    cJSON *body = cJSON_CreateObject();
+    size_t len = strlen(line);
+    char *data = malloc(len + 2);
+    if (!body || !data) {
+        cJSON_Delete(body);
+        free(data);
+        fputs("tidal vm input: out of memory\n", stderr);
+        return TIDAL_RC_SYSTEM;
+    }
+    memcpy(data, line, len);
+    memcpy(data + len, "\n", 2);
+    cJSON_AddStringToObject(body, "data", data);
+    free(data);
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    int rc =
+        text ? tidal_cli_call("tidal vm input", sock, "POST", path, text, NULL) : TIDAL_RC_SYSTEM;
+    free(text);
+    return rc;
+}
+
 int tidal_cmd_vm(int argc, char **argv)
 {
     const char *sock = tidal_cli_socket(&argc, argv);
@@ -120,6 +149,9 @@ int tidal_cmd_vm(int argc, char **argv)
         return create(sock, argc - 1, argv + 1);
     static const char *const actions[] = {"start",   "pause",   "resume", "snapshot",
                                           "suspend", "restore", "stop",   NULL};
+    if (!strcmp(sub, "input"))
+        return argc == 4 ? send_line(sock, argv[2], argv[3])
+                         : usage_error("%s", "input needs NAME and one LINE");
     if (argc != 3)
         return usage_error("%s needs exactly one NAME", sub);
     const char *name = argv[2];

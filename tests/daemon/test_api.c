@@ -192,6 +192,11 @@ Test(api, create_list_get_console_delete)
     cr_assert_eq(run_cli(&t, (const char *const[]){"vm", "pause", "nope", NULL}, out, sizeof(out)),
                  65);
     cr_assert(strstr(out, "no VM named \"nope\""), "%s", out);
+    cr_assert_eq(
+        run_cli(&t, (const char *const[]){"vm", "input", "b", "k1", NULL}, out, sizeof(out)), 65);
+    cr_assert(strstr(out, "cannot take input VM \"b\": it is created"), "%s", out);
+    cr_assert_eq(run_cli(&t, (const char *const[]){"vm", "input", "b", NULL}, out, sizeof(out)),
+                 64);
 }
 
 static char *job_body(const char *name)

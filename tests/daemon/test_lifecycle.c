@@ -192,5 +192,10 @@ Test(lifecycle, service_answers_input_across_pause_and_suspend)
     expect_state("suspend", "suspended");
     expect_state("resume", "running");
     lookup(4);
+    char out[4096];
+    cr_assert_eq(
+        run_cli(&t, (const char *const[]){"vm", "input", "web", "k5", NULL}, out, sizeof(out)), 0,
+        "%s", out);
+    wait_for(&t, console_has, "k5=", "the answer to k5, sent by tidal vm input");
     expect_state("stop", "stopped");
 }
