@@ -55,6 +55,64 @@ else
     echo "(the server's request log and shutdown:)"
     sed -n '/listening on/,$p' "$log" | tail -n +2
     rm -f "$log"
+
+    # The host daemon on a manual clock: a day service (kv) and a night job that is
+    # suspended when the day starts and resumed the next night.
+    echo
+    demo_dir=$(mktemp -d)
+    export TIDAL_SOCKET=$demo_dir/tidal.sock
+    echo "\$ build/tidal daemon --state-dir $demo_dir/state --socket \$TIDAL_SOCKET --clock-start 2026-12-01T21:00:00Z --clock-scale 0 &"
+    build/tidal daemon --state-dir "$demo_dir/state" --socket "$TIDAL_SOCKET" \
+        --clock-start 2026-12-01T21:00:00Z --clock-scale 0 --tick 0.05 2> "$demo_dir/daemon.err" &
+    daemon_pid=$!
+    for _ in $(seq 1 600); do [ -S "$TIDAL_SOCKET" ] && break; sleep 0.1; done
+    api() { curl -s --unix-socket "$TIDAL_SOCKET" "$@"; }
+    advance() {
+        echo "(clock +$1 s: $(api -X POST -d "{\"advance\":$1}" http://tidal/v1/clock))"
+    }
+    job_field() { api http://tidal/v1/batch/nightly | sed -n "s/.*\"$1\":\"\{0,1\}\([a-z0-9.]*\).*/\1/p"; }
+    # wait_job STATE...: until the job is in one of the states (at most 2 minutes).
+    wait_job() {
+        for _ in $(seq 1 1200); do
+            case " $* " in *" $(job_field state) "*) return 0 ;; esac
+            sleep 0.1
+        done
+    }
+    # Until a fifth of the work is done (or the job is, on a fast host).
+    wait_progress() {
+        for _ in $(seq 1 1200); do
+            [ "$(job_field state)" = done ] && return 0
+            awk -v f="$(job_field fraction)" 'BEGIN { exit !(f >= 0.2) }' && return 0
+            sleep 0.1
+        done
+    }
+    show build/tidal vm create --name web build/examples/kv.elf --mem 16M
+    show build/tidal vm input web k42
+    sleep 1
+    show build/tidal vm console web
+    cat > "$demo_dir/job.json" <<JOB
+{"name": "nightly", "image": "build/examples/hashchain.elf", "args": ["3000000000", "4"],
+ "mem": "32M", "window": {"cron": "0 22 * * *", "duration": "8h", "tz": "UTC"}}
+JOB
+    show build/tidal batch submit "$demo_dir/job.json"
+    show build/tidal batch ls
+    advance 3600 # 22:00: the window opens
+    wait_job running done
+    wait_progress
+    show build/tidal batch ls
+    advance 28800 # 06:00: the day starts
+    wait_job suspended done
+    show build/tidal batch ls
+    show build/tidal vm input web k7 # the day service answers all along
+    sleep 1
+    show build/tidal vm console web
+    advance 57600 # 22:00 the next night
+    wait_job done failed
+    show build/tidal batch ls
+    show build/tidal ps
+    kill -TERM "$daemon_pid" 2> /dev/null || true
+    wait "$daemon_pid" || true
+    rm -rf "$demo_dir"
 fi
 [ "${1:-}" = --guests-only ] && exit 0
 
