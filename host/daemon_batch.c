@@ -90,7 +90,10 @@ static void apply(struct daemon *d, const char *name, enum action a)
         dlog(d, "%s: %s failed: %s", name, what[a], err.msg);
     else if (a != ACT_CHECKPOINT)
         dlog(d, "%s: %s (window %s)", name, what[a], a == ACT_SUSPEND ? "closed" : "open");
-    daemon_persist(d);
+    /* The runner has saved the state with the snapshot; only the job's counters
+     * (suspensions, resumptions) are left to persist. */
+    if (a != ACT_CHECKPOINT)
+        daemon_persist(d);
 }
 
 static void enforce_once(struct daemon *d)

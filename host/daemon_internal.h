@@ -98,9 +98,9 @@ struct daemon {
     double started_real;
     char cgroup_note[1024]; /* how CPU/memory limits are applied, or why they are not */
     bool cgroups_ok;
-    char plan_note[1024]; /* guarded by lock: the last plan's outcome */
-    int plan_ok;
+    char plan_note[1024];              /* guarded by lock: the last plan's outcome */
     bool plan_stale;                   /* guarded by lock: jobs changed since the last plan */
+    uint64_t plan_signature;           /* guarded by lock: the day and jobs it was made for */
     struct daemon_plan *plan;          /* guarded by lock; NULL: windows alone decide */
     uint64_t api_requests, api_errors; /* guarded by lock */
 };

@@ -161,8 +161,6 @@ done:
     return out;
 }
 
-static uint64_t last_signature;
-
 void daemon_plan_invalidate(struct daemon *d)
 {
     d->plan_stale = true;
@@ -172,7 +170,7 @@ void daemon_plan_refresh(struct daemon *d, double now)
 {
     long day = (long)floor(now / 86400);
     uint64_t sig = signature(d, day);
-    if (!d->plan_stale && sig == last_signature && d->plan_ok >= 0)
+    if (!d->plan_stale && sig == d->plan_signature)
         return;
     free_plan(d->plan);
     char before[sizeof(d->plan_note)];
@@ -180,9 +178,8 @@ void daemon_plan_refresh(struct daemon *d, double now)
     d->plan = build(d, day, d->plan_note, sizeof(d->plan_note));
     if (strcmp(before, d->plan_note))
         dlog(d, "plan: %s", d->plan_note);
-    d->plan_ok = d->plan != NULL;
     d->plan_stale = false;
-    last_signature = sig;
+    d->plan_signature = sig;
 }
 
 bool daemon_job_may_run(struct daemon *d, struct dvm *v, double now)

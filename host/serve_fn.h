@@ -55,7 +55,6 @@ struct tidal_function {
 /* The result of one invocation. The output is a sealed memfd of out_len bytes. */
 struct tidal_invocation {
     enum tidal_outcome outcome;
-    int exit_status;
     int out_fd; /* -1 unless OUTCOME_OK; the receiver closes it */
     size_t out_len;
     uint64_t exits;       /* VM exits to the monitor (VM backend) */
@@ -81,12 +80,8 @@ void tidal_function_after(struct tidal_function *fn, struct tidal_vm *used);
 void tidal_process_invoke(struct tidal_function *fn, int in_fd, int out_fd, int err_fd,
                           struct tidal_invocation *out);
 
-/* A memfd of at most limit bytes (it cannot grow past it): a guest cannot make the
- * host buffer unbounded output. */
-int tidal_bounded_memfd(const char *name, uint64_t limit);
-/* Bytes written to such a file (its offset); reads up to cap bytes of it into buf. */
-size_t tidal_memfd_written(int fd);
-size_t tidal_memfd_read(int fd, char *buf, size_t cap);
+/* The guest exited with status: OK for 0, FAILED (with the status in detail) else. */
+void tidal_invocation_exited(struct tidal_invocation *out, int status);
 
 /* ---- dispatcher (serve_dispatch.c) ---- */
 struct tidal_job {

@@ -34,7 +34,9 @@ const char *tidal_outcome_name(enum tidal_outcome o)
 const double tidal_latency_bounds[TIDAL_LATENCY_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 10};
 
-int tidal_bounded_memfd(const char *name, uint64_t limit)
+/* A memfd of at most limit bytes (it cannot grow past it): a guest cannot make the
+ * host buffer unbounded output. */
+static int bounded_memfd(const char *name, uint64_t limit)
 {
     int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
@@ -47,15 +49,16 @@ int tidal_bounded_memfd(const char *name, uint64_t limit)
     return fd;
 }
 
-size_t tidal_memfd_written(int fd)
+/* Bytes written to such a file: its offset. */
+static size_t memfd_written(int fd)
 {
     off_t pos = lseek(fd, 0, SEEK_CUR);
     return pos > 0 ? (size_t)pos : 0;
 }
 
-size_t tidal_memfd_read(int fd, char *buf, size_t cap)
+static size_t memfd_read(int fd, char *buf, size_t cap)
 {
-    size_t want = tidal_memfd_written(fd);
+    size_t want = memfd_written(fd);
     ssize_t n = pread(fd, buf, want < cap ? want : cap, 0);
     return n > 0 ? (size_t)n : 0;
 }
@@ -158,14 +161,18 @@ void tidal_function_release(struct tidal_function *fn)
     fn->template = NULL;
 }
 
+void tidal_invocation_exited(struct tidal_invocation *out, int status)
+{
+    out->outcome = status ? OUTCOME_FAILED : OUTCOME_OK;
+    if (status)
+        snprintf(out->detail, sizeof(out->detail), "exit status %d", status);
+}
+
 static void classify(const struct tidal_run_result *res, struct tidal_invocation *out)
 {
     switch (res->reason) {
     case TIDAL_EXIT_HALTED:
-        out->exit_status = res->status;
-        out->outcome = res->status ? OUTCOME_FAILED : OUTCOME_OK;
-        if (res->status)
-            snprintf(out->detail, sizeof(out->detail), "exit status %d", res->status);
+        tidal_invocation_exited(out, res->status);
         break;
     case TIDAL_EXIT_TIMEOUT:
         out->outcome = OUTCOME_TIMEOUT;
@@ -188,7 +195,7 @@ static void add_stderr(struct tidal_invocation *out, int err_fd)
     if (out->outcome != OUTCOME_FAILED)
         return;
     char buf[512];
-    size_t n = tidal_memfd_read(err_fd, buf, sizeof(buf) - 1);
+    size_t n = memfd_read(err_fd, buf, sizeof(buf) - 1);
     buf[n] = 0;
     if (n)
         snprintf(out->detail + strlen(out->detail), sizeof(out->detail) - strlen(out->detail),
@@ -261,8 +268,8 @@ void tidal_function_invoke(struct tidal_function *fn, const char *body, size_t l
     *used = NULL;
     const struct tidal_fn_limits *l = &fn->spec->limits;
     int in_fd = memfd_create("tidal-request", MFD_CLOEXEC);
-    int out_fd = tidal_bounded_memfd("tidal-response", l->max_output);
-    int err_fd = tidal_bounded_memfd("tidal-stderr", STDERR_LIMIT);
+    int out_fd = bounded_memfd("tidal-response", l->max_output);
+    int err_fd = bounded_memfd("tidal-stderr", STDERR_LIMIT);
     if (in_fd < 0 || out_fd < 0 || err_fd < 0 ||
         (len && pwrite(in_fd, body, len, 0) != (ssize_t)len)) {
         out->outcome = OUTCOME_ERROR;
@@ -272,7 +279,7 @@ void tidal_function_invoke(struct tidal_function *fn, const char *body, size_t l
     } else {
         tidal_process_invoke(fn, in_fd, out_fd, err_fd, out);
     }
-    out->out_len = out_fd >= 0 ? tidal_memfd_written(out_fd) : 0;
+    out->out_len = out_fd >= 0 ? memfd_written(out_fd) : 0;
     /* A write past the bound fails; the function may not notice (or may fail
      * because of it): either way its answer is incomplete. */
     if (out->output_overflow && (out->outcome == OUTCOME_OK || out->outcome == OUTCOME_FAILED)) {

@@ -145,10 +145,7 @@ void tidal_process_invoke(struct tidal_function *fn, int in_fd, int out_fd, int 
         snprintf(out->detail, sizeof(out->detail), "process killed after its %.3g s timeout",
                  l->timeout_sec);
     } else if (end == CHILD_OVERFLOWED || WIFEXITED(status)) {
-        out->exit_status = end == CHILD_OVERFLOWED ? 0 : WEXITSTATUS(status);
-        out->outcome = out->exit_status ? OUTCOME_FAILED : OUTCOME_OK;
-        if (out->exit_status)
-            snprintf(out->detail, sizeof(out->detail), "exit status %d", out->exit_status);
+        tidal_invocation_exited(out, end == CHILD_OVERFLOWED ? 0 : WEXITSTATUS(status));
     } else {
         out->outcome = OUTCOME_CRASHED;
         snprintf(out->detail, sizeof(out->detail), "process killed by signal %d (%s)",

@@ -52,6 +52,18 @@ static bool console_has(struct test_daemon *td, void *arg)
     return found;
 }
 
+/* The service "web" (16M) from a guest image, booted and running. */
+static void create_web(const char *image)
+{
+    char body[PATH_MAX + 100];
+    snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"mem\":\"16M\"}",
+             abs_path_to(image));
+    cJSON *o;
+    cr_assert_eq(api(&t, "POST", "/v1/vms", body, &o), 201, "%s", jstr(o, "detail"));
+    cr_assert_str_eq(jstr(o, "state"), "running");
+    cJSON_Delete(o);
+}
+
 static void expect_state(const char *action, const char *state)
 {
     char path[128];
@@ -67,13 +79,8 @@ Test(lifecycle, service_through_every_transition)
 {
     require_kvm();
     daemon_start(&t, NULL);
-    char body[PATH_MAX + 100];
-    snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"mem\":\"16M\"}",
-             abs_path_to("build/tests/guests/heartbeat.elf"));
+    create_web("build/tests/guests/heartbeat.elf");
     cJSON *o;
-    cr_assert_eq(api(&t, "POST", "/v1/vms", body, &o), 201, "%s", jstr(o, "detail"));
-    cr_assert_str_eq(jstr(o, "state"), "running");
-    cJSON_Delete(o);
     struct beat_wait w = {"web", 2};
     wait_for(&t, beats_past, &w, "the service's first beats");
 
@@ -139,10 +146,7 @@ Test(lifecycle, suspended_vm_survives_kill9)
 {
     require_kvm();
     daemon_start(&t, NULL);
-    char body[PATH_MAX + 100];
-    snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"mem\":\"16M\"}",
-             abs_path_to("build/tests/guests/heartbeat.elf"));
-    cr_assert_eq(api(&t, "POST", "/v1/vms", body, NULL), 201);
+    create_web("build/tests/guests/heartbeat.elf");
     struct beat_wait w = {"web", 2};
     wait_for(&t, beats_past, &w, "the service's first beats");
     expect_state("suspend", "suspended");
@@ -179,10 +183,7 @@ Test(lifecycle, service_answers_input_across_pause_and_suspend)
 {
     require_kvm();
     daemon_start(&t, NULL);
-    char body[PATH_MAX + 100];
-    snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"mem\":\"16M\"}",
-             abs_path_to("build/examples/kv.elf"));
-    cr_assert_eq(api(&t, "POST", "/v1/vms", body, NULL), 201);
+    create_web("build/examples/kv.elf");
     lookup(1);
     expect_state("pause", "paused");
     expect_state("resume", "running");
