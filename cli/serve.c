@@ -14,7 +14,7 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputs("\nusage: tidal serve --listen HOST:PORT --function NAME=IMAGE... [--config FILE]\n"
           "                   [--workers N] [--http-threads N] [--backend vm|process]\n"
-          "                   [--log-format text|json] [--template-dir DIR] [--no-prefetch]\n",
+          "                   [--log-format text|json] [--template-dir DIR]\n",
           stderr);
     return TIDAL_RC_USAGE;
 }
@@ -40,7 +40,7 @@ int tidal_cmd_serve(int argc, char **argv)
     for (int i = 1; i < argc && !rc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes_value = strcmp(a, "--help") && strcmp(a, "-h") && strcmp(a, "--no-prefetch");
+        bool takes_value = strcmp(a, "--help") && strcmp(a, "-h");
         if (takes_value && !v) {
             rc = usage_error("%s needs a value", a);
             break;
@@ -78,9 +78,6 @@ int tidal_cmd_serve(int argc, char **argv)
                 rc = usage_error("--log-format '%s': expected text or json", v);
         } else if (!strcmp(a, "--template-dir")) {
             cfg.template_dir = v;
-        } else if (!strcmp(a, "--no-prefetch")) {
-            cfg.no_prefetch = true;
-            continue;
         } else {
             rc = usage_error("unknown option '%s'", a);
             break;

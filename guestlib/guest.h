@@ -19,6 +19,9 @@ int64_t tidal_hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2);
  * stop the vCPU (a pause, a snapshot of a running guest) answers -EINTR: this asks
  * again, so input survives a suspend and resume. */
 int64_t tidal_read_stdin(void *buf, size_t len);
+/* The host placed the start of stdin in guest memory (ready.c): reads take those bytes
+ * first, and when `complete` they are all of it, so end of file costs no exit either. */
+void tidal_stdin_placed(const unsigned char *data, size_t len, int complete);
 
 /* Console: buffered in the guest, handed over in one call when full and at exit. */
 void tidal_console_write(int fd, const void *buf, size_t len);

@@ -1,6 +1,7 @@
 #include "guest.h"
 
 #include <errno.h>
+#include <string.h>
 
 static struct tidal_call call_block;
 
@@ -19,8 +20,28 @@ int64_t tidal_hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
     return call_block.ret;
 }
 
+static const unsigned char *placed;
+static size_t placed_len, placed_pos;
+static int placed_complete;
+
+void tidal_stdin_placed(const unsigned char *data, size_t len, int complete)
+{
+    placed = data;
+    placed_len = len;
+    placed_pos = 0;
+    placed_complete = complete;
+}
+
 int64_t tidal_read_stdin(void *buf, size_t len)
 {
+    if (placed_pos < placed_len) {
+        size_t n = placed_len - placed_pos < len ? placed_len - placed_pos : len;
+        memcpy(buf, placed + placed_pos, n);
+        placed_pos += n;
+        return (int64_t)n;
+    }
+    if (placed_complete)
+        return 0;
     /* A guest about to wait for input has said what it has to say: a service that
      * answers line by line must be seen answering before it blocks. Costs an exit only
      * when output is pending. */

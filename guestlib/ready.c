@@ -8,7 +8,12 @@
 
 int __real_fflush(FILE *f);
 
+/* Where the host may place a request's input (ABI v3): .bss, so its pages cost
+ * nothing until a request lands there. Larger inputs continue through READ. */
+#define INPUT_WINDOW (256u * 1024)
+
 static struct tidal_ready_info ready_info;
+static unsigned char input_window[INPUT_WINDOW] __attribute__((aligned(4096)));
 static uint64_t seen_generation;
 
 int tidal_ready(void)
@@ -18,6 +23,9 @@ int tidal_ready(void)
     __real_fflush(NULL);
     uint64_t iov, count;
     tidal_console_pending(&iov, &count);
+    ready_info.input_gpa = (uint64_t)(uintptr_t)input_window;
+    ready_info.input_cap = sizeof(input_window);
+    ready_info.input_len = ready_info.input_flags = 0;
     tidal_hypercall(TIDAL_CALL_READY, (uint64_t)(uintptr_t)&ready_info, iov, count);
     tidal_console_reset();
     if (ready_info.generation == seen_generation)
@@ -26,6 +34,11 @@ int tidal_ready(void)
     tidal_random_init(ready_info.entropy);
     memset(ready_info.entropy, 0, sizeof(ready_info.entropy));
     clearerr(stdin); /* an EOF seen at init was the old input's */
+    if (ready_info.input_flags & TIDAL_INPUT_PLACED)
+        tidal_stdin_placed(input_window,
+                           ready_info.input_len < sizeof(input_window) ? ready_info.input_len
+                                                                       : sizeof(input_window),
+                           (ready_info.input_flags & TIDAL_INPUT_COMPLETE) != 0);
     return 1;
 }
 

@@ -37,9 +37,10 @@ static int register_all(struct tidal_server *srv, const char *dir, struct tidal_
         int rc = tidal_function_register(&srv->fns[i], srv->cfg, i, dir, err);
         if (rc)
             return rc;
-        fprintf(stderr, "tidal serve: function %s ready (%s, template %llu KiB, %.1f ms)\n",
+        fprintf(stderr,
+                "tidal serve: function %s ready (%s, template %llu KiB, %u reused VMs, %.1f ms)\n",
                 srv->fns[i].spec->name, srv->fns[i].spec->image,
-                (unsigned long long)srv->fns[i].template_bytes >> 10,
+                (unsigned long long)srv->fns[i].template_bytes >> 10, srv->fns[i].pool_target,
                 (double)(tidal_serve_now_ns() - t0) / 1e6);
     }
     return 0;

@@ -58,10 +58,12 @@ static void *worker(void *arg)
         }
         pthread_mutex_unlock(&d->lock);
         struct tidal_function *fn = job->fn;
-        struct tidal_vm *used;
+        struct tidal_pooled_vm *used;
         tidal_function_invoke(fn, job->body, job->len, &job->result, &used);
-        job->done(job); /* the response goes out now; tear-down is off its path */
-        tidal_function_after(fn, used);
+        bool healthy = job->result.outcome == OUTCOME_OK;
+        job->done(job); /* the response goes out now (job is not ours after this); the
+                         * VM's reset or replacement is off its path */
+        tidal_function_after(fn, used, healthy);
         pthread_mutex_lock(&d->lock);
         d->queues[fn->index].running--;
         /* A slot of this function freed up: another worker may start its next job. */

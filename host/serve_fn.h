@@ -29,35 +29,33 @@ struct tidal_fn_counters {
     atomic_ulong outcomes[OUTCOME_COUNT];
     atomic_ulong latency_buckets[TIDAL_LATENCY_BUCKETS + 1]; /* the last: +Inf */
     atomic_ulong latency_sum_ns;
-    atomic_ulong exits, restores, spawns, prefetched_pages;
+    atomic_ulong exits, pf_taken, spawns;
 };
 
 struct tidal_snap;
-struct tidal_shell_pool;
+struct tidal_vm_pool;
+struct tidal_pooled_vm;
 
 struct tidal_function {
     const struct tidal_fn_spec *spec;
     enum tidal_serve_backend backend;
     unsigned index;
-    struct tidal_snap *template; /* VM backend: the snapshot every request restores */
+    struct tidal_snap *template; /* VM backend: the state every request starts from */
     uint64_t template_bytes;
-    struct tidal_shell_pool *pool; /* VM backend: warm VM shells */
+    struct tidal_vm_pool *vms; /* VM backend: reused VMs at the template point */
     unsigned pool_target;
-    atomic_ulong next_clone_id;
-    /* The pages the first successful invocation touched, populated in bulk into every
-     * later clone before it runs (first touches are page faults otherwise). */
-    char ws_path[4200]; /* empty: prefetch is off */
-    atomic_int ws_state;
-    struct tidal_ws *ws; /* valid once ws_state is WS_READY */
+    atomic_ulong next_request_id;
     struct tidal_fn_counters counters;
 };
 
-/* The result of one invocation. The output is a sealed memfd of out_len bytes. */
+/* The result of one invocation. */
 struct tidal_invocation {
     enum tidal_outcome outcome;
-    int out_fd; /* -1 unless OUTCOME_OK; the receiver closes it */
+    char *out; /* malloc'ed output when OUTCOME_OK (the receiver frees it), else NULL */
     size_t out_len;
     uint64_t exits;       /* VM exits to the monitor (VM backend) */
+    uint64_t pf_taken;    /* KVM page faults during the request (VM backend) */
+    uint64_t vm_requests; /* requests the VM has run, this one included (1: a new VM) */
     bool output_overflow; /* the function wrote more than max_output */
     char detail[2048];
 };
@@ -68,13 +66,12 @@ int tidal_function_register(struct tidal_function *fn, const struct tidal_serve_
                             unsigned index, const char *dir, struct tidal_err *err);
 void tidal_function_release(struct tidal_function *fn);
 
-/* Runs one request in a fresh clone (or process) with body as stdin. The worker
- * calls tidal_function_after, off the request's path, to tear the clone down and
- * refill the warm pool. */
-struct tidal_vm;
+/* Runs one request with body as stdin, on a reused VM (or a new process). The
+ * worker calls tidal_function_after, off the request's path, to reset the VM and
+ * give it back, `healthy` when the request succeeded; any other VM is replaced. */
 void tidal_function_invoke(struct tidal_function *fn, const char *body, size_t len,
-                           struct tidal_invocation *out, struct tidal_vm **used);
-void tidal_function_after(struct tidal_function *fn, struct tidal_vm *used);
+                           struct tidal_invocation *out, struct tidal_pooled_vm **used);
+void tidal_function_after(struct tidal_function *fn, struct tidal_pooled_vm *used, bool healthy);
 
 /* The process-per-request baseline (serve_process.c). */
 void tidal_process_invoke(struct tidal_function *fn, int in_fd, int out_fd, int err_fd,

@@ -1,10 +1,9 @@
 /* A function's template and its invocations on the VM backend. */
 #include "serve_fn.h"
+#include "serve_pool.h"
 #include "tidal/elf.h"
 #include "tidal/file.h"
-#include "tidal/prefetch.h"
 #include "tidal/snapshot_vm.h"
-#include "tidal/vmstate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,12 +16,12 @@
 /* Booting to tidal_ready() may do real work (kv builds a table): allow more than a
  * request's timeout. */
 #define INIT_TIMEOUT_SEC 60.0
-/* Warm shells kept per function: enough to start a burst without KVM_CREATE_VM. */
+/* Reused VMs kept per function at most: each holds up to its memory size of host
+ * memory (the pages its requests wrote), so the pool is bounded by both. */
 #define POOL_MAX 8u
+#define POOL_MEMORY_MAX (1ull << 30)
 /* Of a failing guest's stderr, what the error detail quotes. */
 #define STDERR_LIMIT (64u << 10)
-
-enum { WS_NONE, WS_RECORDING, WS_READY, WS_FAILED };
 
 const char *tidal_outcome_name(enum tidal_outcome o)
 {
@@ -118,14 +117,14 @@ static int boot_to_template(struct tidal_function *fn, const char *dir, struct t
     if (rc)
         return TIDAL_SERVE_SYSTEM;
     fn->template_bytes = tidal_snap_stored_pages(fn->template) * TIDAL_SNAP_PAGE_SIZE;
-    fn->pool = tidal_shell_pool_new();
-    fn->pool_target =
-        spec->limits.max_concurrency < POOL_MAX ? spec->limits.max_concurrency : POOL_MAX;
-    if (!fn->pool)
-        return tidal_err_set(err, "out of memory"), TIDAL_SERVE_SYSTEM;
-    if (tidal_shell_pool_fill(fn->pool, fn->pool_target, err))
-        return TIDAL_SERVE_SYSTEM;
-    return 0;
+    const struct tidal_fn_limits *l = &spec->limits;
+    uint64_t by_memory = POOL_MEMORY_MAX / l->mem_size;
+    fn->pool_target = l->max_concurrency < POOL_MAX ? l->max_concurrency : POOL_MAX;
+    if (fn->pool_target > by_memory)
+        fn->pool_target = by_memory ? (unsigned)by_memory : 1;
+    fn->vms = tidal_vm_pool_start(fn->template, fn->pool_target, l->timeout_sec, l->max_output,
+                                  STDERR_LIMIT, err);
+    return fn->vms ? 0 : TIDAL_SERVE_SYSTEM;
 }
 
 int tidal_function_register(struct tidal_function *fn, const struct tidal_serve_config *cfg,
@@ -136,11 +135,8 @@ int tidal_function_register(struct tidal_function *fn, const struct tidal_serve_
     fn->spec = spec;
     fn->backend = cfg->backend;
     fn->index = index;
-    if (fn->backend == TIDAL_BACKEND_VM) {
-        if (!cfg->no_prefetch)
-            snprintf(fn->ws_path, sizeof(fn->ws_path), "%s/%s.ws", dir, spec->name);
+    if (fn->backend == TIDAL_BACKEND_VM)
         return boot_to_template(fn, dir, err);
-    }
     if (access(spec->image, X_OK) < 0) {
         tidal_err_set(err, "function '%s': %.300s: %s (the process backend runs it as a program)",
                       spec->name, spec->image, strerror(errno));
@@ -151,13 +147,10 @@ int tidal_function_register(struct tidal_function *fn, const struct tidal_serve_
 
 void tidal_function_release(struct tidal_function *fn)
 {
-    if (fn->pool)
-        tidal_shell_pool_free(fn->pool);
+    tidal_vm_pool_free(fn->vms);
     if (fn->template)
         tidal_snap_close(fn->template);
-    if (atomic_load(&fn->ws_state) == WS_READY)
-        tidal_ws_free(fn->ws);
-    fn->pool = NULL;
+    fn->vms = NULL;
     fn->template = NULL;
 }
 
@@ -189,83 +182,100 @@ static void classify(const struct tidal_run_result *res, struct tidal_invocation
     }
 }
 
-/* Appends the tail of the guest's stderr to a failure's detail. */
-static void add_stderr(struct tidal_invocation *out, int err_fd)
-{
-    if (out->outcome != OUTCOME_FAILED)
-        return;
-    char buf[512];
-    size_t n = memfd_read(err_fd, buf, sizeof(buf) - 1);
-    buf[n] = 0;
-    if (n)
-        snprintf(out->detail + strlen(out->detail), sizeof(out->detail) - strlen(out->detail),
-                 "; stderr: %s", buf);
-}
-
-/* Once per function, by the first invocation that succeeds; a failure only costs
- * the speed-up. The file is read back and unlinked at once. */
-static void record_working_set(struct tidal_function *fn, struct tidal_vm *vm)
-{
-    int none = WS_NONE;
-    if (!fn->ws_path[0] || !atomic_compare_exchange_strong(&fn->ws_state, &none, WS_RECORDING))
-        return;
-    struct tidal_err err;
-    uint64_t size;
-    tidal_vm_memory(vm, &size);
-    int ok = !tidal_ws_record(vm, fn->ws_path, &err) &&
-             !tidal_ws_load(fn->ws_path, size, &fn->ws, &err) && fn->ws;
-    unlink(fn->ws_path);
-    if (!ok)
-        fprintf(stderr, "tidal serve: function %s: no working-set prefetch: %s\n", fn->spec->name,
-                err.msg);
-    atomic_store_explicit(&fn->ws_state, ok ? WS_READY : WS_FAILED, memory_order_release);
-}
-
-static void run_clone(struct tidal_function *fn, int in_fd, int out_fd, int err_fd,
-                      struct tidal_invocation *out, struct tidal_vm **used)
-{
-    struct tidal_vm_config cfg = {.timeout_sec = fn->spec->limits.timeout_sec,
-                                  .in_fd = in_fd,
-                                  .out_fd = out_fd,
-                                  .err_fd = err_fd};
-    struct tidal_err err;
-    struct tidal_vm *vm = NULL;
-    const struct tidal_snap *chain[1] = {fn->template};
-    uint64_t id = atomic_fetch_add(&fn->next_clone_id, 1) + 1;
-    int rc = tidal_snapshot_restore(chain, 1, &cfg, id, fn->pool, &vm, &err);
-    *used = vm;
-    if (rc) {
-        out->outcome = OUTCOME_ERROR;
-        snprintf(out->detail, sizeof(out->detail), "restore: %s", err.msg);
-        return;
-    }
-    atomic_fetch_add(&fn->counters.restores, 1);
-    if (atomic_load_explicit(&fn->ws_state, memory_order_acquire) == WS_READY)
-        atomic_fetch_add(&fn->counters.prefetched_pages, tidal_ws_prefetch(fn->ws, vm));
-    struct tidal_run_result res = {0};
-    do
-        tidal_vm_run(vm, &res);
-    while (res.reason == TIDAL_EXIT_READY);
-    for (unsigned i = 0; i < TIDAL_MAX_EXIT_REASONS; i++)
-        out->exits += res.exits_by_reason[i];
-    out->output_overflow = res.stdout_errors > 0;
-    classify(&res, out);
-    if (out->outcome == OUTCOME_OK)
-        record_working_set(fn, vm);
-}
-
 static void close_if_open(int fd)
 {
     if (fd >= 0)
         close(fd);
 }
 
-void tidal_function_invoke(struct tidal_function *fn, const char *body, size_t len,
-                           struct tidal_invocation *out, struct tidal_vm **used)
+/* Appends the tail of the function's stderr to a failure's detail. */
+static void add_stderr(struct tidal_invocation *out, const char *text, size_t len)
 {
-    memset(out, 0, sizeof(*out));
-    out->out_fd = -1;
-    *used = NULL;
+    if (out->outcome != OUTCOME_FAILED || !len)
+        return;
+    size_t used = strlen(out->detail);
+    snprintf(out->detail + used, sizeof(out->detail) - used, "; stderr: %.*s",
+             (int)(len < 511 ? len : 511), text);
+}
+
+static void keep_output(struct tidal_invocation *out, const uint8_t *data, size_t len)
+{
+    out->out = malloc(len ? len : 1);
+    if (!out->out) {
+        out->outcome = OUTCOME_ERROR;
+        snprintf(out->detail, sizeof(out->detail), "out of memory for the output");
+        return;
+    }
+    memcpy(out->out, data, len);
+    out->out_len = len;
+}
+
+/* Input beyond the guest's window goes through stdin calls: the rare large body pays
+ * for a file, the common request does not. */
+static int rest_of_input(const char *body, size_t len, size_t placed, struct tidal_invocation *out)
+{
+    if (placed == len)
+        return -1;
+    int fd = memfd_create("tidal-request", MFD_CLOEXEC);
+    if (fd < 0 || pwrite(fd, body + placed, len - placed, 0) != (ssize_t)(len - placed)) {
+        out->outcome = OUTCOME_ERROR;
+        snprintf(out->detail, sizeof(out->detail), "request file: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -2;
+    }
+    return fd;
+}
+
+static void run_reused(struct tidal_function *fn, const char *body, size_t len,
+                       struct tidal_invocation *out, struct tidal_pooled_vm **used)
+{
+    struct tidal_pooled_vm *pv = tidal_vm_pool_take(fn->vms);
+    if (!pv) {
+        out->outcome = OUTCOME_ERROR;
+        snprintf(out->detail, sizeof(out->detail), "the server is stopping");
+        return;
+    }
+    *used = pv;
+    pv->out.len = pv->err.len = 0;
+    tidal_vm_set_capture(pv->vm, &pv->out, &pv->err);
+    struct tidal_err err;
+    size_t placed = 0;
+    uint64_t id = atomic_fetch_add(&fn->next_request_id, 1) + 1;
+    if (tidal_vm_reuse_prepare(pv->vm, body, len, id, &placed, &err)) {
+        out->outcome = OUTCOME_ERROR;
+        snprintf(out->detail, sizeof(out->detail), "preparing the VM: %s", err.msg);
+        return;
+    }
+    int in_fd = rest_of_input(body, len, placed, out);
+    if (in_fd == -2)
+        return;
+    tidal_vm_set_io(pv->vm, in_fd, -1, -1);
+    struct tidal_run_result res = {0};
+    do
+        tidal_vm_run(pv->vm, &res);
+    while (res.reason == TIDAL_EXIT_READY);
+    if (in_fd >= 0)
+        close(in_fd);
+    pv->requests++;
+    out->vm_requests = pv->requests;
+    for (unsigned i = 0; i < TIDAL_MAX_EXIT_REASONS; i++)
+        out->exits += res.exits_by_reason[i];
+    uint64_t pf = pv->pf_taken;
+    if (!tidal_vm_stat(pv->vm, "pf_taken", &pf)) {
+        out->pf_taken = pf - pv->pf_taken;
+        pv->pf_taken = pf;
+    }
+    out->output_overflow = res.stdout_errors > 0;
+    classify(&res, out);
+    if (out->outcome == OUTCOME_OK && !out->output_overflow)
+        keep_output(out, pv->out.data, pv->out.len);
+    add_stderr(out, (const char *)pv->err.data, pv->err.len);
+}
+
+static void run_process(struct tidal_function *fn, const char *body, size_t len,
+                        struct tidal_invocation *out)
+{
     const struct tidal_fn_limits *l = &fn->spec->limits;
     int in_fd = memfd_create("tidal-request", MFD_CLOEXEC);
     int out_fd = bounded_memfd("tidal-response", l->max_output);
@@ -274,36 +284,54 @@ void tidal_function_invoke(struct tidal_function *fn, const char *body, size_t l
         (len && pwrite(in_fd, body, len, 0) != (ssize_t)len)) {
         out->outcome = OUTCOME_ERROR;
         snprintf(out->detail, sizeof(out->detail), "request files: %s", strerror(errno));
-    } else if (fn->backend == TIDAL_BACKEND_VM) {
-        run_clone(fn, in_fd, out_fd, err_fd, out, used);
     } else {
         tidal_process_invoke(fn, in_fd, out_fd, err_fd, out);
+        if (out->outcome == OUTCOME_OK && !out->output_overflow) {
+            size_t n = memfd_written(out_fd);
+            char *buf = malloc(n ? n : 1);
+            if (buf && pread(out_fd, buf, n, 0) == (ssize_t)n) {
+                out->out = buf;
+                out->out_len = n;
+            } else {
+                free(buf);
+                out->outcome = OUTCOME_ERROR;
+                snprintf(out->detail, sizeof(out->detail), "reading the output: %s",
+                         strerror(errno));
+            }
+        }
+        char tail[512];
+        add_stderr(out, tail, memfd_read(err_fd, tail, sizeof(tail)));
     }
-    out->out_len = out_fd >= 0 ? memfd_written(out_fd) : 0;
+    close_if_open(in_fd);
+    close_if_open(out_fd);
+    close_if_open(err_fd);
+}
+
+void tidal_function_invoke(struct tidal_function *fn, const char *body, size_t len,
+                           struct tidal_invocation *out, struct tidal_pooled_vm **used)
+{
+    memset(out, 0, sizeof(*out));
+    *used = NULL;
+    if (fn->backend == TIDAL_BACKEND_VM)
+        run_reused(fn, body, len, out, used);
+    else
+        run_process(fn, body, len, out);
     /* A write past the bound fails; the function may not notice (or may fail
      * because of it): either way its answer is incomplete. */
     if (out->output_overflow && (out->outcome == OUTCOME_OK || out->outcome == OUTCOME_FAILED)) {
         out->outcome = OUTCOME_OUTPUT_LIMIT;
         snprintf(out->detail, sizeof(out->detail), "the function wrote more than %llu bytes",
-                 (unsigned long long)l->max_output);
+                 (unsigned long long)fn->spec->limits.max_output);
+        free(out->out);
+        out->out = NULL;
+        out->out_len = 0;
     }
-    add_stderr(out, err_fd);
-    if (out->outcome == OUTCOME_OK) {
-        out->out_fd = out_fd;
-        out_fd = -1;
-    }
-    close_if_open(in_fd);
-    close_if_open(out_fd);
-    close_if_open(err_fd);
     atomic_fetch_add(&fn->counters.exits, out->exits);
+    atomic_fetch_add(&fn->counters.pf_taken, out->pf_taken);
 }
 
-void tidal_function_after(struct tidal_function *fn, struct tidal_vm *used)
+void tidal_function_after(struct tidal_function *fn, struct tidal_pooled_vm *used, bool healthy)
 {
     if (used)
-        tidal_vm_destroy(used);
-    if (fn->pool && tidal_shell_pool_ready(fn->pool) < fn->pool_target) {
-        struct tidal_err err;
-        tidal_shell_pool_fill(fn->pool, fn->pool_target, &err);
-    }
+        tidal_vm_pool_give_back(fn->vms, used, healthy);
 }

@@ -84,7 +84,7 @@ static enum MHD_Result handle_get(struct tidal_server *srv, struct MHD_Connectio
     } else {
         r = send_text(conn, status, "application/json", tidal_serve_functions_json(srv));
     }
-    tidal_serve_log(srv, method, url, "-", status, 0, 0);
+    tidal_serve_log(srv, method, url, "-", status, 0, NULL);
     return r;
 }
 
@@ -126,6 +126,13 @@ static const char *outcome_message(enum tidal_outcome o)
     }
 }
 
+static void add_count_header(struct MHD_Response *resp, const char *name, uint64_t value)
+{
+    char text[24];
+    snprintf(text, sizeof(text), "%llu", (unsigned long long)value);
+    MHD_add_response_header(resp, name, text);
+}
+
 /* Sends the invocation's result, counts it and logs it. */
 static enum MHD_Result respond(struct request *req, const char *method, const char *url)
 {
@@ -133,14 +140,17 @@ static enum MHD_Result respond(struct request *req, const char *method, const ch
     unsigned status = outcome_status(inv->outcome);
     enum MHD_Result r;
     if (inv->outcome == OUTCOME_OK) {
-        struct MHD_Response *resp = MHD_create_response_from_fd(inv->out_len, inv->out_fd);
-        inv->out_fd = -1; /* the response owns it now */
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(inv->out_len, inv->out, MHD_RESPMEM_MUST_FREE);
         if (!resp)
             return MHD_NO;
-        char exits[24];
-        snprintf(exits, sizeof(exits), "%llu", (unsigned long long)inv->exits);
+        inv->out = NULL; /* the response owns it now */
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
-        MHD_add_response_header(resp, "X-Tidal-Exits", exits);
+        add_count_header(resp, "X-Tidal-Exits", inv->exits);
+        if (req->fn->backend == TIDAL_BACKEND_VM) {
+            add_count_header(resp, "X-Tidal-Pf-Taken", inv->pf_taken);
+            add_count_header(resp, "X-Tidal-Vm-Requests", inv->vm_requests);
+        }
         r = MHD_queue_response(req->conn, status, resp);
         MHD_destroy_response(resp);
     } else if (inv->outcome == OUTCOME_REJECTED) {
@@ -153,7 +163,7 @@ static enum MHD_Result respond(struct request *req, const char *method, const ch
     }
     uint64_t ns = tidal_serve_now_ns() - req->start_ns;
     tidal_serve_record(req->fn, inv->outcome, ns);
-    tidal_serve_log(req->srv, method, url, req->fn->spec->name, status, ns, inv->exits);
+    tidal_serve_log(req->srv, method, url, req->fn->spec->name, status, ns, inv);
     return r;
 }
 
@@ -185,7 +195,7 @@ static enum MHD_Result start_invoke(struct tidal_server *srv, struct MHD_Connect
             fn ? tidal_http_send_error_header(conn, status, "method_not_allowed", "use POST",
                                               MHD_HTTP_HEADER_ALLOW, "POST")
                : tidal_http_send_error(conn, status, "unknown_function", detail);
-        tidal_serve_log(srv, method, url, "-", status, 0, 0);
+        tidal_serve_log(srv, method, url, "-", status, 0, NULL);
         return r;
     }
     const char *declared =
@@ -195,7 +205,7 @@ static enum MHD_Result start_invoke(struct tidal_server *srv, struct MHD_Connect
         char detail[200];
         too_large_detail(fn, detail, sizeof(detail));
         tidal_serve_record(fn, OUTCOME_TOO_LARGE, 0);
-        tidal_serve_log(srv, method, url, fn->spec->name, 413, 0, 0);
+        tidal_serve_log(srv, method, url, fn->spec->name, 413, 0, NULL);
         return tidal_http_send_error(conn, 413, "body_too_large", detail);
     }
     struct request *req = calloc(1, sizeof(*req));
@@ -208,7 +218,6 @@ static enum MHD_Result start_invoke(struct tidal_server *srv, struct MHD_Connect
     req->body.limit = fn->spec->limits.max_body;
     req->job.fn = fn;
     req->job.done = job_done;
-    req->job.result.out_fd = -1;
     atomic_fetch_add(&srv->requests_in_flight, 1);
     *con_cls = req;
     return MHD_YES;
@@ -266,8 +275,7 @@ void tidal_serve_completed(void *cls, struct MHD_Connection *conn, void **con_cl
     struct request *req = *con_cls;
     if (!req)
         return;
-    if (req->job.result.out_fd >= 0)
-        close(req->job.result.out_fd);
+    free(req->job.result.out);
     tidal_http_body_free(&req->body);
     free(req);
     *con_cls = NULL;

@@ -7,8 +7,11 @@
 #include <time.h>
 
 void tidal_serve_log(struct tidal_server *srv, const char *method, const char *url,
-                     const char *function, unsigned status, uint64_t ns, uint64_t exits)
+                     const char *function, unsigned status, uint64_t ns,
+                     const struct tidal_invocation *inv)
 {
+    unsigned long long exits = inv ? inv->exits : 0, pf = inv ? inv->pf_taken : 0,
+                       vm_requests = inv ? inv->vm_requests : 0;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
@@ -26,6 +29,10 @@ void tidal_serve_log(struct tidal_server *srv, const char *method, const char *u
         cJSON_AddNumberToObject(o, "status", status);
         cJSON_AddNumberToObject(o, "latency_ms", ms);
         cJSON_AddNumberToObject(o, "exits", (double)exits);
+        if (vm_requests) {
+            cJSON_AddNumberToObject(o, "pf_taken", (double)pf);
+            cJSON_AddNumberToObject(o, "vm_requests", (double)vm_requests);
+        }
         char *line = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
         if (line) {
@@ -37,7 +44,13 @@ void tidal_serve_log(struct tidal_server *srv, const char *method, const char *u
         return;
     }
     pthread_mutex_lock(&srv->log_lock);
-    fprintf(stderr, "%s %s %s function=%s status=%u latency=%.3fms exits=%llu\n", when, method, url,
-            function, status, ms, (unsigned long long)exits);
+    if (vm_requests)
+        fprintf(stderr,
+                "%s %s %s function=%s status=%u latency=%.3fms exits=%llu pf_taken=%llu "
+                "vm_requests=%llu\n",
+                when, method, url, function, status, ms, exits, pf, vm_requests);
+    else
+        fprintf(stderr, "%s %s %s function=%s status=%u latency=%.3fms exits=%llu\n", when, method,
+                url, function, status, ms, exits);
     pthread_mutex_unlock(&srv->log_lock);
 }

@@ -1,4 +1,5 @@
 /* Counters of `tidal serve` as Prometheus text (/metrics) and JSON (/v1/functions). */
+#include "serve_pool.h"
 #include "serve_server.h"
 #include "tidal/monitor.h"
 
@@ -32,12 +33,50 @@ static unsigned long resident_bytes(void)
     return resident * (unsigned long)sysconf(_SC_PAGESIZE);
 }
 
-static unsigned pool_shells(const struct tidal_function *fn)
-{
-    return fn->pool ? tidal_shell_pool_ready(fn->pool) : 0;
-}
+enum per_function_value {
+    EXITS,
+    PF_TAKEN,
+    SPAWNS,
+    VM_CREATIONS,
+    VM_TEARDOWNS,
+    RESETS,
+    PAGES_RESET,
+    DIRTY_PAGES,
+    HOT_PAGES,
+    REPROTECTED,
+    RESET_IOCTLS,
+    POOL_IDLE,
+    RUNNING,
+    QUEUED,
+    TEMPLATE
+};
 
-enum per_function_value { EXITS, RESTORES, PREFETCHED, SPAWNS, POOL, RUNNING, QUEUED, TEMPLATE };
+static unsigned long long pool_value(const struct tidal_function *fn, enum per_function_value v)
+{
+    if (!fn->vms)
+        return 0;
+    const struct tidal_vm_pool_counts *c = tidal_vm_pool_counts(fn->vms);
+    switch (v) {
+    case VM_CREATIONS:
+        return atomic_load(&c->creations);
+    case VM_TEARDOWNS:
+        return atomic_load(&c->teardowns);
+    case RESETS:
+        return atomic_load(&c->resets);
+    case PAGES_RESET:
+        return atomic_load(&c->pages_reset);
+    case DIRTY_PAGES:
+        return atomic_load(&c->guest_dirty);
+    case HOT_PAGES:
+        return atomic_load(&c->hot_pages);
+    case REPROTECTED:
+        return atomic_load(&c->reprotected);
+    case RESET_IOCTLS:
+        return atomic_load(&c->reset_ioctls);
+    default:
+        return tidal_vm_pool_idle(fn->vms);
+    }
+}
 
 static unsigned long long value_of(struct tidal_server *srv, struct tidal_function *fn,
                                    enum per_function_value v)
@@ -46,22 +85,19 @@ static unsigned long long value_of(struct tidal_server *srv, struct tidal_functi
     switch (v) {
     case EXITS:
         return atomic_load(&fn->counters.exits);
-    case RESTORES:
-        return atomic_load(&fn->counters.restores);
-    case PREFETCHED:
-        return atomic_load(&fn->counters.prefetched_pages);
+    case PF_TAKEN:
+        return atomic_load(&fn->counters.pf_taken);
     case SPAWNS:
         return atomic_load(&fn->counters.spawns);
-    case POOL:
-        return pool_shells(fn);
     case RUNNING:
     case QUEUED:
         tidal_dispatcher_load(srv->dispatcher, fn->index, &running, &queued);
         return v == RUNNING ? running : queued;
     case TEMPLATE:
         return fn->template_bytes;
+    default:
+        return pool_value(fn, v);
     }
-    return 0;
 }
 
 /* A metric with one line per function. */
@@ -115,14 +151,29 @@ char *tidal_serve_metrics(struct tidal_server *srv)
     }
     per_function(out, srv, "tidal_vm_exits_total", "counter",
                  "VM exits to the monitor during invocations.", EXITS);
-    per_function(out, srv, "tidal_restores_total", "counter",
-                 "Clones restored from the function's template.", RESTORES);
-    per_function(out, srv, "tidal_prefetched_pages_total", "counter",
-                 "Working-set pages populated into clones before they ran.", PREFETCHED);
+    per_function(out, srv, "tidal_pf_taken_total", "counter",
+                 "KVM page faults taken during invocations (the vCPU's pf_taken).", PF_TAKEN);
     per_function(out, srv, "tidal_process_spawns_total", "counter",
                  "Processes spawned (process backend).", SPAWNS);
-    per_function(out, srv, "tidal_pool_shells", "gauge", "Warm VM shells ready for the function.",
-                 POOL);
+    per_function(out, srv, "tidal_vm_creations_total", "counter",
+                 "VMs created for the function's pool (never on a request's path).", VM_CREATIONS);
+    per_function(out, srv, "tidal_vm_teardowns_total", "counter",
+                 "VMs torn down: failed requests' VMs are never reused.", VM_TEARDOWNS);
+    per_function(out, srv, "tidal_vm_resets_total", "counter",
+                 "VMs reset in place to the template after a request.", RESETS);
+    per_function(out, srv, "tidal_pages_reset_total", "counter",
+                 "Guest pages copied back from the template by resets.", PAGES_RESET);
+    per_function(out, srv, "tidal_dirty_pages_total", "counter",
+                 "Guest pages KVM's dirty log reported written, over all resets.", DIRTY_PAGES);
+    per_function(out, srv, "tidal_hot_pages_total", "counter",
+                 "Pages left writable because every request writes them, over all resets.",
+                 HOT_PAGES);
+    per_function(out, srv, "tidal_reprotected_pages_total", "counter",
+                 "Pages write-protected again by resets (their next write faults).", REPROTECTED);
+    per_function(out, srv, "tidal_reset_kvm_ioctls_total", "counter", "KVM ioctls made by resets.",
+                 RESET_IOCTLS);
+    per_function(out, srv, "tidal_pool_idle_vms", "gauge",
+                 "Reused VMs waiting at the template point.", POOL_IDLE);
     per_function(out, srv, "tidal_running", "gauge", "Invocations running now.", RUNNING);
     per_function(out, srv, "tidal_queued", "gauge", "Invocations waiting for a worker.", QUEUED);
     per_function(out, srv, "tidal_template_bytes", "gauge",
@@ -167,10 +218,12 @@ char *tidal_serve_functions_json(struct tidal_server *srv)
         cJSON_AddNumberToObject(o, "running", running);
         cJSON_AddNumberToObject(o, "queued", queued);
         cJSON_AddNumberToObject(o, "exits", (double)atomic_load(&fn->counters.exits));
-        cJSON_AddNumberToObject(o, "restores", (double)atomic_load(&fn->counters.restores));
-        cJSON_AddNumberToObject(o, "prefetched_pages",
-                                (double)atomic_load(&fn->counters.prefetched_pages));
-        cJSON_AddNumberToObject(o, "pool_shells", pool_shells(fn));
+        cJSON_AddNumberToObject(o, "pf_taken", (double)atomic_load(&fn->counters.pf_taken));
+        cJSON_AddNumberToObject(o, "pool_vms", fn->pool_target);
+        cJSON_AddNumberToObject(o, "pool_idle_vms", (double)pool_value(fn, POOL_IDLE));
+        cJSON_AddNumberToObject(o, "vm_creations", (double)pool_value(fn, VM_CREATIONS));
+        cJSON_AddNumberToObject(o, "vm_resets", (double)pool_value(fn, RESETS));
+        cJSON_AddNumberToObject(o, "pages_reset", (double)pool_value(fn, PAGES_RESET));
         cJSON_AddNumberToObject(o, "template_bytes", (double)fn->template_bytes);
         cJSON_AddItemToArray(list, o);
     }

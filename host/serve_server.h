@@ -29,7 +29,8 @@ void tidal_serve_record(struct tidal_function *fn, enum tidal_outcome outcome, u
 
 /* One line per request on stderr, text or JSON (serve_log.c). */
 void tidal_serve_log(struct tidal_server *srv, const char *method, const char *url,
-                     const char *function, unsigned status, uint64_t ns, uint64_t exits);
+                     const char *function, unsigned status, uint64_t ns,
+                     const struct tidal_invocation *inv);
 
 uint64_t tidal_serve_now_ns(void);
 

@@ -74,6 +74,15 @@ static int write_all(int fd, const uint8_t *p, size_t len)
     return 0;
 }
 
+static int append(struct tidal_out_buf *buf, const uint8_t *p, size_t len)
+{
+    if (len > buf->cap - buf->len)
+        return -EFBIG;
+    memcpy(buf->data + buf->len, p, len);
+    buf->len += len;
+    return 0;
+}
+
 /* Validates the whole vector before writing anything, so a bad piece never leaves
  * half of the output written. Returns bytes written, or -errno of the host write. */
 static enum tidal_call_outcome console_flush(const struct tidal_guest_mem *mem,
@@ -111,7 +120,9 @@ static enum tidal_call_outcome console_flush(const struct tidal_guest_mem *mem,
     for (uint64_t i = 0; i < count; i++) {
         struct tidal_iov v;
         memcpy(&v, &iov[i], sizeof(v));
-        int e = write_all(v.fd == 1 ? io->out_fd : io->err_fd, mem->base + v.gpa, v.len);
+        struct tidal_out_buf *buf = io->capture[v.fd - 1];
+        int e = buf ? append(buf, mem->base + v.gpa, v.len)
+                    : write_all(v.fd == 1 ? io->out_fd : io->err_fd, mem->base + v.gpa, v.len);
         if (e) {
             *written = e;
             io->stdout_errors += v.fd == 1;

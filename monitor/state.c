@@ -13,9 +13,7 @@ const uint8_t *tidal_vm_memory(const struct tidal_vm *vm, uint64_t *size)
     return vm->mem.base;
 }
 
-/* KVM finishes an `out` (advances RIP) only on the next KVM_RUN; a run with
- * immediate_exit set does exactly that and returns at once. */
-static int complete_pending_io(struct tidal_vm *vm, struct tidal_err *err)
+int tidal_vm_complete_pending_io(struct tidal_vm *vm, struct tidal_err *err)
 {
     vm->run->immediate_exit = 1;
     int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
@@ -40,7 +38,7 @@ static uint64_t guest_monotonic(struct tidal_vm *vm)
 int tidal_vm_save_state(struct tidal_vm *vm, struct tidal_vcpu_state *vcpu,
                         struct tidal_vm_state *state, struct tidal_err *err)
 {
-    if (complete_pending_io(vm, err) || tidal_vcpu_save(vm, vcpu, err))
+    if (tidal_vm_complete_pending_io(vm, err) || tidal_vcpu_save(vm, vcpu, err))
         return -1;
     /* A guest paused anywhere else has no ready info: it resumes where it was. */
     struct tidal_ready_info info = {0};
@@ -55,6 +53,22 @@ int tidal_vm_save_state(struct tidal_vm *vm, struct tidal_vcpu_state *vcpu,
         .generation = info.generation,
         .features = vm->features,
     };
+    return 0;
+}
+
+int tidal_vm_write_ready_info(struct tidal_vm *vm, uint64_t generation, uint64_t clone_id,
+                              uint64_t input_len, uint64_t input_flags, struct tidal_err *err)
+{
+    struct tidal_ready_info info;
+    memcpy(&info, vm->mem.base + vm->ready_gpa, sizeof(info));
+    info.generation = generation;
+    info.clone_id = clone_id;
+    info.input_len = input_len;
+    info.input_flags = input_flags;
+    if (getrandom(info.entropy, sizeof(info.entropy), 0) != (ssize_t)sizeof(info.entropy))
+        return tidal_err_set(err, "getrandom: %s", strerror(errno));
+    memcpy(vm->mem.base + vm->ready_gpa, &info, sizeof(info));
+    tidal_guest_mark_written(&vm->mem, vm->ready_gpa, sizeof(info));
     return 0;
 }
 
@@ -97,12 +111,8 @@ int tidal_vm_restore(const struct tidal_vm_config *cfg, const struct tidal_vcpu_
     vm->fsgsbase = state->flags & TIDAL_STATE_FSGSBASE;
     vm->ready_gpa = state->ready_gpa;
     vm->mono_base_ns = state->guest_mono_ns;
-    if (vm->ready_gpa) {
-        struct tidal_ready_info info = {.generation = state->generation + 1, .clone_id = clone_id};
-        if (getrandom(info.entropy, sizeof(info.entropy), 0) != (ssize_t)sizeof(info.entropy))
-            return tidal_err_set(err, "getrandom: %s", strerror(errno));
-        memcpy(vm->mem.base + vm->ready_gpa, &info, sizeof(info));
-    }
+    if (vm->ready_gpa && tidal_vm_write_ready_info(vm, state->generation + 1, clone_id, 0, 0, err))
+        return TIDAL_CREATE_SYSTEM;
     struct tidal_boot_info *bi = (struct tidal_boot_info *)(vm->mem.base + TIDAL_BOOT_INFO_GPA);
     bi->tsc_khz = vm->tsc_khz ? vm->tsc_khz : bi->tsc_khz;
     bi->flags = (bi->flags & ~(uint32_t)TIDAL_BOOT_STDOUT_TTY) |

@@ -267,6 +267,7 @@ void tidal_vm_destroy(struct tidal_vm *vm)
         close(vm->vm_fd);
     if (vm->mem.base)
         munmap(vm->mem.base, vm->mem.size);
+    tidal_reuse_free(vm->reuse);
     tidal_symtab_free(vm->symbols);
     free(vm->image_path);
     free(vm->mem.host_dirty);

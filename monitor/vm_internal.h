@@ -45,7 +45,11 @@ struct tidal_vm {
     uint64_t ready_gpa;    /* the guest's tidal_ready_info, once it has called READY */
     volatile int stop_io;  /* set from signal handlers: leave KVM_RUN and any sleep */
     volatile sig_atomic_t pause_requested;
+    struct tidal_reuse *reuse; /* reuse.c: set while the VM is reused in place */
 };
+
+/* reuse.c */
+void tidal_reuse_free(struct tidal_reuse *r);
 
 uint64_t tidal_now_ns(void);
 
@@ -67,6 +71,13 @@ int tidal_vcpu_set_boot_state(struct tidal_vm *vm, struct tidal_err *err);
 /* Steps that need guest memory in place: PVM's VIF page. */
 int tidal_vcpu_attach_memory(struct tidal_vm *vm, struct tidal_err *err);
 int tidal_vcpu_read_tsc(struct tidal_vm *vm, uint64_t *tsc);
+/* state.c: KVM finishes an `out` (advances RIP) only on the next KVM_RUN; this runs
+ * one with immediate_exit, which does just that without entering the guest. */
+int tidal_vm_complete_pending_io(struct tidal_vm *vm, struct tidal_err *err);
+/* state.c: writes the host's fields of the guest's tidal_ready_info (generation,
+ * clone id, fresh entropy, input placement), keeping the guest's own. */
+int tidal_vm_write_ready_info(struct tidal_vm *vm, uint64_t generation, uint64_t clone_id,
+                              uint64_t input_len, uint64_t input_flags, struct tidal_err *err);
 int tidal_vcpu_save(struct tidal_vm *vm, struct tidal_vcpu_state *st, struct tidal_err *err);
 int tidal_vcpu_load(struct tidal_vm *vm, const struct tidal_vcpu_state *st, struct tidal_err *err);
 

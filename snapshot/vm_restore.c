@@ -1,5 +1,9 @@
 #include "tidal/snapshot_vm.h"
+#include "tidal/reuse.h"
 #include "tidal/vmstate.h"
+
+#include <errno.h>
+#include <sys/mman.h>
 
 #include <string.h>
 
@@ -51,4 +55,27 @@ int tidal_snapshot_restore(const struct tidal_snap *const *chain, unsigned n,
     if (!mem)
         return TIDAL_CREATE_SYSTEM;
     return tidal_vm_restore(cfg, &vcpu, &state, mem, clone_id, pool, out, err);
+}
+
+uint8_t *tidal_snapshot_template_memory(const struct tidal_snap *snap, struct tidal_err *err)
+{
+    uint8_t *mem = tidal_snap_map_memory(snap, err);
+    if (mem && mprotect(mem, tidal_snap_info(snap)->mem_size, PROT_READ) < 0) {
+        tidal_err_set(err, "mprotect of the template memory: %s", strerror(errno));
+        tidal_snap_unmap_memory(snap, mem);
+        return NULL;
+    }
+    return mem;
+}
+
+int tidal_snapshot_restore_reusable(const struct tidal_snap *snap, const uint8_t *template_mem,
+                                    const struct tidal_vm_config *cfg, uint64_t clone_id,
+                                    struct tidal_shell_pool *pool, struct tidal_vm **out,
+                                    struct tidal_err *err)
+{
+    const struct tidal_snap *chain[1] = {snap};
+    int r = tidal_snapshot_restore(chain, 1, cfg, clone_id, pool, out, err);
+    if (r)
+        return r;
+    return tidal_vm_reuse_begin(*out, template_mem, err) ? TIDAL_CREATE_SYSTEM : 0;
 }

@@ -13,7 +13,7 @@
 #ifndef TIDAL_ABI_H
 #define TIDAL_ABI_H
 
-#define TIDAL_ABI_VERSION 2 /* 2: TIDAL_CALL_PROGRESS */
+#define TIDAL_ABI_VERSION 3 /* 2: TIDAL_CALL_PROGRESS; 3: request input in tidal_ready_info */
 
 /* ---- The image note: a PT_NOTE with this name and type, desc = tidal_image_note ---- */
 #define TIDAL_NOTE_NAME "Tidal"
@@ -62,6 +62,18 @@ struct tidal_ready_info {
     uint64_t generation; /* 0 at boot; +1 for every restore */
     uint64_t clone_id;   /* which clone this is (0 when not a clone) */
     uint8_t entropy[32];
+    /* A request's input placed in guest memory, so that reading it costs no exit. The
+     * guest names a window before calling READY; the host copies up to input_cap bytes
+     * of the new input there before the guest resumes, and says so in input_flags. */
+    uint64_t input_gpa;   /* guest: the window (0: none) */
+    uint64_t input_cap;   /* guest: its size in bytes */
+    uint64_t input_len;   /* host: bytes placed at input_gpa */
+    uint64_t input_flags; /* host: enum tidal_input_flags */
+};
+
+enum tidal_input_flags {
+    TIDAL_INPUT_PLACED = 1u << 0,   /* stdin starts with the input_len bytes in the window */
+    TIDAL_INPUT_COMPLETE = 1u << 1, /* and ends there: no READ needed to see end of file */
 };
 
 struct tidal_call {

@@ -27,8 +27,17 @@ void tidal_guest_mark_written(const struct tidal_guest_mem *mem, uint64_t gpa, u
 void *tidal_guest_range(const struct tidal_guest_mem *mem, uint64_t gpa, uint64_t len,
                         int writable);
 
+/* Console output kept in host memory instead of written to a descriptor (a reused
+ * VM's reply): at most cap bytes; a piece that does not fit is refused whole, and
+ * the guest gets -EFBIG, as from a bounded file. */
+struct tidal_out_buf {
+    uint8_t *data;
+    size_t cap, len;
+};
+
 struct tidal_call_io {
     int in_fd, out_fd, err_fd;
+    struct tidal_out_buf *capture[2]; /* stdout, stderr: when set, used instead of the fds */
     volatile int *interrupted; /* set asynchronously (timeout, pause): stops a SLEEP or READ */
     uint64_t bytes_out;        /* console bytes written, for stats */
     uint64_t stdout_errors;    /* host writes of the guest's stdout that failed (e.g. a

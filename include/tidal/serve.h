@@ -1,5 +1,6 @@
 /* `tidal serve`: a function-as-a-service front end. Each function is booted once to
- * tidal_ready() and kept as a template; every request runs in a fresh clone of it. */
+ * tidal_ready() and kept as a template; every request runs on a VM at the template
+ * point, which is reset in place afterwards. */
 #ifndef TIDAL_SERVE_H
 #define TIDAL_SERVE_H
 
@@ -31,7 +32,7 @@ struct tidal_fn_spec {
 };
 
 enum tidal_serve_backend {
-    TIDAL_BACKEND_VM,      /* a fresh microVM clone per request */
+    TIDAL_BACKEND_VM,      /* microVMs reused in place, reset to the template per request */
     TIDAL_BACKEND_PROCESS, /* fork+exec a Linux program per request: the baseline */
 };
 
@@ -44,7 +45,6 @@ struct tidal_serve_config {
     enum tidal_serve_backend backend;
     enum tidal_log_format log_format;
     const char *template_dir; /* where templates are written; a private tmpfs dir when NULL */
-    bool no_prefetch;         /* VM backend: don't record and prefetch working sets */
     struct tidal_fn_spec *fns;
     unsigned nfns;
 };

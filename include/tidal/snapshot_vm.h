@@ -28,4 +28,16 @@ int tidal_snapshot_restore(const struct tidal_snap *const *chain, unsigned n,
                            struct tidal_shell_pool *pool, struct tidal_vm **out,
                            struct tidal_err *err);
 
+/* The memory of a full snapshot mapped read-only: the template that reused VMs are
+ * reset to (tidal/reuse.h), shared by all of them. Unmap with munmap(mem, mem_size). */
+uint8_t *tidal_snapshot_template_memory(const struct tidal_snap *snap, struct tidal_err *err);
+
+/* Restores a VM from a full snapshot taken at tidal_ready() and starts reusing it in
+ * place against template_mem (from tidal_snapshot_template_memory of the same file).
+ * Returns 0 or a TIDAL_CREATE_* code; on failure pass *out to tidal_vm_destroy. */
+int tidal_snapshot_restore_reusable(const struct tidal_snap *snap, const uint8_t *template_mem,
+                                    const struct tidal_vm_config *cfg, uint64_t clone_id,
+                                    struct tidal_shell_pool *pool, struct tidal_vm **out,
+                                    struct tidal_err *err);
+
 #endif

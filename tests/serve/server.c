@@ -94,6 +94,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *ctx)
     if (len > 13 && !strncasecmp(data, "Retry-After: ", 13))
         snprintf(r->retry_after, sizeof(r->retry_after), "%.*s", (int)strcspn(data + 13, "\r\n"),
                  data + 13);
+    if (len > 15 && !strncasecmp(data, "X-Tidal-Exits: ", 15))
+        r->exits = strtol(data + 15, NULL, 10);
+    if (len > 21 && !strncasecmp(data, "X-Tidal-Vm-Requests: ", 21))
+        r->vm_requests = strtol(data + 21, NULL, 10);
     return len;
 }
 
@@ -116,6 +120,7 @@ static void perform(const struct server *s, const char *method, const char *path
                     size_t len, bool chunked, struct reply *r)
 {
     memset(r, 0, sizeof(*r));
+    r->exits = r->vm_requests = -1;
     char url[512];
     snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", s->port, path);
     CURL *c = curl_easy_init();

@@ -32,6 +32,7 @@ struct reply {
     char body[1 << 16];
     size_t len;
     char retry_after[32];
+    long exits, vm_requests; /* X-Tidal-Exits, X-Tidal-Vm-Requests; -1 when absent */
     bool transport_error; /* connection refused, reset...: no HTTP status */
 };
 
