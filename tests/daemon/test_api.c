@@ -2,6 +2,8 @@
  * run without KVM): bad JSON, unknown fields, unknown VMs and jobs, wrong state
  * transitions, methods, the socket's permissions, persistence across a restart. */
 #include "helpers.h"
+#include "tidal/abi.h"
+
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -84,7 +86,7 @@ Test(api, host_info_and_metrics)
     cJSON *o;
     cr_assert_eq(api(&t, "GET", "/v1/host", NULL, &o), 200);
     cr_assert_gt(jnum(o, "cpus"), 0);
-    cr_assert_eq(jnum(o, "guest_abi"), 2);
+    cr_assert_eq(jnum(o, "guest_abi"), TIDAL_ABI_VERSION);
     cr_assert_str_eq(jstr(o, "clock.now"), "2026-12-01T12:00:00Z");
     cr_assert(cJSON_IsBool(cJSON_GetObjectItem(o, "cgroups")));
     cr_assert(strlen(jstr(o, "cgroups_note")) > 0, "cgroup status is explained");
