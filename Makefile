@@ -115,6 +115,9 @@ build/bench/bringup: bench/bringup.c $(BENCH_STATS) $(MONITOR_LIB)
 build/bench/restore-bench: bench/restore_bench.c $(BENCH_STATS) $(SNAPSHOT_LIB) $(MONITOR_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BENCH_STATS) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(LDLIBS)
+build/bench/reuse-bench: bench/reuse_bench.c $(BENCH_STATS) $(SNAPSHOT_LIB) $(MONITOR_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BENCH_STATS) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(LDLIBS)
 
 # ---- tests: one Criterion binary per folder under tests/ ----
 define test_suite
@@ -151,7 +154,7 @@ demo: deps
 
 bench: deps
 	$(MAKE) --no-print-directory all build/bench/proc-timer build/bench/bringup \
-		build/bench/restore-bench
+		build/bench/restore-bench build/bench/reuse-bench
 	@set -e; for b in bench/bench-*.sh; do $$b; done
 
 format:

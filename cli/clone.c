@@ -1,9 +1,12 @@
 /* `tidal clone SNAP -n N`: N clones of one saved guest, alive together in this
  * process (memory shared copy-on-write with the snapshot file), then each run to
- * completion on worker threads with its own input and output files. */
+ * completion on worker threads with its own input and output files. With --reuse,
+ * the N inputs run one after another on one VM per thread, reset in place between
+ * them (tidal/reuse.h): the same results, without a VM per input. */
 #include "commands.h"
 #include "exit_codes.h"
 #include "tidal/prefetch.h"
+#include "tidal/reuse.h"
 #include "tidal/snapshot_vm.h"
 #include "vm_report.h"
 
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #define MAX_CLONES 100000
+#define REUSE_INPUT_MAX (16u << 20)
 
 struct clone {
     struct tidal_vm *vm;
@@ -35,7 +39,8 @@ struct clone_job {
     char **inputs;
     unsigned ninputs;
     const char *input_dir, *output_dir;
-    struct tidal_ws *prefetch; /* working set to populate in each clone, or NULL */
+    struct tidal_ws *prefetch;   /* working set to populate in each clone, or NULL */
+    const uint8_t *template_mem; /* --reuse: the snapshot's memory, read-only */
     atomic_uint next;
 };
 
@@ -44,7 +49,7 @@ static int usage_error(const char *fmt, const char *arg)
     fputs("tidal clone: ", stderr);
     fprintf(stderr, fmt, arg);
     fputs("\nusage: tidal clone SNAP -n N [--input-dir DIR] [--output-dir DIR] [--threads T] "
-          "[--timeout SEC] [--prefetch]\n",
+          "[--timeout SEC] [--prefetch | --reuse]\n",
           stderr);
     return TIDAL_RC_USAGE;
 }
@@ -158,6 +163,70 @@ static void run_one(struct clone_job *job, unsigned i)
             close(fds[f]);
 }
 
+/* --reuse: each worker thread's VM, kept at the template point between inputs. */
+static _Thread_local struct tidal_vm *reused;
+
+static int read_input(int fd, uint8_t **data, size_t *len, char *error, size_t size)
+{
+    *data = malloc(REUSE_INPUT_MAX);
+    ssize_t n = *data ? read(fd, *data, REUSE_INPUT_MAX) : -1;
+    if (n < 0 || n == REUSE_INPUT_MAX) {
+        snprintf(error, size, "input: %s", n < 0 ? strerror(errno) : "larger than 16 MiB");
+        return -1;
+    }
+    *len = (size_t)n;
+    return 0;
+}
+
+static void reuse_one(struct clone_job *job, unsigned i)
+{
+    struct clone *c = &job->clones[i];
+    struct tidal_err err;
+    if (!reused) {
+        struct tidal_vm_config cfg = {
+            .timeout_sec = job->timeout, .in_fd = -1, .out_fd = -1, .err_fd = -1};
+        int rc = tidal_snapshot_restore_reusable(job->snap, job->template_mem, &cfg, i, NULL,
+                                                 &reused, &err);
+        if (rc) {
+            snprintf(c->error, sizeof(c->error), "%s", err.msg);
+            tidal_vm_destroy(reused);
+            reused = NULL;
+            c->rc = tidal_cli_create_rc(rc);
+            return;
+        }
+    }
+    int fds[3] = {-1, -1, -1};
+    uint8_t *input = NULL;
+    size_t len = 0, placed = 0;
+    c->rc = TIDAL_RC_NO_INPUT;
+    if (!open_files(job, i, fds) && !read_input(fds[0], &input, &len, c->error, sizeof(c->error))) {
+        c->rc = TIDAL_RC_SYSTEM;
+        if (tidal_vm_reuse_prepare(reused, input, len, i, &placed, &err) || placed != len) {
+            snprintf(c->error, sizeof(c->error), "%s",
+                     placed != len ? "input larger than the guest's input window" : err.msg);
+        } else {
+            tidal_vm_set_io(reused, -1, fds[1], fds[2]);
+            struct tidal_run_result res = {0};
+            do
+                tidal_vm_run(reused, &res);
+            while (res.reason == TIDAL_EXIT_READY);
+            if (res.reason != TIDAL_EXIT_HALTED)
+                snprintf(c->error, sizeof(c->error), "%.500s", res.report);
+            c->rc = tidal_cli_exit_rc(&res);
+        }
+    }
+    free(input);
+    for (int f = 0; f < 3; f++)
+        if (fds[f] >= 0)
+            close(fds[f]);
+    /* Only a VM whose guest exited cleanly goes on to the next input. */
+    struct tidal_reset_counts counts;
+    if (c->rc != 0 || tidal_vm_reset(reused, &counts, &err)) {
+        tidal_vm_destroy(reused);
+        reused = NULL;
+    }
+}
+
 struct phase {
     struct clone_job *job;
     void (*work)(struct clone_job *, unsigned);
@@ -169,6 +238,8 @@ static void *worker(void *arg)
     unsigned i;
     while ((i = atomic_fetch_add(&p->job->next, 1)) < p->job->n)
         p->work(p->job, i);
+    tidal_vm_destroy(reused);
+    reused = NULL;
     return NULL;
 }
 
@@ -219,7 +290,7 @@ int tidal_cmd_clone(int argc, char **argv)
     const char *snap_path = NULL;
     unsigned threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     long n = -1;
-    bool prefetch = false;
+    bool prefetch = false, reuse = false;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         if (opt[0] != '-') {
@@ -230,6 +301,10 @@ int tidal_cmd_clone(int argc, char **argv)
         }
         if (!strcmp(opt, "--prefetch")) {
             prefetch = true;
+            continue;
+        }
+        if (!strcmp(opt, "--reuse")) {
+            reuse = true;
             continue;
         }
         if (i + 1 >= argc)
@@ -258,6 +333,8 @@ int tidal_cmd_clone(int argc, char **argv)
     }
     if (!snap_path || n < 0)
         return usage_error("%s", "needs SNAP and -n N");
+    if (prefetch && reuse)
+        return usage_error("%s", "--prefetch and --reuse exclude each other");
     if (job.input_dir && list_inputs(job.input_dir, &job.inputs, &job.ninputs)) {
         fprintf(stderr, "tidal clone: %s: %s\n", job.input_dir, strerror(errno));
         return TIDAL_RC_NO_INPUT;
@@ -282,13 +359,25 @@ int tidal_cmd_clone(int argc, char **argv)
     if (!job.clones)
         return TIDAL_RC_SYSTEM;
 
-    long before = mem_available_kib();
-    run_phase(&job, restore_one, threads);
-    long after = mem_available_kib();
+    long before = -1, after = -1;
     unsigned alive = 0;
-    for (unsigned i = 0; i < job.n; i++)
-        alive += job.clones[i].vm != NULL;
-    run_phase(&job, run_one, threads);
+    if (reuse) {
+        uint8_t *tmpl = tidal_snapshot_template_memory(snap, &err);
+        if (!tmpl) {
+            fprintf(stderr, "tidal clone: %s\n", err.msg);
+            return TIDAL_RC_SYSTEM;
+        }
+        job.template_mem = tmpl;
+        run_phase(&job, reuse_one, threads < job.n ? threads : job.n);
+        tidal_snap_unmap_memory(snap, tmpl);
+    } else {
+        before = mem_available_kib();
+        run_phase(&job, restore_one, threads);
+        after = mem_available_kib();
+        for (unsigned i = 0; i < job.n; i++)
+            alive += job.clones[i].vm != NULL;
+        run_phase(&job, run_one, threads);
+    }
     tidal_snap_close(snap);
 
     unsigned ok = 0, failed = 0;
@@ -300,11 +389,15 @@ int tidal_cmd_clone(int argc, char **argv)
                     job.clones[i].error[0] ? ": " : "", job.clones[i].error);
         }
     }
-    fprintf(stderr,
-            "tidal clone: %u clones, %u alive at once, %u exited 0, %u did not; "
-            "host memory per idle clone %.1f KiB (MemAvailable drop / clones)\n",
-            job.n, alive, ok, failed,
-            alive && before > 0 && after > 0 ? (double)(before - after) / alive : -1.0);
+    if (reuse)
+        fprintf(stderr, "tidal clone: %u inputs on reused VMs, %u exited 0, %u did not\n", job.n,
+                ok, failed);
+    else
+        fprintf(stderr,
+                "tidal clone: %u clones, %u alive at once, %u exited 0, %u did not; "
+                "host memory per idle clone %.1f KiB (MemAvailable drop / clones)\n",
+                job.n, alive, ok, failed,
+                alive && before > 0 && after > 0 ? (double)(before - after) / alive : -1.0);
     for (unsigned i = 0; i < job.ninputs; i++)
         free(job.inputs[i]);
     free(job.inputs);

@@ -118,7 +118,9 @@ Test(snapshot, clocks_entropy_and_isolation_after_restore)
     cr_assert_str_neq(random_a, random_b, "two restores produced the same random bytes");
 }
 
-Test(snapshot, clones_have_own_input_output_and_id)
+/* Twelve clones of a guest that remembers its input in memory: each must see only its
+ * own, whether each has its VM or they run one after another on reused VMs. */
+static void check_clones(bool reuse)
 {
     const char *snap = in_dir("clone.snap"), *inputs = in_dir("in"), *outputs = in_dir("out");
     save("build/tests/guests/ready_state.elf", snap);
@@ -130,11 +132,23 @@ Test(snapshot, clones_have_own_input_output_and_id)
         snprintf(text, sizeof(text), "input-%d\n", i);
         write_file(path, text);
     }
-    const char *args[] = {"clone", snap,           "-n",    "12", "--input-dir",
-                          inputs,  "--output-dir", outputs, NULL};
+    const char *args[] = {"clone",
+                          snap,
+                          "-n",
+                          "12",
+                          "--input-dir",
+                          inputs,
+                          "--output-dir",
+                          outputs,
+                          "--threads",
+                          "2",
+                          reuse ? "--reuse" : NULL,
+                          NULL};
     run_tidal(args, NULL, &p);
     cr_assert_eq(p.status, 0, "%s", p.err);
-    cr_assert(strstr(p.err, "12 clones, 12 alive at once, 12 exited 0"), "%s", p.err);
+    cr_assert(strstr(p.err, reuse ? "12 inputs on reused VMs, 12 exited 0"
+                                  : "12 clones, 12 alive at once, 12 exited 0"),
+              "%s", p.err);
     for (int i = 0; i < 12; i++) {
         char path[600], want[64], buf[4096] = "";
         snprintf(path, sizeof(path), "%s/clone-%05d.out", outputs, i);
@@ -149,6 +163,16 @@ Test(snapshot, clones_have_own_input_output_and_id)
         cr_assert(strstr(buf, want), "%s: %s", path, buf);
         cr_assert(strstr(buf, "previous secret ''\n"), "clone saw another's secret: %s", buf);
     }
+}
+
+Test(snapshot, clones_have_own_input_output_and_id)
+{
+    check_clones(false);
+}
+
+Test(snapshot, reused_clones_have_own_input_output_and_id)
+{
+    check_clones(true);
 }
 
 Test(snapshot, corrupt_snapshot_is_refused)
