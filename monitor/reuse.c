@@ -308,11 +308,16 @@ static int reset_vcpu(struct tidal_vm *vm, struct tidal_reset_counts *c, struct 
 {
     struct tidal_reuse *r = vm->reuse;
     const struct vcpu_point *p = &r->point;
-    /* The request's last exit was an `out`: let KVM finish it now, or it would step
-     * over the instruction at the template RIP should the two coincide. */
-    c->kvm_ioctls++;
-    if (tidal_vm_complete_pending_io(vm, err))
-        return -1;
+    /* The request's last exit was an `out` that KVM finishes (steps over) at the next
+     * KVM_RUN, after applying sync_regs, and only if RIP still points at it. It does
+     * not when the out lies elsewhere than the template RIP, the usual case; when it
+     * lies there, or RIP is unknown, finish it now, so the template's instruction is
+     * not skipped. */
+    if (!r->sync_regs || vm->run->s.regs.regs.rip == p->regs.rip) {
+        c->kvm_ioctls++;
+        if (tidal_vm_complete_pending_io(vm, err))
+            return -1;
+    }
     if (r->sync_regs) {
         struct kvm_sync_regs *s = &vm->run->s.regs;
         uint64_t dirty = KVM_SYNC_X86_REGS;
