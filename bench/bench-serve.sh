@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tidal serve under load, run by `make bench`: wrk on loopback, BENCH_SERVE_SECONDS
 # (default 10) per case, each case on both backends of the same HTTP front end:
-#   vm      - every request in a fresh microVM clone of the function's template;
+#   vm      - every request on a microVM reused in place (reset to the function's
+#             template after each request);
 #   process - every request fork+exec's the function's static musl Linux build
 #             (build/examples/NAME.linux), the process-per-request baseline.
 # Cases: echo (examples/echo.c) and a compute function (examples/prime_count.c, primes
@@ -135,10 +136,18 @@ summary() {
 summary echo 1
 summary compute 1
 summary echo 200
-echo "BENCH serve_echo_rps_ratio_vm_over_process $(awk -v a="$(wrk_rps "$tmp/wrk.vm.echo.1")" -v b="$(wrk_rps "$tmp/wrk.process.echo.1")" 'BEGIN { printf "%.3f", a / b }') x"
+# Throughput ratio vm/process of a case.
+rps_ratio() {
+    awk -v a="$(wrk_rps "$tmp/wrk.vm.$1.$2")" -v b="$(wrk_rps "$tmp/wrk.process.$1.$2")" \
+        'BEGIN { printf "%.3f", (b > 0) ? a / b : 0 }'
+}
+echo "BENCH serve_echo_rps_ratio_vm_over_process $(rps_ratio echo 1) x"
+echo "BENCH serve_compute_rps_ratio_vm_over_process $(rps_ratio compute 1) x"
+echo "BENCH serve_echo_c200_rps_ratio_vm_over_process $(rps_ratio echo 200) x"
 p50=$(wrk_ms "$tmp/wrk.vm.echo.1" 50%)
-echo "target: echo p50 <= 0.5 ms at low load: $p50 ms -> $(verdict "$p50" '<=' 0.5)"
-ratio=$(awk -v a="$(wrk_rps "$tmp/wrk.vm.echo.1")" -v b="$(wrk_rps "$tmp/wrk.process.echo.1")" 'BEGIN { print a / b }')
-echo "target: echo throughput >= process-per-request: ratio $ratio -> $(verdict "$ratio" '>=' 1)"
+echo "target: echo p50 <= 0.15 ms at 1 connection: $p50 ms -> $(verdict "$p50" '<=' 0.15)"
+echo "target: echo throughput >= 3x process-per-request at 1 connection: $(rps_ratio echo 1) -> $(verdict "$(rps_ratio echo 1)" '>=' 3)"
+echo "target: echo throughput >= 3x process-per-request at 200 connections: $(rps_ratio echo 200) -> $(verdict "$(rps_ratio echo 200)" '>=' 3)"
+echo "target: compute throughput >= process-per-request: $(rps_ratio compute 1) -> $(verdict "$(rps_ratio compute 1)" '>=' 1)"
 errs=$(wrk_errors "$tmp/wrk.vm.echo.200")
 echo "target: 200 connections, no error: $errs errors -> $(verdict "$errs" '<=' 0)"
