@@ -46,6 +46,8 @@ struct tidal_vm {
     volatile int stop_io;  /* set from signal handlers: leave KVM_RUN and any sleep */
     volatile sig_atomic_t pause_requested;
     struct tidal_reuse *reuse; /* reuse.c: set while the VM is reused in place */
+    char stat_cached_name[48];   /* stats.c: the stat last looked up, and where it lies */
+    uint64_t stat_cached_offset;
 };
 
 /* reuse.c */
