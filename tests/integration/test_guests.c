@@ -72,6 +72,9 @@ Test(guests, stack_overflow_is_reported)
 {
     expect_crash("stack_overflow", "page fault (#PF)");
     cr_assert(strstr(p.err, "in deeper"), "%s", p.err);
+    cr_assert(
+        strstr(p.err, "(not mapped): stack overflow (the guard page below the 512 KiB stack)"),
+        "%s", p.err);
 }
 
 Test(guests, exit_storm_ends_at_the_timeout)
