@@ -6,6 +6,6 @@
 
 int main(void)
 {
-    __asm__ volatile("outb %0, $0x7e0" : : "a"((uint8_t)0x42));
+    __asm__ volatile("outb %0, %1" : : "a"((uint8_t)0x42), "Nd"((uint16_t)0x7e0));
     return 0;
 }
