@@ -1,6 +1,6 @@
 /* `tidal clone SNAP -n N`: N clones of one saved guest, alive together in this
- * process (memory shared copy-on-write with the snapshot's memory image), then each run to
- * completion on worker threads with its own input and output files. */
+ * process (memory shared copy-on-write with the snapshot's memory image), then each
+ * run to completion on worker threads with its own input and output files. */
 #include "commands.h"
 #include "exit_codes.h"
 #include "tidal/prefetch.h"
