@@ -3,12 +3,16 @@
 # with ASan+UBSan for the host side (guests are never instrumented).
 
 SAN ?= 0
+# `tidal` links statically: no dynamic loader at start (README.md, "How the binaries
+# are linked"). The sanitizers' runtimes need the dynamic loader, so not under SAN=1.
 ifeq ($(SAN),1)
 B := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LEAN_LDFLAGS :=
 else
 B := build
 SANFLAGS :=
+LEAN_LDFLAGS := -static
 endif
 
 SHELL := /bin/bash
@@ -27,7 +31,11 @@ MONITOR_SRC := $(wildcard monitor/*.c)
 SNAPSHOT_SRC := $(wildcard snapshot/*.c)
 SCHEDULER_SRC := $(wildcard scheduler/*.c)
 HOST_SRC := $(wildcard host/*.c)
-CLI_SRC := $(wildcard cli/*.c)
+# `tidal` has the commands that start guests and links no HTTP, TLS or JSON library;
+# it execs tidal-host, beside it, for the others (README.md, "How the binaries are
+# linked").
+LEAN_CLI_SRC := cli/main.c cli/run.c cli/restore.c cli/clone.c cli/vm_report.c cli/json_line.c
+HOST_CLI_SRC := $(filter-out $(LEAN_CLI_SRC),$(wildcard cli/*.c))
 GUESTLIB_SRC := $(wildcard guestlib/*.c) $(wildcard guestlib/*.S)
 EXAMPLES := $(basename $(notdir $(wildcard examples/*.c)))
 # Every folder under tests/ with Criterion tests is one suite; corpus/ holds data,
@@ -51,7 +59,7 @@ GUEST_LIB := build/guest/libtidal-guest.a
 HOST_LIBS := $(HOST_LIB) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(SCHEDULER_LIB)
 
 .PHONY: all deps test test-nested demo bench clean format examples
-all: $(B)/tidal build/tidal-cc examples
+all: $(B)/tidal $(B)/tidal-host build/tidal-cc examples
 
 deps:
 	@ci/deps.sh
@@ -69,8 +77,10 @@ $(SNAPSHOT_LIB): $(call obj,$(SNAPSHOT_SRC))
 $(SCHEDULER_LIB): $(call obj,$(SCHEDULER_SRC))
 $(HOST_LIB): $(call obj,$(HOST_SRC))
 
-$(B)/tidal: $(call obj,$(CLI_SRC)) $(HOST_LIBS)
-	$(CC) $(LDFLAGS) -o $@ $(call obj,$(CLI_SRC)) $(HOST_LIBS) $(LDLIBS)
+$(B)/tidal: $(call obj,$(LEAN_CLI_SRC)) $(SNAPSHOT_LIB) $(MONITOR_LIB)
+	$(CC) $(LDFLAGS) $(LEAN_LDFLAGS) -o $@ $^ -lpthread
+$(B)/tidal-host: $(call obj,$(HOST_CLI_SRC)) $(HOST_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- guest side: always built once, in build/, without sanitizers ----
 build/guest/%.o: guestlib/%.c

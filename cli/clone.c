@@ -1,8 +1,8 @@
 /* `tidal clone SNAP -n N`: N clones of one saved guest, alive together in this
- * process (memory shared copy-on-write with the snapshot file), then each run to
- * completion on worker threads with its own input and output files. With --reuse,
- * the N inputs run one after another on one VM per thread, reset in place between
- * them (tidal/reuse.h): the same results, without a VM per input. */
+ * process (memory shared copy-on-write with the snapshot's memory image), then each
+ * run to completion on worker threads with its own input and output files. With
+ * --reuse, the N inputs run one after another on one VM per thread, reset in place
+ * between them (tidal/reuse.h): the same results, without a VM per input. */
 #include "commands.h"
 #include "exit_codes.h"
 #include "tidal/prefetch.h"

@@ -1,9 +1,17 @@
-/* `tidal`: the command-line front end. Each subcommand lives in its own file. */
+/* `tidal`: the command-line front end. The commands that start guests (run, restore,
+ * clone) live here; the others need HTTP and JSON libraries, and every process that
+ * loads those pays for it at start, so they live in tidal-host, next to this binary,
+ * which this one becomes (exec, same process) for them. Each subcommand lives in its
+ * own file. */
 #include "commands.h"
 #include "exit_codes.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *out)
 {
@@ -38,6 +46,44 @@ static void usage(FILE *out)
           out);
 }
 
+/* The commands that host_main.c dispatches, in tidal-host. */
+static bool is_host_command(const char *cmd)
+{
+    static const char *const names[] = {"serve", "daemon", "vm", "ps", "batch", "plan"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(cmd, names[i]))
+            return true;
+    return false;
+}
+
+/* Replaces this process with tidal-host from our own directory, argv unchanged but
+ * for argv[0]: same pid, so whoever started `tidal serve` or `tidal daemon` can
+ * signal and wait for it as before. Returns only on failure. */
+static int exec_host(char **argv)
+{
+    char path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (n < 0) {
+        fprintf(stderr, "tidal: /proc/self/exe: %s\n", strerror(errno));
+        return TIDAL_RC_SYSTEM;
+    }
+    path[n] = 0;
+    char *slash = strrchr(path, '/');
+    const char *host = "tidal-host";
+    if (!slash || (size_t)(slash + 1 - path) + strlen(host) >= sizeof(path)) {
+        fprintf(stderr, "tidal: cannot place tidal-host next to '%s'\n", path);
+        return TIDAL_RC_SYSTEM;
+    }
+    strcpy(slash + 1, host);
+    argv[0] = path;
+    execv(path, argv);
+    fprintf(stderr,
+            "tidal: %s: %s (the '%s' command is in tidal-host, which belongs in the directory of "
+            "tidal)\n",
+            path, strerror(errno), argv[1]);
+    return TIDAL_RC_SYSTEM;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -51,18 +97,6 @@ int main(int argc, char **argv)
         return tidal_cmd_restore(argc - 1, argv + 1);
     if (!strcmp(cmd, "clone"))
         return tidal_cmd_clone(argc - 1, argv + 1);
-    if (!strcmp(cmd, "serve"))
-        return tidal_cmd_serve(argc - 1, argv + 1);
-    if (!strcmp(cmd, "daemon"))
-        return tidal_cmd_daemon(argc - 1, argv + 1);
-    if (!strcmp(cmd, "vm"))
-        return tidal_cmd_vm(argc - 1, argv + 1);
-    if (!strcmp(cmd, "ps"))
-        return tidal_cmd_ps(argc - 1, argv + 1);
-    if (!strcmp(cmd, "batch"))
-        return tidal_cmd_batch(argc - 1, argv + 1);
-    if (!strcmp(cmd, "plan"))
-        return tidal_cmd_plan(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("tidal %s (guest ABI %d)\n", TIDAL_VERSION, TIDAL_ABI_VERSION);
         return 0;
@@ -71,6 +105,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    if (is_host_command(cmd))
+        return exec_host(argv);
     fprintf(stderr, "tidal: unknown command '%s'\n", cmd);
     usage(stderr);
     return TIDAL_RC_USAGE;

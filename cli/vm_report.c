@@ -1,8 +1,8 @@
 #include "vm_report.h"
 #include "exit_codes.h"
+#include "json_line.h"
 #include "tidal/snapshot.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -80,16 +80,17 @@ static const char *reason_name(enum tidal_exit_reason r)
 static void add_stat(void *ctx, const char *name, uint64_t value)
 {
     if (value)
-        cJSON_AddNumberToObject(ctx, name, (double)value);
+        json_line_uint(ctx, name, value);
 }
 
-void tidal_cli_print_stats(FILE *out, struct tidal_vm *vm, const struct tidal_run_result *res)
+static void write_stats(FILE *out, struct tidal_vm *vm, const struct tidal_run_result *res)
 {
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "exit_reason", reason_name(res->reason));
-    cJSON_AddNumberToObject(root, "status", res->status);
-    cJSON_AddBoolToObject(root, "pvm", tidal_vm_is_pvm(vm));
-    cJSON *exits = cJSON_AddObjectToObject(root, "exits");
+    struct json_line j;
+    json_line_begin(&j, out);
+    json_line_string(&j, "exit_reason", reason_name(res->reason));
+    json_line_int(&j, "status", res->status);
+    json_line_bool(&j, "pvm", tidal_vm_is_pvm(vm));
+    json_line_object(&j, "exits");
     for (unsigned r = 0; r < TIDAL_MAX_EXIT_REASONS; r++) {
         if (!res->exits_by_reason[r])
             continue;
@@ -99,28 +100,43 @@ void tidal_cli_print_stats(FILE *out, struct tidal_vm *vm, const struct tidal_ru
             snprintf(other, sizeof(other), "reason_%u", r);
             name = other;
         }
-        cJSON_AddNumberToObject(exits, name, (double)res->exits_by_reason[r]);
+        json_line_uint(&j, name, res->exits_by_reason[r]);
     }
-    cJSON *calls = cJSON_AddObjectToObject(root, "calls");
+    json_line_end(&j);
+    json_line_object(&j, "calls");
     for (unsigned c = 1; c < sizeof(res->calls_by_nr) / sizeof(res->calls_by_nr[0]); c++)
         if (res->calls_by_nr[c])
-            cJSON_AddNumberToObject(calls, tidal_call_name(c), (double)res->calls_by_nr[c]);
-    cJSON *vcpu = cJSON_AddObjectToObject(root, "vcpu");
-    tidal_vm_stats(vm, add_stat, vcpu);
+            json_line_uint(&j, tidal_call_name(c), res->calls_by_nr[c]);
+    json_line_end(&j);
+    json_line_object(&j, "vcpu");
+    tidal_vm_stats(vm, add_stat, &j);
+    json_line_end(&j);
     const struct tidal_vm_timing *t = tidal_vm_timing(vm);
-    cJSON_AddNumberToObject(root, "run_us", (double)t->run / 1e3);
-    cJSON *up = cJSON_AddObjectToObject(root, "bringup_us");
-    cJSON_AddNumberToObject(up, "create_vm", (double)t->create_vm / 1e3);
-    cJSON_AddNumberToObject(up, "memory", (double)t->memory / 1e3);
-    cJSON_AddNumberToObject(up, "vcpu", (double)t->vcpu / 1e3);
-    cJSON_AddNumberToObject(up, "load", (double)t->load / 1e3);
-    cJSON_AddNumberToObject(up, "first_exit", (double)t->first_exit / 1e3);
-    cJSON_AddNumberToObject(root, "output_bytes", (double)res->bytes_out);
-    char *text = cJSON_PrintUnformatted(root);
-    if (text)
-        fprintf(out, "%s\n", text);
+    json_line_number(&j, "run_us", (double)t->run / 1e3);
+    json_line_object(&j, "bringup_us");
+    json_line_number(&j, "create_vm", (double)t->create_vm / 1e3);
+    json_line_number(&j, "memory", (double)t->memory / 1e3);
+    json_line_number(&j, "vcpu", (double)t->vcpu / 1e3);
+    json_line_number(&j, "load", (double)t->load / 1e3);
+    json_line_number(&j, "first_exit", (double)t->first_exit / 1e3);
+    json_line_end(&j);
+    json_line_uint(&j, "output_bytes", res->bytes_out);
+    json_line_end(&j);
+}
+
+void tidal_cli_print_stats(FILE *out, struct tidal_vm *vm, const struct tidal_run_result *res)
+{
+    /* Built in memory and written at once: stderr is unbuffered, and the line should
+     * neither cost a write per piece nor interleave with other output. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *line = open_memstream(&text, &len);
+    if (!line)
+        return;
+    write_stats(line, vm, res);
+    if (!fclose(line))
+        fwrite(text, 1, len, out);
     free(text);
-    cJSON_Delete(root);
 }
 
 int tidal_cli_finish(struct tidal_vm *vm, struct tidal_run_result *res, const char *cmd,

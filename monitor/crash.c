@@ -55,15 +55,34 @@ static int symbolize(struct tidal_vm *vm, uint64_t rip, char *out, size_t size)
     return snprintf(out, size, "%s", "");
 }
 
-static void page_fault_detail(uint64_t err, uint64_t cr2, char *out, size_t size)
+/* What a faulting address says about the bug, or "". The unmapped gap between heap
+ * and stack is the stack's guard page: a fault there is a stack that ran off its end.
+ * The boot-info page, read-only to the guest, says where both lie, for booted and
+ * restored guests alike. */
+static void diagnose_address(const struct tidal_vm *vm, uint64_t cr2, char *out, size_t size)
+{
+    const struct tidal_boot_info *bi =
+        (const struct tidal_boot_info *)(vm->mem.base + TIDAL_BOOT_INFO_GPA);
+    if (cr2 < TIDAL_PAGE_SIZE)
+        snprintf(out, size, ": NULL pointer dereference");
+    else if (cr2 >= bi->heap_end && cr2 < bi->stack_bottom)
+        snprintf(out, size, ": stack overflow (the guard page below the %llu KiB stack)",
+                 (unsigned long long)((bi->stack_top - bi->stack_bottom) >> 10));
+    else
+        snprintf(out, size, "%s", "");
+}
+
+static void page_fault_detail(const struct tidal_vm *vm, uint64_t err, uint64_t cr2, char *out,
+                              size_t size)
 {
     const char *why = !(err & 1)   ? "not mapped"
                       : (err & 16) ? "not executable"
                       : (err & 2)  ? "read-only"
                                    : "protection";
     const char *access = (err & 16) ? "instruction fetch" : (err & 2) ? "write" : "read";
-    snprintf(out, size, "; %s at 0x%llx (%s)%s", access, (unsigned long long)cr2, why,
-             cr2 < 4096 ? ": NULL pointer dereference" : "");
+    char diagnosis[96];
+    diagnose_address(vm, cr2, diagnosis, sizeof(diagnosis));
+    snprintf(out, size, "; %s at 0x%llx (%s)%s", access, (unsigned long long)cr2, why, diagnosis);
 }
 
 void tidal_crash_from_fault(struct tidal_vm *vm, const struct tidal_fault *f, char *out,
@@ -72,7 +91,7 @@ void tidal_crash_from_fault(struct tidal_vm *vm, const struct tidal_fault *f, ch
     char sym[160], pf[160] = "";
     symbolize(vm, f->rip, sym, sizeof(sym));
     if (f->vector == 14)
-        page_fault_detail(f->error_code, f->cr2, pf, sizeof(pf));
+        page_fault_detail(vm, f->error_code, f->cr2, pf, sizeof(pf));
     snprintf(out, size,
              "guest crashed: %s at RIP 0x%llx%s, CR2 0x%llx, error code 0x%llx%s\n"
              "  rsp 0x%llx rbp 0x%llx rax 0x%llx rbx 0x%llx rcx 0x%llx rdx 0x%llx\n"

@@ -1,5 +1,6 @@
 /* VM lifecycle: KVM handles, guest memory, image load, vCPU; and teardown. */
 #include "vm_internal.h"
+#include "tidal/host_limits.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -26,9 +27,11 @@ static int setup_memory(struct tidal_vm *vm, uint8_t *mem, struct tidal_err *err
     void *p = mem ? mem
                   : mmap(NULL, vm->mem.size, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    char why[300];
     if (p == MAP_FAILED)
         return tidal_err_set(err, "guest memory: mmap of %llu bytes: %s",
-                             (unsigned long long)vm->mem.size, strerror(errno));
+                             (unsigned long long)vm->mem.size,
+                             tidal_describe_errno(errno, why, sizeof(why)));
     vm->mem.base = p;
     return tidal_vm_set_memslot(vm, 0, err);
 }
@@ -50,14 +53,17 @@ int tidal_vm_set_memslot(struct tidal_vm *vm, uint32_t flags, struct tidal_err *
 
 static int setup_vcpu_fds(struct tidal_vm *vm, struct tidal_err *err)
 {
+    char why[300];
     vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
     if (vm->vcpu_fd < 0)
-        return tidal_err_set(err, "KVM_CREATE_VCPU: %s", strerror(errno));
+        return tidal_err_set(err, "KVM_CREATE_VCPU: %s",
+                             tidal_describe_errno(errno, why, sizeof(why)));
     vm->run_size = (size_t)vm->kvm->run_size;
     vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vm->vcpu_fd, 0);
     if (vm->run == MAP_FAILED) {
         vm->run = NULL;
-        return tidal_err_set(err, "mmap of the vCPU run area: %s", strerror(errno));
+        return tidal_err_set(err, "mmap of the vCPU run area: %s",
+                             tidal_describe_errno(errno, why, sizeof(why)));
     }
     return 0;
 }
@@ -118,8 +124,10 @@ static int make_shell(struct tidal_vm *vm, struct tidal_err *err)
     if (!(vm->kvm = tidal_kvm_get(err)))
         return TIDAL_CREATE_NO_KVM;
     vm->vm_fd = ioctl(vm->kvm->fd, KVM_CREATE_VM, 0);
+    char why[300];
     if (vm->vm_fd < 0)
-        return tidal_err_set(err, "KVM_CREATE_VM: %s", strerror(errno));
+        return tidal_err_set(err, "KVM_CREATE_VM: %s",
+                             tidal_describe_errno(errno, why, sizeof(why)));
     /* Only VMX without unrestricted guest uses this area, but it must not overlap
      * guest memory, which TIDAL_MEM_MAX guarantees. */
     if (vm->kvm->set_tss_addr && ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0)

@@ -3,6 +3,7 @@
  * checked against the file's real size before it is used, and every read is a pread of
  * a checked range, so a damaged file is a message, never a crash. */
 #include "tidal/snapshot.h"
+#include "tidal/host_limits.h"
 
 #include "crc32c.h"
 #include "format.h"
@@ -10,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,14 +26,36 @@ _Static_assert(TIDAL_SNAP_MAX_BLOB_SIZE == SNAP_MAX_BLOB_SIZE, "blob size limit"
 _Static_assert(TIDAL_SNAP_PAGE_SIZE == SNAP_PAGE, "page size");
 #endif
 
-/* Beyond this many runs, map_memory copies the remaining runs instead of mapping them:
- * each mapped run costs up to two VMAs and vm.max_map_count is 65530 by default. */
-#define MAX_MAPPED_RUNS 8192u
+/* A mapping of guest memory is one private mapping of the snapshot's memory image
+ * (see struct memory_image), except for the largest zero ranges of at least
+ * ZERO_RANGE_MIN, at most MAX_ZERO_RANGES of them, which get anonymous memory: there a
+ * guest's first write costs one page instead of a page of the image and its copy, and
+ * the range can take transparent huge pages. So a mapping costs at most
+ * 1 + 2 * MAX_ZERO_RANGES VMAs, usually 1 to 3, however many runs the file has:
+ * vm.max_map_count (65530 by default) allows ten thousand clones and more. */
+#define ZERO_RANGE_MIN (2ull << 20)
+#define MAX_ZERO_RANGES 4u
 /* Linux transfers at most 0x7ffff000 bytes per read/write call. */
 #define IO_CHUNK (1u << 30)
 
 struct run {
     uint64_t first, count, file_offset;
+};
+
+struct page_range {
+    uint64_t first, count;
+};
+
+/* Guest memory as saved, laid out once per opened snapshot, at its first mapping: a
+ * memory file (memfd) with each stored page at its guest-physical offset and holes for
+ * zero pages. Mappings of it share its pages until they write them, as clones share a
+ * template. Separate from struct tidal_snap so that mapping a const snapshot may fill
+ * it in. */
+struct memory_image {
+    pthread_mutex_t lock;                    /* held while the image is built */
+    int fd;                                  /* -1 until built */
+    struct page_range zero[MAX_ZERO_RANGES]; /* anonymous in every mapping, largest first */
+    unsigned nzero;
 };
 
 struct section {
@@ -58,6 +82,7 @@ struct tidal_snap {
     struct section mem;
     uint64_t data_offset, stored_pages, nruns;
     struct run *runs;
+    struct memory_image *image;
 };
 
 /* ---- little-endian fields ---- */
@@ -814,6 +839,13 @@ int tidal_snap_open(const char *path, struct tidal_snap **out, struct tidal_err 
         return tidal_err_set(err, "%s: out of memory", path);
     }
     s->fd = -1;
+    if (!(s->image = calloc(1, sizeof(*s->image)))) {
+        free(s->path);
+        free(s);
+        return tidal_err_set(err, "%s: out of memory", path);
+    }
+    pthread_mutex_init(&s->image->lock, NULL);
+    s->image->fd = -1;
     if (validate(s, err) < 0) {
         tidal_snap_close(s);
         return -1;
@@ -850,6 +882,10 @@ void tidal_snap_close(struct tidal_snap *s)
         close(s->fd);
     for (int i = 0; i < 2; i++)
         free(s->blobs[i].data);
+    if (s->image->fd >= 0)
+        close(s->image->fd); /* mappings of the image keep it alive */
+    pthread_mutex_destroy(&s->image->lock);
+    free(s->image);
     free(s->runs);
     free(s->path);
     free(s);
@@ -879,50 +915,97 @@ bool tidal_snap_is_diff(const struct tidal_snap *s)
     return s->flags & SNAP_FLAG_DIFF;
 }
 
-/* One run over its place in guest memory: mapped from the file while the VMA budget
- * (*mapped runs so far, over the whole chain) lasts, copied after that. */
-static int place_run(const struct tidal_snap *s, uint8_t *base, uint64_t i, uint64_t *mapped,
-                     struct tidal_err *err)
+/* Reads run i of s into its place in guest memory at base. */
+static int read_run(const struct tidal_snap *s, uint8_t *base, uint64_t i, struct tidal_err *err)
 {
     const struct run *r = &s->runs[i];
-    uint8_t *at = base + r->first * SNAP_PAGE;
-    uint64_t len = r->count * SNAP_PAGE;
-    if (*mapped >= MAX_MAPPED_RUNS) {
-        if (pread_full(s->fd, at, len, r->file_offset) < 0)
-            return tidal_err_set(err, "%s: memory section: reading run %" PRIu64 ": %s", s->path, i,
-                                 strerror(errno));
-        return 0;
-    }
-    void *p = mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, s->fd,
-                   (off_t)r->file_offset);
-    if (p == MAP_FAILED)
-        return tidal_err_set(err,
-                             "%s: memory section: mapping run %" PRIu64 " (%" PRIu64 " pages): %s",
-                             s->path, i, r->count, strerror(errno));
-    (*mapped)++;
+    if (pread_full(s->fd, base + r->first * SNAP_PAGE, r->count * SNAP_PAGE, r->file_offset) < 0)
+        return tidal_err_set(err, "%s: memory section: reading run %" PRIu64 ": %s", s->path, i,
+                             strerror(errno));
     return 0;
 }
 
-/* Maps the full snapshot chain[0], then lays the stored pages of each diff over it. */
-static uint8_t *map_layers(const struct tidal_snap *const *chain, unsigned n, struct tidal_err *err)
+/* Keeps the MAX_ZERO_RANGES largest zero ranges of at least ZERO_RANGE_MIN, largest
+ * first. */
+static void note_zero_range(struct memory_image *im, uint64_t first, uint64_t count)
 {
-    uint64_t size = chain[0]->info.mem_size, mapped = 0;
-    void *base = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (base == MAP_FAILED) {
-        tidal_err_set(err, "%s: cannot reserve %" PRIu64 " bytes for guest memory: %s",
-                      chain[0]->path, size, strerror(errno));
+    if (count * SNAP_PAGE < ZERO_RANGE_MIN ||
+        (im->nzero == MAX_ZERO_RANGES && im->zero[MAX_ZERO_RANGES - 1].count >= count))
+        return;
+    unsigned i = im->nzero < MAX_ZERO_RANGES ? im->nzero++ : MAX_ZERO_RANGES - 1;
+    for (; i > 0 && im->zero[i - 1].count < count; i--)
+        im->zero[i] = im->zero[i - 1];
+    im->zero[i] = (struct page_range){first, count};
+}
+
+static void find_zero_ranges(const struct tidal_snap *s, struct memory_image *im)
+{
+    uint64_t next = 0;
+    for (uint64_t i = 0; i < s->nruns; i++) {
+        note_zero_range(im, next, s->runs[i].first - next);
+        next = s->runs[i].first + s->runs[i].count;
+    }
+    note_zero_range(im, next, s->info.mem_size / SNAP_PAGE - next);
+}
+
+static int build_image(const struct tidal_snap *s, struct memory_image *im, struct tidal_err *err)
+{
+    uint64_t size = s->info.mem_size;
+    char why[300];
+    int fd = memfd_create("tidal-snapshot", MFD_CLOEXEC);
+    if (fd < 0)
+        return tidal_err_set(err, "%s: memory file for the guest memory image: %s", s->path,
+                             tidal_describe_errno(errno, why, sizeof(why)));
+    uint8_t *img = MAP_FAILED;
+    int rc = 0;
+    if (ftruncate(fd, (off_t)size) < 0 ||
+        (img = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)
+        rc = tidal_err_set(err, "%s: a %" PRIu64 "-byte guest memory image: %s", s->path, size,
+                           tidal_describe_errno(errno, why, sizeof(why)));
+    for (uint64_t i = 0; rc == 0 && i < s->nruns; i++)
+        rc = read_run(s, img, i, err);
+    if (img != MAP_FAILED)
+        munmap(img, size);
+    if (rc) {
+        close(fd);
+        return -1;
+    }
+    find_zero_ranges(s, im);
+    im->fd = fd;
+    return 0;
+}
+
+/* A full snapshot's memory: one private mapping of its image, anonymous memory over
+ * its largest zero ranges. */
+static uint8_t *map_image(const struct tidal_snap *s, struct tidal_err *err)
+{
+    struct memory_image *im = s->image;
+    pthread_mutex_lock(&im->lock);
+    int rc = im->fd < 0 ? build_image(s, im, err) : 0;
+    pthread_mutex_unlock(&im->lock);
+    if (rc)
+        return NULL;
+    uint64_t size = s->info.mem_size;
+    char why[300];
+    uint8_t *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, im->fd, 0);
+    if (mem == MAP_FAILED) {
+        tidal_err_set(err, "%s: mapping %" PRIu64 " bytes of guest memory: %s", s->path, size,
+                      tidal_describe_errno(errno, why, sizeof(why)));
         return NULL;
     }
-    for (unsigned k = 0; k < n; k++) {
-        for (uint64_t i = 0; i < chain[k]->nruns; i++) {
-            if (place_run(chain[k], base, i, &mapped, err) < 0) {
-                munmap(base, size);
-                return NULL;
-            }
+    for (unsigned i = 0; i < im->nzero; i++) {
+        uint8_t *at = mem + im->zero[i].first * SNAP_PAGE;
+        uint64_t len = im->zero[i].count * SNAP_PAGE;
+        if (mmap(at, len, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED) {
+            tidal_err_set(err,
+                          "%s: anonymous memory for %" PRIu64 " zero bytes of guest memory: %s",
+                          s->path, len, tidal_describe_errno(errno, why, sizeof(why)));
+            munmap(mem, size);
+            return NULL;
         }
     }
-    return base;
+    return mem;
 }
 
 uint8_t *tidal_snap_map_memory(const struct tidal_snap *s, struct tidal_err *err)
@@ -934,7 +1017,7 @@ uint8_t *tidal_snap_map_memory(const struct tidal_snap *s, struct tidal_err *err
                       s->path);
         return NULL;
     }
-    return map_layers(&s, 1, err);
+    return map_image(s, err);
 }
 
 /* chain[i] (i > 0) must be a diff recorded against chain[i - 1], of the same memory size. */
@@ -956,8 +1039,7 @@ static int check_link(const struct tidal_snap *base, const struct tidal_snap *d,
     return 0;
 }
 
-int tidal_snap_check_chain(const struct tidal_snap *const *chain, unsigned n,
-                           struct tidal_err *err)
+int tidal_snap_check_chain(const struct tidal_snap *const *chain, unsigned n, struct tidal_err *err)
 {
     if (!chain || n == 0)
         return tidal_err_set(err, "an empty snapshot chain: nothing to map");
@@ -980,7 +1062,18 @@ uint8_t *tidal_snap_map_chain(const struct tidal_snap *const *chain, unsigned n,
 {
     if (tidal_snap_check_chain(chain, n, err))
         return NULL;
-    return map_layers(chain, n, err);
+    /* A chain is restored once (a suspended guest resuming), and its diffs hold what
+     * changed, few pages: they are read over the base's mapping, adding no VMA. */
+    uint8_t *mem = map_image(chain[0], err);
+    for (unsigned k = 1; mem && k < n; k++) {
+        for (uint64_t i = 0; i < chain[k]->nruns; i++) {
+            if (read_run(chain[k], mem, i, err) < 0) {
+                munmap(mem, chain[0]->info.mem_size);
+                return NULL;
+            }
+        }
+    }
+    return mem;
 }
 
 void tidal_snap_unmap_memory(const struct tidal_snap *s, uint8_t *mem)

@@ -93,12 +93,15 @@ const struct tidal_snap_header_info *tidal_snap_info(const struct tidal_snap *s)
 /* The blob of a section type, or NULL if absent; valid until tidal_snap_close. */
 const void *tidal_snap_blob(const struct tidal_snap *s, uint32_t type, uint64_t *size);
 
-/* Maps guest memory from the file copy-on-write (MAP_PRIVATE): stored pages come from
- * the page cache, shared between all restores of this file; zero pages are fresh
- * anonymous memory. Returns the address of mem_size bytes, or NULL with err set. Each
- * call is an independent mapping; it stays valid after tidal_snap_close (unmap it with
- * munmap(mem, mem_size) then, or with tidal_snap_unmap_memory before closing). A diff is
- * refused: it needs its base (tidal_snap_map_chain). */
+/* Maps guest memory copy-on-write (MAP_PRIVATE) from the snapshot's memory image, which
+ * the first call lays out (stored pages at their guest-physical offsets, in memory)
+ * and every call of this opened snapshot shares; zero pages read as zeros. A few
+ * mappings (VMAs) per call, whatever the number of runs (docs/snapshot-format.md).
+ * Returns the address of mem_size bytes, or NULL with err set (naming the host limit,
+ * when one was reached). Each call is an independent mapping; it stays valid after
+ * tidal_snap_close (unmap it with munmap(mem, mem_size) then, or with
+ * tidal_snap_unmap_memory before closing). Safe to call from several threads at once.
+ * A diff is refused: it needs its base (tidal_snap_map_chain). */
 uint8_t *tidal_snap_map_memory(const struct tidal_snap *s, struct tidal_err *err);
 void tidal_snap_unmap_memory(const struct tidal_snap *s, uint8_t *mem);
 

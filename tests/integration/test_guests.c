@@ -47,7 +47,8 @@ Test(guests, read_into_monitor_pages)
 
 Test(guests, unknown_port)
 {
-    expect_crash("unknown_port", "I/O port 0x80");
+    expect_crash("unknown_port", "guest wrote 1 byte(s) x1 on I/O port 0x7e0");
+    cr_assert(strstr(p.err, "in main"), "%s", p.err);
 }
 
 Test(guests, halt)
@@ -71,6 +72,9 @@ Test(guests, stack_overflow_is_reported)
 {
     expect_crash("stack_overflow", "page fault (#PF)");
     cr_assert(strstr(p.err, "in deeper"), "%s", p.err);
+    cr_assert(
+        strstr(p.err, "(not mapped): stack overflow (the guard page below the 512 KiB stack)"),
+        "%s", p.err);
 }
 
 Test(guests, exit_storm_ends_at_the_timeout)

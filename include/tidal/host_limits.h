@@ -1,0 +1,15 @@
+/* The host limits that a process holding many guests runs into. A failure that one of
+ * them explains says which, where this process stands, and what to change. */
+#ifndef TIDAL_HOST_LIMITS_H
+#define TIDAL_HOST_LIMITS_H
+
+#include <stddef.h>
+
+/* For errno errnum from a call that creates a mapping or a file descriptor: its
+ * strerror text, followed, when a host limit explains the failure, by the limit
+ * (RLIMIT_NOFILE for EMFILE, fs.file-max for ENFILE, vm.max_map_count for an ENOMEM
+ * when this process is at its map count), where this process stands and how to raise
+ * it. Returns buf. */
+const char *tidal_describe_errno(int errnum, char *buf, size_t size);
+
+#endif
