@@ -32,6 +32,7 @@ struct tidal_vm {
     struct tidal_symtab *symbols; /* loaded from image_path at the first crash */
     struct tidal_call_io io;
     double timeout_sec;
+    bool huge_pages; /* fresh memory: host huge pages where the guest uses it in bulk */
     bool pvm;
     bool fsgsbase;
     bool cr4_osxsave;
@@ -58,6 +59,10 @@ int tidal_vm_bringup(struct tidal_vm *vm, uint8_t *mem, struct tidal_err *err);
 /* (Re)registers guest memory as memslot 0 with KVM_MEM_* flags. */
 int tidal_vm_set_memslot(struct tidal_vm *vm, uint32_t flags, struct tidal_err *err);
 struct tidal_vm *tidal_shell_pool_take(struct tidal_shell_pool *p);
+
+/* memory.c: maps fresh guest memory of vm->mem.size bytes for vm->layout into
+ * vm->mem.base, with host huge pages on its bulk ranges when vm->huge_pages. */
+int tidal_guest_memory_map(struct tidal_vm *vm, struct tidal_err *err);
 
 /* vcpu.c: CPU model first (CPUID, XCR0, FPU, PVM detection and its VIF page, TSC
  * rate), then, once the image is loaded, the boot state (segments, control
