@@ -174,7 +174,8 @@ int tidal_shell_pool_fill(struct tidal_shell_pool *p, unsigned count, struct tid
         struct tidal_vm *vm = vm_new();
         if (!vm)
             return tidal_err_set(err, "out of memory");
-        if (make_shell(vm, err)) {
+        /* The warm-up run is paid here too, so that a restore's first run is warm. */
+        if (make_shell(vm, err) || tidal_vcpu_warm_up(vm, err)) {
             tidal_vm_destroy(vm);
             return -1;
         }

@@ -69,11 +69,18 @@ int tidal_guest_memory_map(struct tidal_vm *vm, struct tidal_err *err);
  * registers, entry registers, syscall MSRs). */
 int tidal_vcpu_setup(struct tidal_vm *vm, struct tidal_err *err);
 int tidal_vcpu_set_boot_state(struct tidal_vm *vm, struct tidal_err *err);
+/* Fills the special registers of a Tidal guest in 64-bit mode (flat segments, GDT, IDT
+ * and TSS at their usual addresses, paging from cr3), without FSGSBASE. */
+void tidal_vcpu_long_mode_sregs(const struct tidal_vm *vm, struct kvm_sregs *s, uint64_t cr3);
 /* Steps that need guest memory in place: PVM's VIF page. */
 int tidal_vcpu_attach_memory(struct tidal_vm *vm, struct tidal_err *err);
 int tidal_vcpu_read_tsc(struct tidal_vm *vm, uint64_t *tsc);
 int tidal_vcpu_save(struct tidal_vm *vm, struct tidal_vcpu_state *st, struct tidal_err *err);
 int tidal_vcpu_load(struct tidal_vm *vm, const struct tidal_vcpu_state *st, struct tidal_err *err);
+
+/* warmup.c: runs a shell's vCPU once, so that its first real run is a warm one,
+ * and leaves it as a never-run vCPU would be. */
+int tidal_vcpu_warm_up(struct tidal_vm *vm, struct tidal_err *err);
 
 /* crash.c: one readable paragraph about a guest that stopped abnormally. */
 void tidal_crash_from_fault(struct tidal_vm *vm, const struct tidal_fault *f, char *out,
