@@ -30,6 +30,7 @@ struct run_options {
     const char *snapshot_on_ready; /* save at tidal_ready() and stop */
     const char *snapshot_path;     /* save here on SIGUSR1 and run on */
     int diff;                      /* later SIGUSR1s save diffs: path.1, path.2... */
+    bool huge_pages;
 };
 
 static struct tidal_vm *volatile usr1_vm;
@@ -91,8 +92,8 @@ static int usage_error(const char *fmt, const char *arg)
     fputs("tidal run: ", stderr);
     fprintf(stderr, fmt, arg);
     fputs("\nusage: tidal run [--mem SIZE] [--timeout SEC] [--stats] [--env K=V]...\n"
-          "                 [--snapshot-on-ready SNAP] [--snapshot-path SNAP [--diff]] IMAGE [--] "
-          "[ARGS...]\n",
+          "                 [--huge-pages on|off] [--snapshot-on-ready SNAP]\n"
+          "                 [--snapshot-path SNAP [--diff]] IMAGE [--] [ARGS...]\n",
           stderr);
     return TIDAL_RC_USAGE;
 }
@@ -115,7 +116,8 @@ static int parse_options(int argc, char **argv, struct run_options *o)
             continue;
         }
         if (strcmp(opt, "--mem") && strcmp(opt, "--timeout") && strcmp(opt, "--env") &&
-            strcmp(opt, "--snapshot-on-ready") && strcmp(opt, "--snapshot-path"))
+            strcmp(opt, "--snapshot-on-ready") && strcmp(opt, "--snapshot-path") &&
+            strcmp(opt, "--huge-pages"))
             return usage_error("unknown option '%s'", opt);
         if (i + 1 >= argc)
             return usage_error("%s needs a value", opt);
@@ -129,6 +131,10 @@ static int parse_options(int argc, char **argv, struct run_options *o)
             if (tidal_parse_size(val, "--mem", &o->mem_size, &err) ||
                 tidal_layout_check_mem(o->mem_size, &err))
                 return usage_error("%s", err.msg);
+        } else if (!strcmp(opt, "--huge-pages")) {
+            if (strcmp(val, "on") && strcmp(val, "off"))
+                return usage_error("--huge-pages '%s': expected on or off", val);
+            o->huge_pages = !strcmp(val, "on");
         } else if (!strcmp(opt, "--timeout")) {
             if (tidal_cli_parse_timeout(val, &o->timeout_sec))
                 return usage_error("--timeout '%s': expected seconds, a number > 0", val);
@@ -169,7 +175,10 @@ static int parse_options(int argc, char **argv, struct run_options *o)
 
 int tidal_cmd_run(int argc, char **argv)
 {
-    struct run_options o = {.mem_size = TIDAL_MEM_DEFAULT};
+    /* Huge pages by default: one process runs one guest, so a guest that allocates
+     * in bulk gains, and one that does not never touches a huge page (see
+     * tidal_layout_bulk). */
+    struct run_options o = {.mem_size = TIDAL_MEM_DEFAULT, .huge_pages = true};
     int rc = parse_options(argc, argv, &o);
     if (rc)
         return rc;
@@ -195,6 +204,7 @@ int tidal_cmd_run(int argc, char **argv)
         .out_fd = 1,
         .err_fd = 2,
         .stdout_is_tty = isatty(1),
+        .huge_pages = o.huge_pages,
     };
     struct tidal_vm *vm = NULL;
     rc = tidal_vm_create(&cfg, image, image_size, o.image, &vm, &err);

@@ -283,6 +283,9 @@ static int build(struct runner *r, bool from_chain, struct tidal_err *err)
         .in_fd = r->input_fd,
         .out_fd = r->console_fd,
         .err_fd = r->console_fd,
+        /* A batch job works through its memory in bulk; a service idles between
+         * requests and is better off committing memory 4 KiB at a time. */
+        .huge_pages = r->v->job != NULL,
     };
     if (from_chain)
         return len ? build_from_chain(r, gen, len, &cfg, err)

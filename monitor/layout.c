@@ -3,6 +3,7 @@
 #include <string.h>
 
 #define PAGE 4096ull
+#define HUGE (2ull << 20)
 #define STACK_MIN (64ull << 10)
 #define STACK_MAX (8ull << 20)
 
@@ -75,6 +76,19 @@ int tidal_layout_map(struct tidal_pt *pt, uint8_t *mem, const struct tidal_layou
                      TIDAL_SEG_R | TIDAL_SEG_W, err))
         return -1;
     return 0;
+}
+
+unsigned tidal_layout_bulk(const struct tidal_layout *lay, struct tidal_mem_range out[2])
+{
+    uint64_t heap_from = lay->heap_start & ~(HUGE - 1), stack_at = lay->stack_bottom & ~(HUGE - 1);
+    uint64_t stack_from = (lay->stack_bottom + HUGE - 1) & ~(HUGE - 1);
+    uint64_t stack_to = lay->stack_top & ~(HUGE - 1);
+    unsigned n = 0;
+    if (heap_from < stack_at)
+        out[n++] = (struct tidal_mem_range){heap_from, stack_at};
+    if (stack_from < stack_to)
+        out[n++] = (struct tidal_mem_range){stack_from, stack_to};
+    return n;
 }
 
 static void put64(uint8_t *mem, uint64_t gpa, uint64_t v)

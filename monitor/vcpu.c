@@ -140,26 +140,31 @@ static struct kvm_segment flat_segment(uint16_t selector, bool code)
                                 .g = 1};
 }
 
+void tidal_vcpu_long_mode_sregs(const struct tidal_vm *vm, struct kvm_sregs *s, uint64_t cr3)
+{
+    s->cs = flat_segment(TIDAL_SEL_CODE, true);
+    s->ds = flat_segment(TIDAL_SEL_DATA, false);
+    s->es = s->fs = s->gs = s->ss = s->ds;
+    s->tr = (struct kvm_segment){
+        .base = TIDAL_TSS_GPA, .limit = 103, .selector = TIDAL_SEL_TSS, .type = 11, .present = 1};
+    s->ldt = (struct kvm_segment){.type = 2, .unusable = 1};
+    s->gdt.base = TIDAL_GDT_GPA;
+    s->gdt.limit = TIDAL_SEL_TSS + 16 - 1;
+    s->idt.base = TIDAL_IDT_GPA;
+    s->idt.limit = TIDAL_IDT_VECTORS * 16 - 1;
+    s->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
+    s->cr3 = cr3;
+    s->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | (vm->cr4_osxsave ? CR4_OSXSAVE : 0);
+    s->efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+}
+
 int tidal_vcpu_set_boot_state(struct tidal_vm *vm, struct tidal_err *err)
 {
     struct kvm_sregs sregs;
     if (ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
         return tidal_err_set(err, "KVM_GET_SREGS: %s", strerror(errno));
-    sregs.cs = flat_segment(TIDAL_SEL_CODE, true);
-    sregs.ds = flat_segment(TIDAL_SEL_DATA, false);
-    sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
-    sregs.tr = (struct kvm_segment){
-        .base = TIDAL_TSS_GPA, .limit = 103, .selector = TIDAL_SEL_TSS, .type = 11, .present = 1};
-    sregs.ldt = (struct kvm_segment){.type = 2, .unusable = 1};
-    sregs.gdt.base = TIDAL_GDT_GPA;
-    sregs.gdt.limit = TIDAL_SEL_TSS + 16 - 1;
-    sregs.idt.base = TIDAL_IDT_GPA;
-    sregs.idt.limit = TIDAL_IDT_VECTORS * 16 - 1;
-    sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
-    sregs.cr3 = vm->pt.root;
-    sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | (vm->cr4_osxsave ? CR4_OSXSAVE : 0) |
-                (vm->fsgsbase ? CR4_FSGSBASE : 0);
-    sregs.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
+    tidal_vcpu_long_mode_sregs(vm, &sregs, vm->pt.root);
+    sregs.cr4 |= vm->fsgsbase ? CR4_FSGSBASE : 0;
     if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0) {
         if (!vm->fsgsbase)
             return tidal_err_set(err, "KVM_SET_SREGS: %s", strerror(errno));

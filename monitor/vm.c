@@ -22,17 +22,10 @@ uint64_t tidal_now_ns(void)
 /* `mem`: memory prepared by the caller (a restored snapshot), or NULL for fresh. */
 static int setup_memory(struct tidal_vm *vm, uint8_t *mem, struct tidal_err *err)
 {
-    /* Lazily backed: a small guest touches few pages, and untouched ones cost the
-     * host nothing. */
-    void *p = mem ? mem
-                  : mmap(NULL, vm->mem.size, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    char why[300];
-    if (p == MAP_FAILED)
-        return tidal_err_set(err, "guest memory: mmap of %llu bytes: %s",
-                             (unsigned long long)vm->mem.size,
-                             tidal_describe_errno(errno, why, sizeof(why)));
-    vm->mem.base = p;
+    if (mem)
+        vm->mem.base = mem;
+    else if (tidal_guest_memory_map(vm, err))
+        return -1;
     return tidal_vm_set_memslot(vm, 0, err);
 }
 
@@ -95,6 +88,7 @@ static void apply_config(struct tidal_vm *vm, const struct tidal_vm_config *cfg)
 {
     vm->mem.size = cfg->mem_size ? cfg->mem_size : TIDAL_MEM_DEFAULT;
     vm->timeout_sec = cfg->timeout_sec;
+    vm->huge_pages = cfg->huge_pages;
     vm->io =
         (struct tidal_call_io){.in_fd = cfg->in_fd, .out_fd = cfg->out_fd, .err_fd = cfg->err_fd};
 }
@@ -186,7 +180,8 @@ int tidal_shell_pool_fill(struct tidal_shell_pool *p, unsigned count, struct tid
         struct tidal_vm *vm = vm_new();
         if (!vm)
             return tidal_err_set(err, "out of memory");
-        if (make_shell(vm, err)) {
+        /* The warm-up run is paid here too, so that a restore's first run is warm. */
+        if (make_shell(vm, err) || tidal_vcpu_warm_up(vm, err)) {
             tidal_vm_destroy(vm);
             return -1;
         }

@@ -32,6 +32,7 @@ struct tidal_vm {
     struct tidal_symtab *symbols; /* loaded from image_path at the first crash */
     struct tidal_call_io io;
     double timeout_sec;
+    bool huge_pages; /* fresh memory: host huge pages where the guest uses it in bulk */
     bool pvm;
     bool fsgsbase;
     bool cr4_osxsave;
@@ -65,11 +66,18 @@ int tidal_vm_bringup(struct tidal_vm *vm, uint8_t *mem, struct tidal_err *err);
 int tidal_vm_set_memslot(struct tidal_vm *vm, uint32_t flags, struct tidal_err *err);
 struct tidal_vm *tidal_shell_pool_take(struct tidal_shell_pool *p);
 
+/* memory.c: maps fresh guest memory of vm->mem.size bytes for vm->layout into
+ * vm->mem.base, with host huge pages on its bulk ranges when vm->huge_pages. */
+int tidal_guest_memory_map(struct tidal_vm *vm, struct tidal_err *err);
+
 /* vcpu.c: CPU model first (CPUID, XCR0, FPU, PVM detection and its VIF page, TSC
  * rate), then, once the image is loaded, the boot state (segments, control
  * registers, entry registers, syscall MSRs). */
 int tidal_vcpu_setup(struct tidal_vm *vm, struct tidal_err *err);
 int tidal_vcpu_set_boot_state(struct tidal_vm *vm, struct tidal_err *err);
+/* Fills the special registers of a Tidal guest in 64-bit mode (flat segments, GDT, IDT
+ * and TSS at their usual addresses, paging from cr3), without FSGSBASE. */
+void tidal_vcpu_long_mode_sregs(const struct tidal_vm *vm, struct kvm_sregs *s, uint64_t cr3);
 /* Steps that need guest memory in place: PVM's VIF page. */
 int tidal_vcpu_attach_memory(struct tidal_vm *vm, struct tidal_err *err);
 int tidal_vcpu_read_tsc(struct tidal_vm *vm, uint64_t *tsc);
@@ -82,6 +90,10 @@ int tidal_vm_write_ready_info(struct tidal_vm *vm, uint64_t generation, uint64_t
                               uint64_t input_len, uint64_t input_flags, struct tidal_err *err);
 int tidal_vcpu_save(struct tidal_vm *vm, struct tidal_vcpu_state *st, struct tidal_err *err);
 int tidal_vcpu_load(struct tidal_vm *vm, const struct tidal_vcpu_state *st, struct tidal_err *err);
+
+/* warmup.c: runs a shell's vCPU once, so that its first real run is a warm one,
+ * and leaves it as a never-run vCPU would be. */
+int tidal_vcpu_warm_up(struct tidal_vm *vm, struct tidal_err *err);
 
 /* crash.c: one readable paragraph about a guest that stopped abnormally. */
 void tidal_crash_from_fault(struct tidal_vm *vm, const struct tidal_fault *f, char *out,

@@ -49,6 +49,16 @@ int tidal_layout_plan(uint64_t mem_size, const struct tidal_elf_image *img,
 int tidal_layout_map(struct tidal_pt *pt, uint8_t *mem, const struct tidal_layout *lay,
                      const struct tidal_elf_image *img, struct tidal_err *err);
 
+/* Guest memory the guest uses in bulk, where host huge pages pay off: the heap from
+ * the 2 MiB page it starts in up to the 2 MiB page the stack starts in, and the whole
+ * 2 MiB pages of the stack. The boot area and the page the stack shares with the heap
+ * stay out, so a small guest commits host memory 4 KiB at a time. Returns how many
+ * ranges (0..2) it wrote to out, heap first; each is 2 MiB-aligned. */
+struct tidal_mem_range {
+    uint64_t start, end;
+};
+unsigned tidal_layout_bulk(const struct tidal_layout *lay, struct tidal_mem_range out[2]);
+
 /* Writes GDT, TSS and IDT for an image whose note gives the exception stubs. */
 void tidal_layout_write_cpu_tables(uint8_t *mem, const struct tidal_image_note *note);
 

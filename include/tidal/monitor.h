@@ -19,6 +19,10 @@ struct tidal_vm_config {
     char *const *envp;
     int in_fd, out_fd, err_fd; /* the guest's stdin/stdout/stderr on the host */
     bool stdout_is_tty;        /* flush console output per write */
+    /* Boots only (a restore maps its snapshot copy-on-write, 4 KiB at a time): back the
+     * heap and large stacks with transparent huge pages, so that first touches cost one
+     * fault per 2 MiB; host memory is then committed in 2 MiB steps there. */
+    bool huge_pages;
 };
 
 enum tidal_exit_reason {

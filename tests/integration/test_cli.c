@@ -25,6 +25,10 @@ Test(cli, usage_errors)
     run_tidal(bad_timeout, NULL, &p);
     cr_assert_eq(p.status, 64);
     cr_assert(strstr(p.err, "--timeout '-1'"), "%s", p.err);
+    const char *bad_huge[] = {"run", "--huge-pages", "yes", "x.elf", NULL};
+    run_tidal(bad_huge, NULL, &p);
+    cr_assert_eq(p.status, 64);
+    cr_assert(strstr(p.err, "--huge-pages 'yes': expected on or off"), "%s", p.err);
     const char *unknown[] = {"run", "--frobnicate", "x.elf", NULL};
     run_tidal(unknown, NULL, &p);
     cr_assert_eq(p.status, 64);

@@ -71,6 +71,45 @@ Test(examples, alloc_matches_linux_build)
     cr_assert_str_eq(guest, p.out, "checksums differ");
 }
 
+/* Each first touch of guest memory is a page fault that KVM handles (pf_taken); with
+ * host huge pages under the heap and stack one fault covers 2 MiB. 32M gives alloc a
+ * stack of whole 2 MiB pages, so all it touches beyond the boot area is bulk memory. */
+Test(examples, huge_pages_cut_alloc_faults_tenfold)
+{
+    char thp[128] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (f) {
+        if (!fgets(thp, sizeof(thp), f))
+            thp[0] = 0;
+        fclose(f);
+    }
+    if (!f || strstr(thp, "[never]"))
+        cr_skip_test("this host gives no transparent huge pages (%s)",
+                     f ? "THP set to never" : "no THP in the kernel");
+    double faults[2];
+    static char out[2][sizeof(p.out)];
+    const char *modes[] = {"on", "off"};
+    for (int i = 0; i < 2; i++) {
+        const char *args[] = {"run",
+                              "--stats",
+                              "--huge-pages",
+                              modes[i],
+                              "--mem",
+                              "32M",
+                              path_to("build/examples/alloc.elf"),
+                              NULL};
+        run_tidal(args, NULL, &p);
+        cr_assert_eq(p.status, 0, "--huge-pages %s: %s", modes[i], p.err);
+        memcpy(out[i], p.out, sizeof(out[i]));
+        faults[i] = stats_value(&p, "vcpu.pf_taken");
+        if (faults[i] < 0)
+            cr_skip_test("this kernel's KVM has no pf_taken statistic: %s", p.err);
+    }
+    cr_assert_str_eq(out[0], out[1], "huge pages changed the guest's output");
+    cr_assert_geq(faults[1], 10 * faults[0], "pf_taken %.0f with huge pages, %.0f without",
+                  faults[0], faults[1]);
+}
+
 Test(examples, crash_reports_null_dereference)
 {
     const char *args[] = {"run", path_to("build/examples/crash.elf"), NULL};
