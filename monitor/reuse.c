@@ -1,6 +1,7 @@
 /* Reusing a VM in place (tidal/reuse.h): the reset after each request, the state it
  * resets to, and the check that it was exact. */
 #include "tidal/reuse.h"
+#include "msr.h"
 #include "vm_internal.h"
 
 #include <errno.h>
@@ -12,19 +13,6 @@
 /* Every so often the hot pages are protected again, so a page that requests stopped
  * writing does not stay on the copy list forever. */
 #define RELEARN_EVERY 256
-
-#define MSR_SYSENTER_CS 0x174u
-#define MSR_SYSENTER_ESP 0x175u
-#define MSR_SYSENTER_EIP 0x176u
-#define MSR_PAT 0x277u
-#define MSR_STAR 0xc0000081u
-#define MSR_LSTAR 0xc0000082u
-#define MSR_CSTAR 0xc0000083u
-#define MSR_SFMASK 0xc0000084u
-#define MSR_FS_BASE 0xc0000100u
-#define MSR_GS_BASE 0xc0000101u
-#define MSR_KERNEL_GS_BASE 0xc0000102u
-#define MSR_TSC_AUX 0xc0000103u
 
 /* Every MSR a guest can write and read back that KVM keeps per vCPU and that could
  * carry data from one request to the next. The TSC is not among them: it counts on
@@ -119,13 +107,8 @@ static int read_synced(struct tidal_vm *vm, struct vcpu_point *p, struct tidal_e
 {
     if (vm->reuse && vm->reuse->sync_regs) {
         vm->run->kvm_valid_regs = SYNC_FIELDS;
-        vm->run->immediate_exit = 1;
-        int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
-        int e = errno;
-        vm->run->immediate_exit = 0;
-        if (r == 0 || e != EINTR)
-            return tidal_err_set(err, "KVM_RUN (immediate exit): %s",
-                                 r == 0 ? "entered the guest" : strerror(e));
+        if (tidal_vm_run_no_entry(vm, err))
+            return -1;
         p->regs = vm->run->s.regs.regs;
         p->sregs = vm->run->s.regs.sregs;
         p->events = vm->run->s.regs.events;
@@ -315,7 +298,7 @@ static int reset_vcpu(struct tidal_vm *vm, struct tidal_reset_counts *c, struct 
      * not skipped. */
     if (!r->sync_regs || vm->run->s.regs.regs.rip == p->regs.rip) {
         c->kvm_ioctls++;
-        if (tidal_vm_complete_pending_io(vm, err))
+        if (tidal_vm_run_no_entry(vm, err))
             return -1;
     }
     if (r->sync_regs) {

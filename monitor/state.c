@@ -13,15 +13,15 @@ const uint8_t *tidal_vm_memory(const struct tidal_vm *vm, uint64_t *size)
     return vm->mem.base;
 }
 
-int tidal_vm_complete_pending_io(struct tidal_vm *vm, struct tidal_err *err)
+int tidal_vm_run_no_entry(struct tidal_vm *vm, struct tidal_err *err)
 {
     vm->run->immediate_exit = 1;
     int r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
     int e = errno;
     vm->run->immediate_exit = 0;
     if (r == 0 || e != EINTR)
-        return tidal_err_set(err, "completing the guest's call before saving: %s",
-                             r == 0 ? "KVM_RUN did not stop" : strerror(e));
+        return tidal_err_set(err, "KVM_RUN without entering the guest: %s",
+                             r == 0 ? "it entered the guest" : strerror(e));
     return 0;
 }
 
@@ -38,7 +38,7 @@ static uint64_t guest_monotonic(struct tidal_vm *vm)
 int tidal_vm_save_state(struct tidal_vm *vm, struct tidal_vcpu_state *vcpu,
                         struct tidal_vm_state *state, struct tidal_err *err)
 {
-    if (tidal_vm_complete_pending_io(vm, err) || tidal_vcpu_save(vm, vcpu, err))
+    if (tidal_vm_run_no_entry(vm, err) || tidal_vcpu_save(vm, vcpu, err))
         return -1;
     /* A guest paused anywhere else has no ready info: it resumes where it was. */
     struct tidal_ready_info info = {0};

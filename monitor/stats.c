@@ -15,33 +15,46 @@ static int stats_fd(struct tidal_vm *vm)
     return vm->stats_fd;
 }
 
+/* The stats file's header and descriptors (malloc'ed; NULL when the kernel has none). */
+static char *read_descriptors(struct tidal_vm *vm, struct kvm_stats_header *h, size_t *desc_size)
+{
+    int fd = stats_fd(vm);
+    if (fd < 0 || pread(fd, h, sizeof(*h), 0) != (ssize_t)sizeof(*h) || h->num_desc > 4096 ||
+        h->name_size > 1024)
+        return NULL;
+    *desc_size = sizeof(struct kvm_stats_desc) + h->name_size;
+    ssize_t want = (ssize_t)(*desc_size * h->num_desc);
+    char *descs = malloc(*desc_size * h->num_desc);
+    if (descs && pread(fd, descs, (size_t)want, h->desc_offset) != want) {
+        free(descs);
+        return NULL;
+    }
+    for (uint32_t i = 0; descs && i < h->num_desc; i++)
+        ((struct kvm_stats_desc *)(descs + i * *desc_size))->name[h->name_size - 1] = 0;
+    return descs;
+}
+
+/* A plain counter or gauge, not a histogram. */
+static bool single_value(const struct kvm_stats_desc *d)
+{
+    return (d->flags & KVM_STATS_TYPE_MASK) != KVM_STATS_TYPE_LINEAR_HIST &&
+           (d->flags & KVM_STATS_TYPE_MASK) != KVM_STATS_TYPE_LOG_HIST && d->size == 1;
+}
+
 int tidal_vm_stats(struct tidal_vm *vm, void (*emit)(void *ctx, const char *name, uint64_t value),
                    void *ctx)
 {
-    int fd = stats_fd(vm);
     struct kvm_stats_header h;
-    if (fd < 0 || pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.num_desc > 4096 ||
-        h.name_size > 1024)
-        return -1;
-    size_t desc_size = sizeof(struct kvm_stats_desc) + h.name_size;
-    char *descs = malloc(desc_size * h.num_desc);
+    size_t desc_size;
+    char *descs = read_descriptors(vm, &h, &desc_size);
     if (!descs)
         return -1;
-    ssize_t want = (ssize_t)(desc_size * h.num_desc);
-    if (pread(fd, descs, (size_t)want, h.desc_offset) != want) {
-        free(descs);
-        return -1;
-    }
     for (uint32_t i = 0; i < h.num_desc; i++) {
         struct kvm_stats_desc *d = (struct kvm_stats_desc *)(descs + i * desc_size);
-        if ((d->flags & KVM_STATS_TYPE_MASK) == KVM_STATS_TYPE_LINEAR_HIST ||
-            (d->flags & KVM_STATS_TYPE_MASK) == KVM_STATS_TYPE_LOG_HIST || d->size != 1)
-            continue;
         uint64_t v;
-        if (pread(fd, &v, sizeof(v), h.data_offset + d->offset) != (ssize_t)sizeof(v))
-            continue;
-        d->name[h.name_size - 1] = 0;
-        emit(ctx, d->name, v);
+        if (single_value(d) &&
+            pread(vm->stats_fd, &v, sizeof(v), h.data_offset + d->offset) == (ssize_t)sizeof(v))
+            emit(ctx, d->name, v);
     }
     free(descs);
     return 0;
@@ -55,23 +68,15 @@ static int find_offset(struct tidal_vm *vm, const char *name, uint64_t *offset)
         *offset = vm->stat_cached_offset;
         return 0;
     }
-    int fd = stats_fd(vm);
     struct kvm_stats_header h;
-    if (fd < 0 || pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.num_desc > 4096 ||
-        h.name_size > 1024)
-        return -1;
-    size_t desc_size = sizeof(struct kvm_stats_desc) + h.name_size;
-    char *descs = malloc(desc_size * h.num_desc);
-    ssize_t want = (ssize_t)(desc_size * h.num_desc);
+    size_t desc_size;
+    char *descs = read_descriptors(vm, &h, &desc_size);
     int found = -1;
-    if (descs && pread(fd, descs, (size_t)want, h.desc_offset) == want) {
-        for (uint32_t i = 0; i < h.num_desc && found < 0; i++) {
-            struct kvm_stats_desc *d = (struct kvm_stats_desc *)(descs + i * desc_size);
-            d->name[h.name_size - 1] = 0;
-            if (d->size == 1 && !strcmp(d->name, name)) {
-                *offset = h.data_offset + d->offset;
-                found = 0;
-            }
+    for (uint32_t i = 0; descs && i < h.num_desc && found < 0; i++) {
+        struct kvm_stats_desc *d = (struct kvm_stats_desc *)(descs + i * desc_size);
+        if (single_value(d) && !strcmp(d->name, name)) {
+            *offset = h.data_offset + d->offset;
+            found = 0;
         }
     }
     free(descs);

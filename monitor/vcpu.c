@@ -1,6 +1,7 @@
 /* vCPU state for a 64-bit guest that runs natively both on PVM (software-assisted
  * KVM, see docs) and on VMX/SVM: long mode from the first instruction, U/S=1 page
  * tables, lower-half addresses, and on PVM the VIF page registered by MSR. */
+#include "msr.h"
 #include "vm_internal.h"
 
 #include <errno.h>
@@ -8,16 +9,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#define MSR_IA32_TSC 0x10u
-#define MSR_STAR 0xc0000081u
-#define MSR_LSTAR 0xc0000082u
-#define MSR_CSTAR 0xc0000083u
-#define MSR_SFMASK 0xc0000084u
-#define MSR_FS_BASE 0xc0000100u
-#define MSR_GS_BASE 0xc0000101u
-#define MSR_KERNEL_GS_BASE 0xc0000102u
-#define MSR_PVM_VIF 0x4b564d10u
-#define MSR_PVM_SIGNATURE 0x4b564d11u
 #define PVM_SIGNATURE 0x4d5650u /* "PVM" */
 #define PVM_VIF_HOST_WRITE 0x400u
 

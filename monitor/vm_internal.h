@@ -47,7 +47,7 @@ struct tidal_vm {
     volatile int stop_io;  /* set from signal handlers: leave KVM_RUN and any sleep */
     volatile sig_atomic_t pause_requested;
     struct tidal_reuse *reuse; /* reuse.c: set while the VM is reused in place */
-    char stat_cached_name[48];   /* stats.c: the stat last looked up, and where it lies */
+    char stat_cached_name[48]; /* stats.c: the stat last looked up, and where it lies */
     uint64_t stat_cached_offset;
 };
 
@@ -81,9 +81,10 @@ void tidal_vcpu_long_mode_sregs(const struct tidal_vm *vm, struct kvm_sregs *s, 
 /* Steps that need guest memory in place: PVM's VIF page. */
 int tidal_vcpu_attach_memory(struct tidal_vm *vm, struct tidal_err *err);
 int tidal_vcpu_read_tsc(struct tidal_vm *vm, uint64_t *tsc);
-/* state.c: KVM finishes an `out` (advances RIP) only on the next KVM_RUN; this runs
- * one with immediate_exit, which does just that without entering the guest. */
-int tidal_vm_complete_pending_io(struct tidal_vm *vm, struct tidal_err *err);
+/* state.c: a KVM_RUN with immediate_exit, which does not enter the guest but does
+ * what a run does first: finishes a pending `out` (KVM advances RIP only then),
+ * applies sync_regs writes, and reports the synced registers afresh. */
+int tidal_vm_run_no_entry(struct tidal_vm *vm, struct tidal_err *err);
 /* state.c: writes the host's fields of the guest's tidal_ready_info (generation,
  * clone id, fresh entropy, input placement), keeping the guest's own. */
 int tidal_vm_write_ready_info(struct tidal_vm *vm, uint64_t generation, uint64_t clone_id,

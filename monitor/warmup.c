@@ -65,14 +65,7 @@ static int run_stub(struct tidal_vm *vm, struct tidal_err *err)
                              tidal_kvm_exit_name(run->exit_reason)
                                  ? tidal_kvm_exit_name(run->exit_reason)
                                  : "unnamed");
-    vm->run->immediate_exit = 1;
-    r = ioctl(vm->vcpu_fd, KVM_RUN, 0);
-    int e = errno;
-    vm->run->immediate_exit = 0;
-    if (r == 0 || e != EINTR)
-        return tidal_err_set(err, "vCPU warm-up: completing the stub's out: %s",
-                             r == 0 ? "KVM_RUN did not stop" : strerror(e));
-    return 0;
+    return tidal_vm_run_no_entry(vm, err);
 }
 
 /* With the stub's memory in place: run it, then put the initial state back. */
