@@ -26,6 +26,10 @@ double tsched_norm_size(const double v[TSCHED_NRES], const double cap[TSCHED_NRE
 int tsched_batch_slots_needed(const struct tsched_model *m, const struct tsched_workload *w,
                               int segments, int moves);
 
+/* Orders batch workloads so that identical ones (size, run time, window, suspend rules)
+ * sit side by side; 0 when identical. Identical jobs can be planned as one class. */
+int tsched_batch_cmp(const struct tsched_workload *x, const struct tsched_workload *y);
+
 /* Fleet capacities: cap of host i, and summed capacity of hosts 0..n-1. */
 void tsched_host_cap(const struct tsched_model *m, int host, double cap[TSCHED_NRES]);
 void tsched_fleet_cap(const struct tsched_model *m, int n, double cap[TSCHED_NRES]);
