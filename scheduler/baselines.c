@@ -1,6 +1,6 @@
 /* The two baselines printed next to every plan: what a fleet without time awareness
  * needs. Both are first-fit decreasing over the fleet order, like the planner. */
-#include "sched_internal.h"
+#include "host_index.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -19,9 +19,10 @@ static int cmp_size(const void *a, const void *b)
 
 int tsched_ffd_static(const struct tsched_model *m, const double *size, int n, int *host_of)
 {
-    int *order = malloc((size_t)n * sizeof *order);
-    double *used = NULL, *hcap = NULL; /* per open host: used, capacity */
-    int hosts = 0, cap_hosts = 0, rc = -1;
+    int *order = malloc(((size_t)n + 1) * sizeof *order);
+    double *used = NULL; /* [host][res] */
+    struct host_index ix = {0};
+    int hosts = 0, rc = -1, fleet_max = tsched_fleet_max(m);
     if (!order)
         return -1;
     for (int i = 0; i < n; i++)
@@ -30,46 +31,34 @@ int tsched_ffd_static(const struct tsched_model *m, const double *size, int n, i
     for (int r = 0; r < TSCHED_NRES; r++)
         sort_ref[r] = m->types[0].cap[r];
     qsort(order, (size_t)n, sizeof *order, cmp_size);
-    int fleet_max = tsched_fleet_max(m);
+    /* The index covers opened hosts and empty ones after them: the first host with room
+     * is then first fit over the open hosts, or the next host of the fleet order big
+     * enough, as opening hosts one by one would find. It doubles when all are tried. */
+    int span = 0;
     for (int k = 0; k < n; k++) {
         const double *s = &size[order[k] * TSCHED_NRES];
-        int h = 0;
-        for (; h < hosts; h++) {
-            bool fit = true;
-            for (int r = 0; r < TSCHED_NRES; r++)
-                fit &= used[h * TSCHED_NRES + r] + s[r] <= hcap[h * TSCHED_NRES + r] + TSCHED_EPS;
-            if (fit)
-                break;
-        }
-        if (h == hosts) {
-            /* Opens hosts until one can hold it: a bigger type may come later. */
-            for (;; h++) {
-                if (h >= fleet_max)
-                    goto out;
-                if (h >= cap_hosts) {
-                    cap_hosts = cap_hosts ? cap_hosts * 2 : 64;
-                    double *nu = realloc(used, (size_t)cap_hosts * TSCHED_NRES * sizeof *nu);
-                    if (!nu)
-                        goto out;
-                    used = nu;
-                    double *nc = realloc(hcap, (size_t)cap_hosts * TSCHED_NRES * sizeof *nc);
-                    if (!nc)
-                        goto out;
-                    hcap = nc;
-                }
-                memset(&used[h * TSCHED_NRES], 0, TSCHED_NRES * sizeof *used);
-                double *cap = &hcap[h * TSCHED_NRES];
-                tsched_host_cap(m, h, cap);
-                bool fit = true;
-                for (int r = 0; r < TSCHED_NRES; r++)
-                    fit &= s[r] <= cap[r] + TSCHED_EPS;
-                if (fit)
-                    break;
-            }
-            hosts = h + 1;
+        int slot0 = 0, h;
+        while ((h = hidx_choose(&ix, &slot0, 1, s, HIDX_FIRST_FIT)) < 0) {
+            if (span >= fleet_max)
+                goto out;
+            span = span ? (span > fleet_max / 2 ? fleet_max : span * 2) : 64;
+            double *nu = realloc(used, (size_t)span * TSCHED_NRES * sizeof *nu);
+            if (!nu)
+                goto out;
+            used = nu;
+            memset(&used[hosts * TSCHED_NRES], 0,
+                   (size_t)(span - hosts) * TSCHED_NRES * sizeof *used);
+            hidx_free(&ix);
+            if (hidx_init(&ix, m, span, 1) < 0)
+                goto out;
+            for (int g = 0; g < hosts; g++)
+                hidx_set_load(&ix, g, 0, &used[g * TSCHED_NRES]);
         }
         for (int r = 0; r < TSCHED_NRES; r++)
             used[h * TSCHED_NRES + r] += s[r];
+        hidx_set_load(&ix, h, 0, &used[h * TSCHED_NRES]);
+        if (h >= hosts)
+            hosts = h + 1;
         if (host_of)
             host_of[order[k]] = h;
     }
@@ -77,7 +66,7 @@ int tsched_ffd_static(const struct tsched_model *m, const double *size, int n, i
 out:
     free(order);
     free(used);
-    free(hcap);
+    hidx_free(&ix);
     return rc;
 }
 

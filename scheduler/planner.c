@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int alloc_plan(const struct tsched_model *m, int n, struct tsched_plan *p)
+/* Everything but the loads, which depend on the fleet size (plan_resize). */
+static int alloc_plan(const struct tsched_model *m, struct tsched_plan *p)
 {
     memset(p, 0, sizeof *p);
-    p->nhosts = n;
     p->day_host = malloc(((size_t)m->nw + 1) * sizeof *p->day_host);
     p->run_off = malloc(((size_t)m->nw + 1) * sizeof *p->run_off);
     size_t total = 0;
@@ -24,12 +24,21 @@ static int alloc_plan(const struct tsched_model *m, int n, struct tsched_plan *p
             total += (size_t)m->w[i].win_len;
     }
     p->run_host = malloc((total + 1) * sizeof *p->run_host);
-    p->load = malloc(((size_t)n * m->nslots * TSCHED_NRES + 1) * sizeof *p->load);
     p->hosts_per_slot = calloc((size_t)m->nslots, sizeof *p->hosts_per_slot);
-    if (!p->day_host || !p->run_off || !p->run_host || !p->load || !p->hosts_per_slot) {
+    if (!p->day_host || !p->run_off || !p->run_host || !p->hosts_per_slot) {
         tsched_plan_free(p);
         return -1;
     }
+    return 0;
+}
+
+static int plan_resize(const struct tsched_model *m, int n, struct tsched_plan *p)
+{
+    double *load = realloc(p->load, ((size_t)n * m->nslots * TSCHED_NRES + 1) * sizeof *load);
+    if (!load)
+        return -1;
+    p->load = load;
+    p->nhosts = n;
     return 0;
 }
 
@@ -99,6 +108,16 @@ static int pack_any(const struct tsched_model *m, int n, struct tsched_plan *p,
     return 0;
 }
 
+/* One packing attempt on n hosts into p: 1 fits, 0 does not, -1 error. */
+static int attempt(const struct tsched_model *m, int n, struct tsched_plan *p,
+                   struct tsched_err *err)
+{
+    if (plan_resize(m, n, p) < 0)
+        return tsched_errc(err, tsched_errf(err, "out of memory planning %d hosts", n),
+                           TSCHED_E_INTERNAL);
+    return pack_any(m, n, p, err);
+}
+
 int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *out,
                       struct tsched_err *err)
 {
@@ -107,9 +126,7 @@ int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *
     if (tsched_check(m, err) < 0)
         return -1;
     int fleet_max = tsched_fleet_max(m);
-    int n = lb > 0 ? lb : 1, fail = n - 1, attempts = 0, step = 1;
-    struct tsched_plan best = {0}, cur;
-    bool have = false;
+    int n = lb > 0 ? lb : 1, fail = n - 1, attempts = 0, step = 1, best = -1;
     /* Any plan needs at most one host per workload, past the hosts of the limited types
      * that come first in fleet order (a workload may fit only a later, bigger type). */
     long limit = (long)m->nw + 1;
@@ -117,58 +134,52 @@ int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *
         limit += m->types[i].count;
     if (limit > fleet_max)
         limit = fleet_max;
-    while (!have) {
-        if (n > limit)
+    /* One plan in memory (its runs are the big part): when the search ends on a
+     * failure, the best size is packed again, which gives the same plan. */
+    if (alloc_plan(m, out) < 0)
+        return tsched_errc(err, tsched_errf(err, "out of memory planning"), TSCHED_E_INTERNAL);
+    int r = 0;
+    while (best < 0) {
+        if (n > limit) {
+            tsched_plan_free(out);
             return tsched_errc(
                 err,
                 tsched_errf(err, "no plan fits on %ld host(s)%s", limit,
                             limit == fleet_max ? " (all the hosts hostTypes allows)" : ""),
                 TSCHED_E_INFEASIBLE);
-        if (alloc_plan(m, n, &cur) < 0)
-            return tsched_errf(err, "out of memory planning %d hosts", n);
-        attempts++;
-        int r = pack_any(m, n, &cur, err);
-        if (r < 0) {
-            tsched_plan_free(&cur);
-            return -1;
         }
+        attempts++;
+        if ((r = attempt(m, n, out, err)) < 0)
+            goto fail;
         if (r == 1) {
-            best = cur;
-            have = true;
+            best = n;
             break;
         }
-        tsched_plan_free(&cur);
         fail = n;
         /* Doubling steps, clamped so that n + step cannot overflow past the limit. */
         n = (long)n + step > limit ? (n < limit ? limit : limit + 1) : n + step;
         step = step < (1 << 29) ? step * 2 : step;
     }
     /* Bisection between the last failure and the first success. */
-    int lo = fail + 1, hi = best.nhosts - 1;
+    int lo = fail + 1, hi = best - 1;
     while (lo <= hi) {
         int mid = lo + (hi - lo) / 2;
-        if (alloc_plan(m, mid, &cur) < 0) {
-            tsched_plan_free(&best);
-            return tsched_errf(err, "out of memory planning %d hosts", mid);
-        }
         attempts++;
-        int r = pack_any(m, mid, &cur, err);
-        if (r < 0) {
-            tsched_plan_free(&cur);
-            tsched_plan_free(&best);
-            return -1;
-        }
+        if ((r = attempt(m, mid, out, err)) < 0)
+            goto fail;
         if (r == 1) {
-            tsched_plan_free(&best);
-            best = cur;
+            best = mid;
             hi = mid - 1;
         } else {
-            tsched_plan_free(&cur);
             lo = mid + 1;
         }
     }
-    *out = best;
+    if (r != 1 && attempt(m, best, out, err) != 1)
+        goto fail;
     out->attempts = attempts;
     tsched_plan_stats(m, out);
     return 0;
+fail:
+    tsched_plan_free(out);
+    return -1;
 }
