@@ -23,6 +23,16 @@ static double *node_lo(const struct host_index *x, int t, int node)
     return &x->lo[((size_t)t * 2 * x->leaves + node) * NR];
 }
 
+static double *node_along(const struct host_index *x, int t, int node)
+{
+    return &x->along[((size_t)t * 2 * x->leaves + node) * HIDX_DIRS];
+}
+
+static double *node_fit(const struct host_index *x, int t, int node)
+{
+    return &x->fit[((size_t)t * 2 * x->leaves + node) * HIDX_DIRS];
+}
+
 static void pull(struct host_index *x, int t, int node)
 {
     double *h = node_hi(x, t, node), *l = node_lo(x, t, node);
@@ -31,6 +41,31 @@ static void pull(struct host_index *x, int t, int node)
     for (int r = 0; r < NR; r++) {
         h[r] = ha[r] > hb[r] ? ha[r] : hb[r];
         l[r] = la[r] < lb[r] ? la[r] : lb[r];
+    }
+    double *d = node_along(x, t, node);
+    const double *da = node_along(x, t, 2 * node), *db = node_along(x, t, 2 * node + 1);
+    for (int k = 0; k < HIDX_DIRS; k++)
+        d[k] = da[k] > db[k] ? da[k] : db[k];
+    d = node_fit(x, t, node);
+    da = node_fit(x, t, 2 * node);
+    db = node_fit(x, t, 2 * node + 1);
+    for (int k = 0; k < HIDX_DIRS; k++)
+        d[k] = da[k] > db[k] ? da[k] : db[k];
+}
+
+/* A leaf's value along each direction: the spreading score is linear in free/cap^2. */
+static void leaf_along(struct host_index *x, int t, int h)
+{
+    double *d = node_along(x, t, x->leaves + h), *f = node_fit(x, t, x->leaves + h);
+    const double *room = node_hi(x, t, x->leaves + h), *c = &x->cap[h * NR];
+    for (int k = 0; k < HIDX_DIRS; k++) {
+        d[k] = 0;
+        f[k] = INFINITY;
+        for (int r = 0; r < NR; r++) {
+            d[k] += x->dir[k][r] * room[r] / (c[r] * c[r]) * x->ref[r];
+            if (x->dir[k][r] > 0)
+                f[k] = fmin(f[k], room[r] / x->ref[r] / x->dir[k][r]);
+        }
     }
 }
 
@@ -48,9 +83,18 @@ int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T)
     x->capmax = malloc(nodes * NR * sizeof *x->capmax);
     x->hi = malloc(nodes * T * NR * sizeof *x->hi);
     x->lo = malloc(nodes * T * NR * sizeof *x->lo);
-    if (!x->cap || !x->capmin || !x->capmax || !x->hi || !x->lo) {
+    x->along = malloc(nodes * T * HIDX_DIRS * sizeof *x->along);
+    x->fit = malloc(nodes * T * HIDX_DIRS * sizeof *x->fit);
+    if (!x->cap || !x->capmin || !x->capmax || !x->hi || !x->lo || !x->along || !x->fit) {
         hidx_free(x);
         return -1;
+    }
+    for (int r = 0; r < NR; r++)
+        x->ref[r] = m->types[0].cap[r];
+    for (int k = 0; k < HIDX_DIRS; k++) {
+        double a = M_PI / 2 * k / (HIDX_DIRS - 1);
+        x->dir[k][TSCHED_CPU] = k == HIDX_DIRS - 1 ? 0 : cos(a);
+        x->dir[k][TSCHED_MEM] = k == 0 ? 0 : sin(a);
     }
     /* Padding leaves past n never fit (no room) and never lower a minimum. */
     for (int h = 0; h < x->leaves; h++) {
@@ -62,11 +106,18 @@ int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T)
             cmin[r] = h < n ? x->cap[h * NR + r] : INFINITY;
             cmax[r] = h < n ? x->cap[h * NR + r] : 0;
         }
-        for (int t = 0; t < T; t++)
+        for (int t = 0; t < T; t++) {
             for (int r = 0; r < NR; r++) {
                 node_hi(x, t, x->leaves + h)[r] = h < n ? x->cap[h * NR + r] : -INFINITY;
                 node_lo(x, t, x->leaves + h)[r] = h < n ? x->cap[h * NR + r] : INFINITY;
             }
+            if (h < n)
+                leaf_along(x, t, h);
+            else
+                for (int k = 0; k < HIDX_DIRS; k++)
+                    node_along(x, t, x->leaves + h)[k] = node_fit(x, t, x->leaves + h)[k] =
+                        -INFINITY;
+        }
     }
     for (int node = x->leaves - 1; node >= 1; node--) {
         for (int r = 0; r < NR; r++) {
@@ -88,6 +139,8 @@ void hidx_free(struct host_index *x)
     free(x->capmax);
     free(x->hi);
     free(x->lo);
+    free(x->along);
+    free(x->fit);
     memset(x, 0, sizeof *x);
 }
 
@@ -97,6 +150,7 @@ void hidx_set_load(struct host_index *x, int h, int t, const double load[TSCHED_
     double *hi = node_hi(x, t, node), *lo = node_lo(x, t, node);
     for (int r = 0; r < NR; r++)
         hi[r] = lo[r] = x->cap[h * NR + r] - load[r];
+    leaf_along(x, t, h);
     for (node /= 2; node >= 1; node /= 2)
         pull(x, t, node);
 }
@@ -109,6 +163,9 @@ struct query {
     enum hidx_rule rule;
     int best_h;
     double best;
+    int k;                  /* SPREAD: the job lies between directions k and k+1 ... */
+    double wk, wk1;         /* ... as wk x dir[k] + wk1 x dir[k+1] (in units of ref) */
+    double need[HIDX_DIRS]; /* a host with room needs at least this along each direction */
 };
 
 /* False when some host below `node` might have room in every slot. */
@@ -118,6 +175,10 @@ static bool no_room(const struct query *q, int node)
         const double *hi = node_hi(q->x, q->slots[i], node);
         for (int r = 0; r < NR; r++)
             if (hi[r] + TSCHED_EPS < q->req[r])
+                return true;
+        const double *f = node_fit(q->x, q->slots[i], node);
+        for (int k = 1; k < HIDX_DIRS - 1; k++)
+            if (f[k] < q->need[k])
                 return true;
     }
     return false;
@@ -133,18 +194,19 @@ static double bound(const struct query *q, int node)
         return node - x->leaves;
     }
     double s = 0;
-    for (int i = 0; i < q->len; i++)
-        for (int r = 0; r < NR; r++) {
-            if (q->rule == HIDX_SPREAD) {
-                double c = x->capmin[node * NR + r], hi = node_hi(x, q->slots[i], node)[r];
-                s -= q->req[r] * (hi > 0 ? hi : 0) / (c * c);
-            } else {
-                double f =
-                    (node_lo(x, q->slots[i], node)[r] - q->req[r]) / x->capmax[node * NR + r];
-                s += f > 0 ? f * f : 0;
-            }
+    for (int i = 0; i < q->len; i++) {
+        if (q->rule == HIDX_SPREAD) {
+            const double *d = node_along(x, q->slots[i], node);
+            s -= q->wk * d[q->k] + q->wk1 * d[q->k + 1];
+            continue;
         }
-    return s;
+        for (int r = 0; r < NR; r++) {
+            double f = (node_lo(x, q->slots[i], node)[r] - q->req[r]) / x->capmax[node * NR + r];
+            s += f > 0 ? f * f : 0;
+        }
+    }
+    /* A hair below, so that rounding never prunes the exact best. */
+    return s - 1e-9 * (fabs(s) + 1e-9);
 }
 
 /* Score of host h, which has room: the sum over the job's slots. */
@@ -214,8 +276,33 @@ int hidx_choose(const struct host_index *x, const int *slots, int len, const dou
                 enum hidx_rule rule)
 {
     struct query q = {.x = x, .slots = slots, .len = len, .req = req, .rule = rule, .best_h = -1};
+    /* Room for req means room/ref >= req/ref in both resources, so at least
+     * min_r(req_r / ref_r / dir_r) along every direction (less a hair for rounding). */
+    for (int k = 0; k < HIDX_DIRS; k++) {
+        q.need[k] = INFINITY;
+        for (int r = 0; r < NR; r++)
+            if (x->dir[k][r] > 0)
+                q.need[k] = fmin(q.need[k], (req[r] - TSCHED_EPS) / x->ref[r] / x->dir[k][r]);
+        q.need[k] -= 1e-9 * fabs(q.need[k]);
+    }
     if (x->n == 0 || no_room(&q, 1))
         return -1;
+    if (rule == HIDX_SPREAD) {
+        /* req / ref as a non-negative mix of the two directions around it. */
+        double b[NR],
+            ang = atan2(req[TSCHED_MEM] / x->ref[TSCHED_MEM], req[TSCHED_CPU] / x->ref[TSCHED_CPU]);
+        for (int r = 0; r < NR; r++)
+            b[r] = req[r] / x->ref[r];
+        q.k = (int)(ang / (M_PI / 2) * (HIDX_DIRS - 1));
+        if (q.k > HIDX_DIRS - 2)
+            q.k = HIDX_DIRS - 2;
+        const double *d0 = x->dir[q.k], *d1 = x->dir[q.k + 1];
+        double det = d0[0] * d1[1] - d0[1] * d1[0];
+        q.wk = (b[0] * d1[1] - b[1] * d1[0]) / det;
+        q.wk1 = (d0[0] * b[1] - d0[1] * b[0]) / det;
+        q.wk = q.wk > 0 ? q.wk : 0;
+        q.wk1 = q.wk1 > 0 ? q.wk1 : 0;
+    }
     search(&q, 1);
     return q.best_h;
 }

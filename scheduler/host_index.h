@@ -11,17 +11,27 @@
  * for big jobs). Ties go to the lowest host number. */
 enum hidx_rule { HIDX_FIRST_FIT, HIDX_SPREAD, HIDX_BEST_FIT };
 
+/* Directions of the free room (as fractions of the first host type) along which each
+ * node keeps its hosts' best: with CPU-rich hosts next to memory-rich ones, the
+ * per-resource maxima alone promise a host that does not exist. */
+#define HIDX_DIRS 9
+
 /* Each tree node holds the most and the least free room of the hosts below it, per slot
  * and resource, so that a query skips whole subtrees that cannot fit the job or cannot
  * beat the best host found so far. Queries and updates cost O(log n) per slot touched
  * in the usual case instead of a scan of the fleet. */
 struct host_index {
-    int n, T, leaves; /* leaves: a power of two >= n */
-    double *cap;      /* [host][res] */
-    double *capmin;   /* [node][res]: smallest capacity below the node (bounds) */
-    double *capmax;   /* [node][res] */
-    double *hi;       /* [slot][node][res]: most free room below the node */
-    double *lo;       /* [slot][node][res]: least free room below the node */
+    int n, T, leaves;        /* leaves: a power of two >= n */
+    double ref[TSCHED_NRES]; /* first host type */
+    double dir[HIDX_DIRS][TSCHED_NRES];
+    double *cap;    /* [host][res] */
+    double *capmin; /* [node][res]: smallest capacity below the node (bounds) */
+    double *capmax; /* [node][res] */
+    double *hi;     /* [slot][node][res]: most free room below the node */
+    double *lo;     /* [slot][node][res]: least free room below the node */
+    double *along;  /* [slot][node][dir]: most of free/cap^2 x ref along each direction */
+    double *fit;    /* [slot][node][dir]: the largest multiple of each direction (in units
+                       of ref) that some host below has room for */
 };
 
 /* Hosts 0..n-1 with the capacities of the model's fleet order, all empty. */
