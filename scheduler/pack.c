@@ -34,11 +34,22 @@ double slot_cost(struct packer *k, int t, const double *req)
     return c;
 }
 
-int tsched_pack(const struct tsched_model *m, int n, bool spread, int levels, struct tsched_plan *p,
-                struct tsched_err *err)
+int build_index(struct packer *k)
+{
+    if (hidx_init(&k->ix, k->m, k->n, k->T) < 0)
+        return -1;
+    for (int h = 0; h < k->n; h++)
+        for (int t = 0; t < k->T; t++)
+            hidx_set_load(&k->ix, h, t, L(k, h, t));
+    return 0;
+}
+
+int tsched_pack(const struct tsched_model *m, int n, const struct pack_rule *rule,
+                struct tsched_plan *p, struct tsched_err *err)
 {
     int T = m->nslots, rc = -1;
-    struct packer k = {.m = m, .p = p, .n = n, .T = T, .spread = spread, .levels = levels};
+    struct packer k = {
+        .m = m, .p = p, .n = n, .T = T, .spread = rule->spread, .levels = rule->levels};
     k.cap = malloc((size_t)n * TSCHED_NRES * sizeof *k.cap);
     k.hmax = calloc((size_t)n * TSCHED_NRES, sizeof *k.hmax);
     k.hblk = calloc((size_t)n * NBLK * TSCHED_NRES, sizeof *k.hblk);
@@ -71,7 +82,7 @@ int tsched_pack(const struct tsched_model *m, int n, bool spread, int levels, st
         for (int i = 0; i < m->nw; i++)
             if (m->w[i].kind == TSCHED_BATCH)
                 order[nb++] = i;
-        rc = pack_batches(&k, order, nb);
+        rc = rule->fifo ? pack_fifo(&k, order, nb) : pack_batches(&k, order, nb);
     }
     if (rc < 0)
         tsched_errc(err, tsched_errf(err, "out of memory packing %d hosts", n), TSCHED_E_INTERNAL);

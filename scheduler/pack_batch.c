@@ -279,11 +279,8 @@ int pack_batches(struct packer *k, int *order, int nb)
     c.closed = malloc(((size_t)T + 1) * sizeof *c.closed);
     c.pick = malloc(((size_t)T + 1) * sizeof *c.pick);
     if (!key || !c.slot || !c.cost || !c.pre || !c.start || !c.closed || !c.pick ||
-        hidx_init(&k->ix, m, k->n, T) < 0)
+        build_index(k) < 0)
         goto out;
-    for (int h = 0; h < k->n; h++)
-        for (int t = 0; t < T; t++)
-            hidx_set_load(&k->ix, h, t, L(k, h, t));
     if (spread_all(k, order, nb) < 0 || contention_keys(k, order, nb, key) < 0)
         goto out;
     /* Hardest first: the jobs whose windows are the most contended; within a contention

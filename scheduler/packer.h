@@ -55,5 +55,9 @@ double slot_cost(struct packer *k, int t, const double *req);
 int pack_days(struct packer *k, int *order, int nd);
 /* Places the batch workloads order[0..nb) (sorted here); 1 if all fit, 0, -1 on OOM. */
 int pack_batches(struct packer *k, int *order, int nb);
+/* The same as a FIFO job queue (pack_fifo.c). */
+int pack_fifo(struct packer *k, int *order, int nb);
+/* Builds k->ix from the loads so far; -1 on OOM. */
+int build_index(struct packer *k);
 
 #endif

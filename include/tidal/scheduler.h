@@ -151,10 +151,11 @@ void tsched_plan_free(struct tsched_plan *p);
 void tsched_plan_stats(const struct tsched_model *m, struct tsched_plan *p);
 
 struct tsched_verify {
-    int capacity_violations; /* (host, slot, resource) over capacity */
-    int deadline_misses;     /* batch workloads whose work is not done in their window */
-    int unplaced;            /* day workloads without a host, or bad hosts/slots */
-    int rule_violations;     /* a non-suspendable workload suspended or moved */
+    int capacity_violations;   /* (host, slot, resource) over capacity */
+    int deadline_misses;       /* batch workloads whose work is not done in their window */
+    int unplaced;              /* day workloads without a host, or bad hosts/slots */
+    int rule_violations;       /* a non-suspendable workload suspended or moved */
+    int overloaded_host_slots; /* (host, slot) pairs over capacity in some resource */
 };
 /* Rechecks a plan from scratch, independently of the planner's bookkeeping. */
 void tsched_plan_verify(const struct tsched_model *m, const struct tsched_plan *p,
@@ -167,12 +168,27 @@ double tsched_batch_done(const struct tsched_model *m, const struct tsched_plan 
 /* LB*: fewest fleet hosts whose summed capacity holds, in every slot and resource, the
  * day demand plus a fractional schedule of the batch work (binary search + max-flow). */
 int tsched_lower_bound(const struct tsched_model *m, int upper, struct tsched_err *err);
-/* Time-unaware: every workload reserves its peak all day, first-fit decreasing. */
+/* (c) The extreme: every workload reserves its peak all day (a batch job its size),
+ * first-fit decreasing, no time awareness. */
 int tsched_baseline_peak(const struct tsched_model *m);
-/* Kubernetes-style: requests = P95 of the day curve (batch: its size), first-fit
- * decreasing, no time awareness; `overloads` counts (host, slot) pairs where the real
- * day demand exceeds capacity under that packing. */
-int tsched_baseline_p95(const struct tsched_model *m, int *overloads);
+
+/* What an operator without Tidal runs: batch as a FIFO job queue (by release, each job
+ * started at the first slot where a host has room for its whole run, never
+ * suspended), day workloads placed as the planner places them. `hosts` is the smallest
+ * fleet on which every job meets its deadline with no host over capacity (0: none
+ * within hostTypes); `attempts` the fleet sizes tried. */
+struct tsched_baseline {
+    int hosts;
+    int overloads; /* (a) only: host-slots the real day curves overload on that fleet */
+    int attempts;
+};
+/* (a) Kubernetes-style: day workloads at requests = P95 of their curve, all day. */
+int tsched_baseline_k8s(const struct tsched_model *m, struct tsched_baseline *b,
+                        struct tsched_err *err);
+/* (b) The real day curves (a perfect autoscaler) next to the same queue; the search
+ * starts at `lb` (LB*: no fleet below it can work). */
+int tsched_baseline_fifo(const struct tsched_model *m, int lb, struct tsched_baseline *b,
+                         struct tsched_err *err);
 
 /* ---- outputs (plan_json.c, plan_svg.c) ---- */
 int tsched_plan_write_json(const struct tsched_model *m, const struct tsched_plan *p,
