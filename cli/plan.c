@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 /* Exit codes follow the rest of `tidal` (cli/exit_codes.h); see docs/scheduler.md. */
@@ -386,6 +387,9 @@ static void print_bench(const char *name, const struct tsched_plan *p, const str
     if (r->peak_ffd > 0)
         printf("BENCH %s_reduction_vs_peak_packing %.1f %%\n", name,
                reduction(r->peak_ffd, p->nhosts));
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        printf("BENCH %s_max_rss %.1f MB\n", name, ru.ru_maxrss / 1024.0);
     printf("BENCH %s_capacity_violations %d count\n", name, v->capacity_violations);
     printf("BENCH %s_deadline_misses %d count\n", name, v->deadline_misses);
 }
