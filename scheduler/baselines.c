@@ -144,20 +144,15 @@ struct fifo_ctx {
     struct tsched_err *err;
 };
 
-/* Day workloads placed as the planner places them (either host-choice rule), batch
- * jobs as a FIFO queue. */
+/* Day workloads placed by the planner's first rule (spreading, as a Kubernetes
+ * scheduler spreads by default), batch jobs as a FIFO queue. */
 static int fifo_works(void *ctx, int n)
 {
-    static const struct pack_rule rules[] = {{true, 0, true}, {false, 0, true}};
+    static const struct pack_rule rule = {.spread = true, .fifo = true};
     struct fifo_ctx *c = ctx;
     if (tsched_plan_resize(c->m, n, c->p) < 0)
         return -1;
-    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
-        int r = tsched_pack(c->m, n, &rules[i], c->p, c->err);
-        if (r != 0)
-            return r;
-    }
-    return 0;
+    return tsched_pack(c->m, n, &rule, c->p, c->err);
 }
 
 /* The smallest fleet on which fifo_works, from lo; leaves that plan in p. */

@@ -101,6 +101,10 @@ static int place_day(struct packer *k, int wi, struct day_cand *cand)
         if (v > best)
             best = v, tpeak = t;
     }
+    /* The weighted demand per block, computed once for every host's score. */
+    double a[NBLK * TSCHED_NRES], *wbf = &wb[0][0];
+    for (int j = 0; j < NBLK * TSCHED_NRES; j++)
+        a[j] = k->bw[j] * wbf[j];
     int nc = 0;
     for (int h = 0; h < k->n; h++) {
         const double *l = L(k, h, tpeak), *c = &k->cap[h * TSCHED_NRES];
@@ -113,17 +117,18 @@ static int place_day(struct packer *k, int wi, struct day_cand *cand)
         for (int r = 0; r < TSCHED_NRES; r++)
             inv[r] = 1.0 / c[r];
         const double *hb = &k->hblk[(size_t)h * NBLK * TSCHED_NRES];
-        for (int b = 0; b < NBLK; b++)
-            for (int r = 0; r < TSCHED_NRES; r++) {
-                double room = c[r] - hb[b * TSCHED_NRES + r], d = wb[b][r];
-                double bw = k->bw[b * TSCHED_NRES + r];
-                if (k->spread) {
-                    sc -= bw * d * room * inv[r] * inv[r]; /* alignment with free room */
-                } else {
-                    double f = (room - d) * inv[r]; /* room left after placing */
-                    sc += f > 0 ? bw * f * f : 0;
-                }
+        if (k->spread) {
+            for (int j = 0; j < NBLK * TSCHED_NRES; j++) {
+                int r = j % TSCHED_NRES;
+                sc -= a[j] * (c[r] - hb[j]) * inv[r] * inv[r]; /* alignment with free room */
             }
+        } else {
+            for (int j = 0; j < NBLK * TSCHED_NRES; j++) {
+                int r = j % TSCHED_NRES;
+                double f = (c[r] - hb[j] - wbf[j]) * inv[r]; /* room left after placing */
+                sc += f > 0 ? k->bw[j] * f * f : 0;
+            }
+        }
         cand[nc++] = (struct day_cand){.h = h, .score = sc};
     }
     /* Best candidate first; usually it fits, so a selection beats sorting them all. */

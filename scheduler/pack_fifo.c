@@ -52,9 +52,14 @@ int pack_fifo(struct packer *k, int *order, int nb)
     sort_origin = queue_origin(m, order, nb, seen);
     qsort(order, (size_t)nb, sizeof *order, cmp_release);
     rc = 1;
+    /* Identical jobs released together (a task's chunks) come one after another; a start
+     * that had no room for one of them has none for the next, as room only shrinks. */
+    int open_from = 0;
     for (int i = 0; i < nb && rc == 1; i++) {
         const struct tsched_workload *w = &m->w[order[i]];
-        int need = tsched_batch_slots_needed(m, w, 1, 0), h = -1, o = 0;
+        if (i == 0 || tsched_batch_cmp(w, &m->w[order[i - 1]]) != 0)
+            open_from = 0;
+        int need = tsched_batch_slots_needed(m, w, 1, 0), h = -1, o = open_from;
         for (int q = 0; q < w->win_len; q++)
             slots[q] = (w->win_start + q) % T;
         for (; o + need <= w->win_len; o++)
@@ -64,6 +69,7 @@ int pack_fifo(struct packer *k, int *order, int nb)
             rc = 0;
             break;
         }
+        open_from = o;
         int *run = &k->p->run_host[k->p->run_off[order[i]]];
         for (int q = o; q < o + need; q++) {
             run[q] = h;
