@@ -35,7 +35,7 @@ static int exit_code(const struct tsched_err *err)
 
 static const char usage[] =
     "usage: tidal plan --hosts hosts.json (--workloads workloads.json | --from-traces DIR |\n"
-    "                  --synthetic N) [options]\n"
+    "                  --history DIR --for DATE [--replay] | --synthetic N) [options]\n"
     "  --slot DUR          slot length dividing 24 h, >= 1m (default 5m)\n"
     "  --out FILE          write the plan as JSON\n"
     "  --svg FILE          write a per-host utilisation chart\n"
@@ -48,6 +48,10 @@ static const char usage[] =
     "                      fraction of the first host type (default 0.0625)\n"
     "  --bundle-vms        bundle VMs up to --bundle (default: one workload per VM)\n"
     "  --no-functions, --no-vms, --no-batch   leave a trace out\n"
+    "  --history DIR       days of workloads, DIR/YYYY-MM-DD.json: plan --for a later day\n"
+    "  --for DATE          the day to plan from the days before it (YYYY-MM-DD)\n"
+    "  --margin F          safety margin of the forecast (default 0.1: 10% above history)\n"
+    "  --replay            judge the plan on DIR/DATE.json, the day that came\n"
     "  --synthetic N       N generated workloads (deterministic, see --seed)\n"
     "  --seed S            seed for --synthetic (default 1)\n"
     "  --repeat N          plan N times and report median times (benchmarks)\n"
@@ -56,8 +60,10 @@ static const char usage[] =
     "      missing, 70 plan failed its own checks, 71 out of memory, 73 cannot write output\n";
 
 struct opts {
-    const char *hosts, *workloads, *traces, *out, *svg, *bench;
-    long slot_s;
+    const char *hosts, *workloads, *traces, *out, *svg, *bench, *history;
+    long slot_s, for_day;
+    double margin;
+    bool replay;
     int synthetic, repeat;
     uint64_t seed;
     struct tsched_trace_opts tr;
@@ -126,7 +132,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
         O_REPEAT,
         O_BENCH,
         O_BUNDLE,
-        O_BUNDLE_VMS
+        O_BUNDLE_VMS,
+        O_HISTORY,
+        O_FOR,
+        O_MARGIN,
+        O_REPLAY
     };
     static const struct option lo[] = {{"hosts", required_argument, 0, 'H'},
                                        {"workloads", required_argument, 0, 'w'},
@@ -148,10 +158,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
                                        {"bench", required_argument, 0, O_BENCH},
                                        {"bundle", required_argument, 0, O_BUNDLE},
                                        {"bundle-vms", no_argument, 0, O_BUNDLE_VMS},
+                                       {"history", required_argument, 0, O_HISTORY},
+                                       {"for", required_argument, 0, O_FOR},
+                                       {"margin", required_argument, 0, O_MARGIN},
+                                       {"replay", no_argument, 0, O_REPLAY},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->slot_s = 300;
+    o->margin = 0.1;
+    o->for_day = -1;
     o->repeat = 1;
     o->seed = 1;
     tsched_trace_opts_default(&o->tr);
@@ -216,6 +232,23 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case O_BUNDLE_VMS:
             o->tr.bundle_vms = true;
             break;
+        case O_HISTORY:
+            o->history = optarg;
+            break;
+        case O_FOR:
+            if (tsched_parse_date(optarg, &o->for_day) < 0)
+                return bad_value("--for", optarg, "a date YYYY-MM-DD");
+            break;
+        case O_MARGIN: {
+            char *end;
+            o->margin = strtod(optarg, &end);
+            if (end == optarg || *end || !(o->margin >= 0 && o->margin <= 10))
+                return bad_value("--margin", optarg, "a fraction in [0, 10], like 0.1 for 10%");
+            break;
+        }
+        case O_REPLAY:
+            o->replay = true;
+            break;
         case O_NOFN:
             o->tr.no_functions = true;
             break;
@@ -256,8 +289,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
         fprintf(stderr, "tidal plan: unexpected argument \"%s\"\n%s", argv[optind], usage);
         return -1;
     }
-    if (!o->workloads && !o->traces && !o->synthetic) {
-        fprintf(stderr, "tidal plan: give --workloads, --from-traces or --synthetic\n%s", usage);
+    if (!o->workloads && !o->traces && !o->synthetic && !o->history) {
+        fprintf(stderr, "tidal plan: give --workloads, --from-traces, --history or --synthetic\n%s",
+                usage);
+        return -1;
+    }
+    if (!o->history != (o->for_day < 0) || (o->replay && !o->history)) {
+        fprintf(stderr,
+                "tidal plan: --history and --for go together (and --replay needs "
+                "them)\n%s",
+                usage);
         return -1;
     }
     if (!o->hosts && !o->synthetic) {
@@ -286,6 +327,16 @@ static int load(const struct opts *o, struct tsched_model *m)
     }
     if (o->workloads && tsched_load_workloads(m, o->workloads, &err) < 0)
         goto fail;
+    if (o->history) {
+        int ndays;
+        char date[11];
+        if (tsched_forecast(m, o->history, o->for_day, o->margin, &ndays, &err) < 0)
+            goto fail;
+        tsched_fmt_date(o->for_day, date);
+        printf("forecast for %s from %d earlier day(s) of %s: per workload the highest demand "
+               "of each slot (batch: longest run), plus a %.0f%% safety margin\n",
+               date, ndays, o->history, 100 * o->margin);
+    }
     if (o->synthetic && tsched_synth(m, o->synthetic, o->seed, &err) < 0)
         goto fail;
     if (m->nw == 0) {
@@ -394,6 +445,42 @@ static void print_bench(const char *name, const struct tsched_plan *p, const str
     printf("BENCH %s_deadline_misses %d count\n", name, v->deadline_misses);
 }
 
+/* The plan on the day that came (--replay); prints the figures; 0 or the exit code. */
+static int replay(const struct opts *o, const struct tsched_model *m, const struct tsched_plan *p)
+{
+    struct tsched_model actual;
+    struct tsched_replay r;
+    struct tsched_err err = {.code = TSCHED_E_INPUT};
+    char date[11];
+    tsched_fmt_date(o->for_day, date);
+    if (tsched_load_day(m, o->history, o->for_day, &actual, &err) < 0) {
+        fprintf(stderr, "tidal plan: --replay: %s\n", err.msg);
+        return exit_code(&err);
+    }
+    int rc = tsched_replay(m, p, &actual, &r, &err);
+    tsched_model_free(&actual);
+    if (rc < 0) {
+        fprintf(stderr, "tidal plan: --replay: %s\n", err.msg);
+        return exit_code(&err);
+    }
+    double pct = r.host_slots ? 100.0 * r.overloaded_host_slots / r.host_slots : 0;
+    printf("replay on %s, the day that came:\n", date);
+    printf("  overloaded host-slots        %6d   of %d (%.2f%%)\n", r.overloaded_host_slots,
+           r.host_slots, pct);
+    printf("  demand not served          %9.1f core-hours, %.1f GB-hours\n", r.unserved[TSCHED_CPU],
+           r.unserved[TSCHED_MEM]);
+    printf("  deadline misses              %6d\n", r.deadline_misses);
+    printf("  workloads not in the plan    %6d\n", r.unplanned);
+    printf("  suspends / resumes           %6d / %d\n", r.suspends, r.resumes);
+    if (o->bench) {
+        printf("BENCH %s_replay_overloaded_host_slots %.2f %%\n", o->bench, pct);
+        printf("BENCH %s_replay_deadline_misses %d count\n", o->bench, r.deadline_misses);
+        printf("BENCH %s_replay_unserved_core_hours %.1f core-hours\n", o->bench,
+               r.unserved[TSCHED_CPU]);
+    }
+    return 0;
+}
+
 int tidal_cmd_plan(int argc, char **argv)
 {
     struct opts o;
@@ -444,6 +531,8 @@ int tidal_cmd_plan(int argc, char **argv)
     print_table(&m, &p, &r, &v);
     if (o.bench)
         print_bench(o.bench, &p, &r, &v);
+    if (o.replay && (rc = replay(&o, &m, &p)) != 0)
+        goto out;
     if ((o.out && tsched_plan_write_json(&m, &p, o.out, &err) < 0) ||
         (o.svg && tsched_plan_write_svg(&m, &p, o.svg, &err) < 0)) {
         fprintf(stderr, "tidal plan: %s\n", err.msg);

@@ -97,6 +97,8 @@ int tsched_parse_cron(const char *s, long *first_secs, struct tsched_err *err);
 int tsched_tz_offset(const char *tz, long ref_day, int *offset_s, struct tsched_err *err);
 /* "YYYY-MM-DD" -> days since 1970-01-01. */
 int tsched_parse_date(const char *s, long *day);
+/* Formats days since 1970-01-01 as YYYY-MM-DD into buf[11]. */
+void tsched_fmt_date(long day, char buf[11]);
 /* Formats seconds after midnight as HH:MM into buf[6]. */
 void tsched_fmt_clock(long secs, char buf[6]);
 
@@ -123,6 +125,18 @@ struct tsched_trace_report {
 };
 int tsched_load_traces(struct tsched_model *m, const char *dir, const struct tsched_trace_opts *o,
                        struct tsched_trace_report *rep, struct tsched_err *err);
+
+/* Forecast mode (forecast.c). `dir` holds one workloads file per day, YYYY-MM-DD.json.
+ * tsched_forecast adds to m (hosts loaded, no workloads yet) the forecast of `day` from
+ * every earlier day in dir: per workload (by name), a service's or function's highest
+ * demand in each slot over those days, a batch job's longest run time and biggest size
+ * in its latest window; all raised by `margin` (0.1 = 10%), run times capped at their
+ * window. *ndays tells how many days were read. */
+int tsched_forecast(struct tsched_model *m, const char *dir, long day, double margin, int *ndays,
+                    struct tsched_err *err);
+/* Loads dir/<day>.json into a new model `out` on m's clock and zone. */
+int tsched_load_day(const struct tsched_model *m, const char *dir, long day,
+                    struct tsched_model *out, struct tsched_err *err);
 
 /* Synthetic instance: `n` workloads, deterministic from `seed` (for the bench). */
 int tsched_synth(struct tsched_model *m, int n, uint64_t seed, struct tsched_err *err);
@@ -163,6 +177,21 @@ void tsched_plan_verify(const struct tsched_model *m, const struct tsched_plan *
 /* Work (seconds at full size) a batch workload gets from its runs, net of switch costs. */
 double tsched_batch_done(const struct tsched_model *m, const struct tsched_plan *p, int wi,
                          int *segments, int *moves);
+
+/* A plan replayed on the day that came (replay.c): each workload of `actual` keeps, by
+ * name, its planned host or runs and carries its actual demand. */
+struct tsched_replay {
+    int host_slots;               /* fleet hosts x slots */
+    int overloaded_host_slots;    /* over capacity in some resource */
+    double unserved[TSCHED_NRES]; /* core-hours and GB-hours of demand beyond capacity, or
+                                     of workloads the plan does not know */
+    int deadline_misses;          /* batch jobs whose planned runs do not cover their work */
+    int unplanned;                /* workloads of the day the plan does not know */
+    int suspends, resumes;        /* the plan's, which the day goes through */
+};
+int tsched_replay(const struct tsched_model *plan_model, const struct tsched_plan *p,
+                  const struct tsched_model *actual, struct tsched_replay *r,
+                  struct tsched_err *err);
 
 /* ---- bounds and baselines (lower_bound.c, baselines.c) ---- */
 /* LB*: fewest fleet hosts whose summed capacity holds, in every slot and resource, the
