@@ -2,8 +2,9 @@
  * The host index: per slot, a binary tree over the hosts whose nodes hold the most and
  * the least free room below them. Choosing a host for a job is a branch and bound
  * down the trees of the job's slots: a subtree is skipped when no host in it has room
- * in some slot, or when the best score it could hold cannot beat the host in hand. The
- * answer is the one a scan of every host would give, ties included.
+ * in some slot, or when the best score it could hold cannot beat the host in hand.
+ * Within HIDX_VISITS nodes the answer is the one a scan of every host would give, ties
+ * included.
  */
 #include "host_index.h"
 
@@ -166,7 +167,17 @@ struct query {
     int k;                  /* SPREAD: the job lies between directions k and k+1 ... */
     double wk, wk1;         /* ... as wk x dir[k] + wk1 x dir[k+1] (in units of ref) */
     double need[HIDX_DIRS]; /* a host with room needs at least this along each direction */
+    int visits;             /* nodes expanded so far */
 };
+
+/* A search expands at most this many nodes. On a big fleet of evenly filled hosts,
+ * proving the best exactly means visiting most of the tree, and proving that no host
+ * has room for a job whose shape the node summaries cannot rule out does too; the
+ * best-bound-first descent has usually met the best (or one within rounding of it)
+ * early. So a choice may be a near-best host, and rarely a job is told there is no
+ * room where one deep host had it (the planner then tries its next start or a bigger
+ * fleet). Fleets of up to 32 hosts (63 nodes) are always searched exhaustively. */
+#define HIDX_VISITS 64
 
 /* False when some host below `node` might have room in every slot. */
 static bool no_room(const struct query *q, int node)
@@ -247,6 +258,8 @@ static bool cannot_win(const struct query *q, int node, double lb)
 static void search(struct query *q, int node)
 {
     const struct host_index *x = q->x;
+    if (++q->visits > HIDX_VISITS)
+        return;
     if (node >= x->leaves) {
         int h = node - x->leaves;
         double s = score(q, h);

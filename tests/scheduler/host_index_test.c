@@ -1,4 +1,5 @@
-/* The host index answers what a scan of every host would: same host, ties included. */
+/* On a small fleet the host index answers what a scan of every host would: same host,
+ * ties included. */
 #include <criterion/criterion.h>
 #include <tidal/scheduler.h>
 
