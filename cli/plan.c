@@ -55,6 +55,8 @@ static const char usage[] =
     "  --synthetic N       N generated workloads (deterministic, see --seed)\n"
     "  --seed S            seed for --synthetic (default 1)\n"
     "  --repeat N          plan N times and report median times (benchmarks)\n"
+    "  --no-baselines      skip baselines (a) and (b): on a whole trace they cost more\n"
+    "                      than the plan (scaling runs)\n"
     "  --bench NAME        also print BENCH lines tagged NAME\n"
     "exit: 0 ok, 1 no plan can exist, 64 bad command line, 65 bad input, 66 input file\n"
     "      missing, 70 plan failed its own checks, 71 out of memory, 73 cannot write output\n";
@@ -63,7 +65,7 @@ struct opts {
     const char *hosts, *workloads, *traces, *out, *svg, *bench, *history;
     long slot_s, for_day;
     double margin;
-    bool replay;
+    bool replay, no_baselines;
     int synthetic, repeat;
     uint64_t seed;
     struct tsched_trace_opts tr;
@@ -136,7 +138,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         O_HISTORY,
         O_FOR,
         O_MARGIN,
-        O_REPLAY
+        O_REPLAY,
+        O_NO_BASELINES
     };
     static const struct option lo[] = {{"hosts", required_argument, 0, 'H'},
                                        {"workloads", required_argument, 0, 'w'},
@@ -162,6 +165,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                                        {"for", required_argument, 0, O_FOR},
                                        {"margin", required_argument, 0, O_MARGIN},
                                        {"replay", no_argument, 0, O_REPLAY},
+                                       {"no-baselines", no_argument, 0, O_NO_BASELINES},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
@@ -248,6 +252,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
         }
         case O_REPLAY:
             o->replay = true;
+            break;
+        case O_NO_BASELINES:
+            o->no_baselines = true;
             break;
         case O_NOFN:
             o->tr.no_functions = true;
@@ -353,6 +360,7 @@ fail:
 
 struct results {
     int lb, peak_ffd;
+    bool skipped; /* --no-baselines: (a) and (b) not computed */
     struct tsched_baseline k8s, fifo;
     double t_plan, t_lb, t_base, w_plan; /* CPU seconds; w_: wall seconds */
 };
@@ -399,12 +407,16 @@ static void print_table(const struct tsched_model *m, const struct tsched_plan *
     printf("  lower bound LB*              %6d   fleet/LB* = %.3f\n", r->lb,
            r->lb ? (double)p->nhosts / r->lb : 0);
     printf("  baselines: the smallest fleet meeting every deadline, no host over capacity\n");
-    print_baseline("(a) k8s: P95 requests + FIFO jobs", r->k8s.hosts, p->nhosts);
+    if (r->skipped)
+        printf("  (a), (b)                               skipped (--no-baselines)\n");
+    else
+        print_baseline("(a) k8s: P95 requests + FIFO jobs", r->k8s.hosts, p->nhosts);
     if (r->k8s.hosts > 0)
         printf("                                          %d host-slots overloaded by the real "
                "curves\n",
                r->k8s.overloads);
-    print_baseline("(b) real curves + FIFO jobs", r->fifo.hosts, p->nhosts);
+    if (!r->skipped)
+        print_baseline("(b) real curves + FIFO jobs", r->fifo.hosts, p->nhosts);
     print_baseline("(c) peak packing (extreme)", r->peak_ffd, p->nhosts);
     printf("  batch: %d starts, %d suspends, %d resumes, %d moves\n", p->starts, p->suspends,
            p->resumes, p->moves);
@@ -493,7 +505,7 @@ int tidal_cmd_plan(int argc, char **argv)
         tsched_model_free(&m);
         return lrc;
     }
-    struct results r = {0};
+    struct results r = {.skipped = o.no_baselines};
     struct tsched_plan p = {0};
     struct tsched_err err = {.code = TSCHED_E_INTERNAL};
     double *tp = calloc((size_t)o.repeat, sizeof *tp), *tl = calloc((size_t)o.repeat, sizeof *tl),
@@ -509,8 +521,8 @@ int tidal_cmd_plan(int argc, char **argv)
         int upper = r.peak_ffd > 0 ? r.peak_ffd : tsched_fleet_max(&m);
         r.lb = tsched_lower_bound(&m, upper, &err);
         double t1 = cpu_now();
-        if (r.lb < 0 || tsched_baseline_k8s(&m, &r.k8s, &err) < 0 ||
-            tsched_baseline_fifo(&m, r.lb, &r.fifo, &err) < 0)
+        if (r.lb < 0 || (!o.no_baselines && (tsched_baseline_k8s(&m, &r.k8s, &err) < 0 ||
+                                             tsched_baseline_fifo(&m, r.lb, &r.fifo, &err) < 0)))
             goto fail;
         double t2 = cpu_now(), w2 = wall_now();
         tsched_plan_free(&p);
