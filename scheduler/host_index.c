@@ -170,13 +170,14 @@ struct query {
     int visits;             /* nodes expanded so far */
 };
 
-/* A search expands at most this many nodes. On a big fleet of evenly filled hosts,
- * proving the best exactly means visiting most of the tree, and proving that no host
- * has room for a job whose shape the node summaries cannot rule out does too; the
- * best-bound-first descent has usually met the best (or one within rounding of it)
- * early. So a choice may be a near-best host, and rarely a job is told there is no
- * room where one deep host had it (the planner then tries its next start or a bigger
- * fleet). Fleets of up to 32 hosts (63 nodes) are always searched exhaustively. */
+/* A search for the best host expands at most this many nodes. On a big fleet of
+ * evenly filled hosts, proving the best exactly means visiting most of the tree, and
+ * proving that no host has room for a job whose shape the node summaries cannot rule
+ * out does too; the best-bound-first descent has usually met the best (or one within
+ * rounding of it) early. So a choice may be a near-best host, and rarely a job is told
+ * there is no room where one deep host had it (the planner then tries its next start
+ * or a bigger fleet). Fleets of up to 32 hosts (63 nodes) are searched exhaustively,
+ * and first fit always is: the baselines open hosts when it finds none. */
 #define HIDX_VISITS 64
 
 /* False when some host below `node` might have room in every slot. */
@@ -258,7 +259,7 @@ static bool cannot_win(const struct query *q, int node, double lb)
 static void search(struct query *q, int node)
 {
     const struct host_index *x = q->x;
-    if (++q->visits > HIDX_VISITS)
+    if (q->rule != HIDX_FIRST_FIT && ++q->visits > HIDX_VISITS)
         return;
     if (node >= x->leaves) {
         int h = node - x->leaves;

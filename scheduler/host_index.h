@@ -45,7 +45,8 @@ static inline const double *hidx_most_free(const struct host_index *x, int t)
     return &x->hi[((size_t)t * 2 * x->leaves + 1) * TSCHED_NRES];
 }
 /* A host with room for `req` in every slot of slots[0..len), chosen by `rule` (on big
- * fleets possibly a near-best one, see HIDX_VISITS); -1 if none was found. */
+ * fleets possibly a near-best one, see HIDX_VISITS; first fit is exact); -1 if none
+ * was found. */
 int hidx_choose(const struct host_index *x, const int *slots, int len, const double *req,
                 enum hidx_rule rule);
 
