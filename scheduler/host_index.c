@@ -80,13 +80,12 @@ int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T)
         x->leaves *= 2;
     size_t nodes = 2 * (size_t)x->leaves;
     x->cap = malloc(((size_t)n + 1) * NR * sizeof *x->cap);
-    x->capmin = malloc(nodes * NR * sizeof *x->capmin);
     x->capmax = malloc(nodes * NR * sizeof *x->capmax);
     x->hi = malloc(nodes * T * NR * sizeof *x->hi);
     x->lo = malloc(nodes * T * NR * sizeof *x->lo);
     x->along = malloc(nodes * T * HIDX_DIRS * sizeof *x->along);
     x->fit = malloc(nodes * T * HIDX_DIRS * sizeof *x->fit);
-    if (!x->cap || !x->capmin || !x->capmax || !x->hi || !x->lo || !x->along || !x->fit) {
+    if (!x->cap || !x->capmax || !x->hi || !x->lo || !x->along || !x->fit) {
         hidx_free(x);
         return -1;
     }
@@ -99,14 +98,11 @@ int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T)
     }
     /* Padding leaves past n never fit (no room) and never lower a minimum. */
     for (int h = 0; h < x->leaves; h++) {
-        double *cmin = &x->capmin[((size_t)x->leaves + h) * NR];
         double *cmax = &x->capmax[((size_t)x->leaves + h) * NR];
         if (h < n)
             tsched_host_cap(m, h, &x->cap[h * NR]);
-        for (int r = 0; r < NR; r++) {
-            cmin[r] = h < n ? x->cap[h * NR + r] : INFINITY;
+        for (int r = 0; r < NR; r++)
             cmax[r] = h < n ? x->cap[h * NR + r] : 0;
-        }
         for (int t = 0; t < T; t++) {
             for (int r = 0; r < NR; r++) {
                 node_hi(x, t, x->leaves + h)[r] = h < n ? x->cap[h * NR + r] : -INFINITY;
@@ -121,12 +117,9 @@ int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T)
         }
     }
     for (int node = x->leaves - 1; node >= 1; node--) {
-        for (int r = 0; r < NR; r++) {
-            x->capmin[node * NR + r] =
-                fmin(x->capmin[2 * node * NR + r], x->capmin[(2 * node + 1) * NR + r]);
+        for (int r = 0; r < NR; r++)
             x->capmax[node * NR + r] =
                 fmax(x->capmax[2 * node * NR + r], x->capmax[(2 * node + 1) * NR + r]);
-        }
         for (int t = 0; t < T; t++)
             pull(x, t, node);
     }
@@ -136,7 +129,6 @@ int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T)
 void hidx_free(struct host_index *x)
 {
     free(x->cap);
-    free(x->capmin);
     free(x->capmax);
     free(x->hi);
     free(x->lo);

@@ -25,8 +25,7 @@ struct host_index {
     double ref[TSCHED_NRES]; /* first host type */
     double dir[HIDX_DIRS][TSCHED_NRES];
     double *cap;    /* [host][res] */
-    double *capmin; /* [node][res]: smallest capacity below the node (bounds) */
-    double *capmax; /* [node][res] */
+    double *capmax; /* [node][res]: largest capacity below the node (best-fit bound) */
     double *hi;     /* [slot][node][res]: most free room below the node */
     double *lo;     /* [slot][node][res]: least free room below the node */
     double *along;  /* [slot][node][dir]: most of free/cap^2 x ref along each direction */
