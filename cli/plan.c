@@ -38,7 +38,7 @@ static const char usage[] =
     "                  --history DIR --for DATE [--replay] | --synthetic N) [options]\n"
     "  --slot DUR          slot length dividing 24 h, >= 1m (default 5m)\n"
     "  --out FILE          write the plan as JSON\n"
-    "  --svg FILE          write a per-host utilisation chart\n"
+    "  --svg FILE          write a chart: demand by class against capacity, use by host\n"
     "  --tz ZONE           zone the UTC traces are shifted into (UTC, +HH:MM, Area/City)\n"
     "  --sample F          keep this fraction of trace items, by id (default 1)\n"
     "  --vm-day N          day of the VM trace (default: the last full day)\n"
