@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 /* Exit codes follow the rest of `tidal` (cli/exit_codes.h); see docs/scheduler.md. */
@@ -34,10 +35,10 @@ static int exit_code(const struct tsched_err *err)
 
 static const char usage[] =
     "usage: tidal plan --hosts hosts.json (--workloads workloads.json | --from-traces DIR |\n"
-    "                  --synthetic N) [options]\n"
+    "                  --history DIR --for DATE [--replay] | --synthetic N) [options]\n"
     "  --slot DUR          slot length dividing 24 h, >= 1m (default 5m)\n"
     "  --out FILE          write the plan as JSON\n"
-    "  --svg FILE          write a per-host utilisation chart\n"
+    "  --svg FILE          write a chart: demand by class against capacity, use by host\n"
     "  --tz ZONE           zone the UTC traces are shifted into (UTC, +HH:MM, Area/City)\n"
     "  --sample F          keep this fraction of trace items, by id (default 1)\n"
     "  --vm-day N          day of the VM trace (default: the last full day)\n"
@@ -47,16 +48,24 @@ static const char usage[] =
     "                      fraction of the first host type (default 0.0625)\n"
     "  --bundle-vms        bundle VMs up to --bundle (default: one workload per VM)\n"
     "  --no-functions, --no-vms, --no-batch   leave a trace out\n"
+    "  --history DIR       days of workloads, DIR/YYYY-MM-DD.json: plan --for a later day\n"
+    "  --for DATE          the day to plan from the days before it (YYYY-MM-DD)\n"
+    "  --margin F          safety margin of the forecast (default 0.1: 10% above history)\n"
+    "  --replay            judge the plan on DIR/DATE.json, the day that came\n"
     "  --synthetic N       N generated workloads (deterministic, see --seed)\n"
     "  --seed S            seed for --synthetic (default 1)\n"
     "  --repeat N          plan N times and report median times (benchmarks)\n"
+    "  --no-baselines      skip baselines (a) and (b): on a whole trace they cost more\n"
+    "                      than the plan (scaling runs)\n"
     "  --bench NAME        also print BENCH lines tagged NAME\n"
     "exit: 0 ok, 1 no plan can exist, 64 bad command line, 65 bad input, 66 input file\n"
     "      missing, 70 plan failed its own checks, 71 out of memory, 73 cannot write output\n";
 
 struct opts {
-    const char *hosts, *workloads, *traces, *out, *svg, *bench;
-    long slot_s;
+    const char *hosts, *workloads, *traces, *out, *svg, *bench, *history;
+    long slot_s, for_day;
+    double margin;
+    bool replay, no_baselines;
     int synthetic, repeat;
     uint64_t seed;
     struct tsched_trace_opts tr;
@@ -125,7 +134,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
         O_REPEAT,
         O_BENCH,
         O_BUNDLE,
-        O_BUNDLE_VMS
+        O_BUNDLE_VMS,
+        O_HISTORY,
+        O_FOR,
+        O_MARGIN,
+        O_REPLAY,
+        O_NO_BASELINES
     };
     static const struct option lo[] = {{"hosts", required_argument, 0, 'H'},
                                        {"workloads", required_argument, 0, 'w'},
@@ -147,10 +161,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
                                        {"bench", required_argument, 0, O_BENCH},
                                        {"bundle", required_argument, 0, O_BUNDLE},
                                        {"bundle-vms", no_argument, 0, O_BUNDLE_VMS},
+                                       {"history", required_argument, 0, O_HISTORY},
+                                       {"for", required_argument, 0, O_FOR},
+                                       {"margin", required_argument, 0, O_MARGIN},
+                                       {"replay", no_argument, 0, O_REPLAY},
+                                       {"no-baselines", no_argument, 0, O_NO_BASELINES},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->slot_s = 300;
+    o->margin = 0.1;
+    o->for_day = -1;
     o->repeat = 1;
     o->seed = 1;
     tsched_trace_opts_default(&o->tr);
@@ -215,6 +236,26 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case O_BUNDLE_VMS:
             o->tr.bundle_vms = true;
             break;
+        case O_HISTORY:
+            o->history = optarg;
+            break;
+        case O_FOR:
+            if (tsched_parse_date(optarg, &o->for_day) < 0)
+                return bad_value("--for", optarg, "a date YYYY-MM-DD");
+            break;
+        case O_MARGIN: {
+            char *end;
+            o->margin = strtod(optarg, &end);
+            if (end == optarg || *end || !(o->margin >= 0 && o->margin <= 10))
+                return bad_value("--margin", optarg, "a fraction in [0, 10], like 0.1 for 10%");
+            break;
+        }
+        case O_REPLAY:
+            o->replay = true;
+            break;
+        case O_NO_BASELINES:
+            o->no_baselines = true;
+            break;
         case O_NOFN:
             o->tr.no_functions = true;
             break;
@@ -255,8 +296,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
         fprintf(stderr, "tidal plan: unexpected argument \"%s\"\n%s", argv[optind], usage);
         return -1;
     }
-    if (!o->workloads && !o->traces && !o->synthetic) {
-        fprintf(stderr, "tidal plan: give --workloads, --from-traces or --synthetic\n%s", usage);
+    if (!o->workloads && !o->traces && !o->synthetic && !o->history) {
+        fprintf(stderr, "tidal plan: give --workloads, --from-traces, --history or --synthetic\n%s",
+                usage);
+        return -1;
+    }
+    if (!o->history != (o->for_day < 0) || (o->replay && !o->history)) {
+        fprintf(stderr,
+                "tidal plan: --history and --for go together (and --replay needs "
+                "them)\n%s",
+                usage);
         return -1;
     }
     if (!o->hosts && !o->synthetic) {
@@ -285,6 +334,16 @@ static int load(const struct opts *o, struct tsched_model *m)
     }
     if (o->workloads && tsched_load_workloads(m, o->workloads, &err) < 0)
         goto fail;
+    if (o->history) {
+        int ndays;
+        char date[11];
+        if (tsched_forecast(m, o->history, o->for_day, o->margin, &ndays, &err) < 0)
+            goto fail;
+        tsched_fmt_date(o->for_day, date);
+        printf("forecast for %s from %d earlier day(s) of %s: per workload the highest demand "
+               "of each slot (batch: longest run), plus a %.0f%% safety margin\n",
+               date, ndays, o->history, 100 * o->margin);
+    }
     if (o->synthetic && tsched_synth(m, o->synthetic, o->seed, &err) < 0)
         goto fail;
     if (m->nw == 0) {
@@ -300,9 +359,25 @@ fail:
 }
 
 struct results {
-    int lb, peak_ffd, p95, p95_over;
+    int lb, peak_ffd;
+    bool skipped; /* --no-baselines: (a) and (b) not computed */
+    struct tsched_baseline k8s, fifo;
     double t_plan, t_lb, t_base, w_plan; /* CPU seconds; w_: wall seconds */
 };
+
+static double reduction(int base, int ours)
+{
+    return 100.0 * (1 - (double)ours / base);
+}
+
+static void print_baseline(const char *label, int hosts, int ours)
+{
+    if (hosts > 0)
+        printf("  %-35s %6d   Tidal needs %.1f%% fewer hosts\n", label, hosts,
+               reduction(hosts, ours));
+    else
+        printf("  %-35s    n/a   needs more hosts than hostTypes allows\n", label);
+}
 
 static void print_table(const struct tsched_model *m, const struct tsched_plan *p,
                         const struct results *r, const struct tsched_verify *v)
@@ -331,16 +406,18 @@ static void print_table(const struct tsched_model *m, const struct tsched_plan *
     printf("  host-hours                   %9.1f\n", p->host_hours);
     printf("  lower bound LB*              %6d   fleet/LB* = %.3f\n", r->lb,
            r->lb ? (double)p->nhosts / r->lb : 0);
-    if (r->peak_ffd > 0)
-        printf("  peak packing (FFD, no time)  %6d   time-aware uses %.1f%% fewer hosts\n",
-               r->peak_ffd, 100.0 * (1 - (double)p->nhosts / r->peak_ffd));
+    printf("  baselines: the smallest fleet meeting every deadline, no host over capacity\n");
+    if (r->skipped)
+        printf("  (a), (b)                               skipped (--no-baselines)\n");
     else
-        printf("  peak packing (FFD, no time)     n/a   needs more hosts than hostTypes allows\n");
-    if (r->p95 > 0)
-        printf("  P95 requests (k8s-style)     %6d   %d host-slots overloaded by the real curves\n",
-               r->p95, r->p95_over);
-    else
-        printf("  P95 requests (k8s-style)        n/a   needs more hosts than hostTypes allows\n");
+        print_baseline("(a) k8s: P95 requests + FIFO jobs", r->k8s.hosts, p->nhosts);
+    if (r->k8s.hosts > 0)
+        printf("                                          %d host-slots overloaded by the real "
+               "curves\n",
+               r->k8s.overloads);
+    if (!r->skipped)
+        print_baseline("(b) real curves + FIFO jobs", r->fifo.hosts, p->nhosts);
+    print_baseline("(c) peak packing (extreme)", r->peak_ffd, p->nhosts);
     printf("  batch: %d starts, %d suspends, %d resumes, %d moves\n", p->starts, p->suspends,
            p->resumes, p->moves);
     printf("  checks: %d capacity violations, %d deadline misses, %d unplaced, %d rule "
@@ -362,13 +439,58 @@ static void print_bench(const char *name, const struct tsched_plan *p, const str
     printf("BENCH %s_fleet_hosts %d hosts\n", name, p->nhosts);
     printf("BENCH %s_lower_bound %d hosts\n", name, r->lb);
     printf("BENCH %s_fleet_over_lb %.4f ratio\n", name, r->lb ? (double)p->nhosts / r->lb : 0);
+    printf("BENCH %s_k8s_fifo_hosts %d hosts\n", name, r->k8s.hosts);
+    printf("BENCH %s_fifo_hosts %d hosts\n", name, r->fifo.hosts);
     printf("BENCH %s_peak_packing_hosts %d hosts\n", name, r->peak_ffd);
-    printf("BENCH %s_p95_packing_hosts %d hosts\n", name, r->p95);
+    if (r->k8s.hosts > 0)
+        printf("BENCH %s_reduction_vs_k8s_fifo %.1f %%\n", name,
+               reduction(r->k8s.hosts, p->nhosts));
+    if (r->fifo.hosts > 0)
+        printf("BENCH %s_reduction_vs_fifo %.1f %%\n", name, reduction(r->fifo.hosts, p->nhosts));
     if (r->peak_ffd > 0)
         printf("BENCH %s_reduction_vs_peak_packing %.1f %%\n", name,
-               100.0 * (1 - (double)p->nhosts / r->peak_ffd));
+               reduction(r->peak_ffd, p->nhosts));
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        printf("BENCH %s_max_rss %.1f MB\n", name, ru.ru_maxrss / 1024.0);
     printf("BENCH %s_capacity_violations %d count\n", name, v->capacity_violations);
     printf("BENCH %s_deadline_misses %d count\n", name, v->deadline_misses);
+}
+
+/* The plan on the day that came (--replay); prints the figures; 0 or the exit code. */
+static int replay(const struct opts *o, const struct tsched_model *m, const struct tsched_plan *p)
+{
+    struct tsched_model actual;
+    struct tsched_replay r;
+    struct tsched_err err = {.code = TSCHED_E_INPUT};
+    char date[11];
+    tsched_fmt_date(o->for_day, date);
+    if (tsched_load_day(m, o->history, o->for_day, &actual, &err) < 0) {
+        fprintf(stderr, "tidal plan: --replay: %s\n", err.msg);
+        return exit_code(&err);
+    }
+    int rc = tsched_replay(m, p, &actual, &r, &err);
+    tsched_model_free(&actual);
+    if (rc < 0) {
+        fprintf(stderr, "tidal plan: --replay: %s\n", err.msg);
+        return exit_code(&err);
+    }
+    double pct = r.host_slots ? 100.0 * r.overloaded_host_slots / r.host_slots : 0;
+    printf("replay on %s, the day that came:\n", date);
+    printf("  overloaded host-slots        %6d   of %d (%.2f%%)\n", r.overloaded_host_slots,
+           r.host_slots, pct);
+    printf("  demand not served          %9.1f core-hours, %.1f GB-hours\n", r.unserved[TSCHED_CPU],
+           r.unserved[TSCHED_MEM]);
+    printf("  deadline misses              %6d\n", r.deadline_misses);
+    printf("  workloads not in the plan    %6d\n", r.unplanned);
+    printf("  suspends / resumes           %6d / %d\n", r.suspends, r.resumes);
+    if (o->bench) {
+        printf("BENCH %s_replay_overloaded_host_slots %.2f %%\n", o->bench, pct);
+        printf("BENCH %s_replay_deadline_misses %d count\n", o->bench, r.deadline_misses);
+        printf("BENCH %s_replay_unserved_core_hours %.1f core-hours\n", o->bench,
+               r.unserved[TSCHED_CPU]);
+    }
+    return 0;
 }
 
 int tidal_cmd_plan(int argc, char **argv)
@@ -383,7 +505,7 @@ int tidal_cmd_plan(int argc, char **argv)
         tsched_model_free(&m);
         return lrc;
     }
-    struct results r = {0};
+    struct results r = {.skipped = o.no_baselines};
     struct tsched_plan p = {0};
     struct tsched_err err = {.code = TSCHED_E_INTERNAL};
     double *tp = calloc((size_t)o.repeat, sizeof *tp), *tl = calloc((size_t)o.repeat, sizeof *tl),
@@ -394,22 +516,22 @@ int tidal_cmd_plan(int argc, char **argv)
     for (int i = 0; i < o.repeat; i++) {
         double t0 = cpu_now();
         r.peak_ffd = tsched_baseline_peak(&m);
-        r.p95 = tsched_baseline_p95(&m, &r.p95_over);
-        double t1 = cpu_now();
         /* A baseline that needs more hosts than hostTypes allows is reported as such;
          * the time-aware plan may still fit, so the search is bounded by the fleet. */
         int upper = r.peak_ffd > 0 ? r.peak_ffd : tsched_fleet_max(&m);
         r.lb = tsched_lower_bound(&m, upper, &err);
-        double t2 = cpu_now(), w2 = wall_now();
-        if (r.lb < 0)
+        double t1 = cpu_now();
+        if (r.lb < 0 || (!o.no_baselines && (tsched_baseline_k8s(&m, &r.k8s, &err) < 0 ||
+                                             tsched_baseline_fifo(&m, r.lb, &r.fifo, &err) < 0)))
             goto fail;
+        double t2 = cpu_now(), w2 = wall_now();
         tsched_plan_free(&p);
         if (tsched_plan_build(&m, r.lb, &p, &err) < 0)
             goto fail;
         double t3 = cpu_now();
         tw[i] = wall_now() - w2;
-        tb[i] = t1 - t0;
-        tl[i] = t2 - t1;
+        tb[i] = t2 - t1;
+        tl[i] = t1 - t0;
         tp[i] = t3 - t2;
     }
     r.t_plan = median(tp, o.repeat);
@@ -421,6 +543,8 @@ int tidal_cmd_plan(int argc, char **argv)
     print_table(&m, &p, &r, &v);
     if (o.bench)
         print_bench(o.bench, &p, &r, &v);
+    if (o.replay && (rc = replay(&o, &m, &p)) != 0)
+        goto out;
     if ((o.out && tsched_plan_write_json(&m, &p, o.out, &err) < 0) ||
         (o.svg && tsched_plan_write_svg(&m, &p, o.svg, &err) < 0)) {
         fprintf(stderr, "tidal plan: %s\n", err.msg);

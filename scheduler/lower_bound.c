@@ -39,18 +39,7 @@ struct lbctx {
 static const struct tsched_model *sort_model;
 static int cmp_batch(const void *a, const void *b)
 {
-    const struct tsched_workload *x = &sort_model->w[*(const int *)a];
-    const struct tsched_workload *y = &sort_model->w[*(const int *)b];
-    if (x->win_start != y->win_start)
-        return x->win_start - y->win_start;
-    if (x->win_len != y->win_len)
-        return x->win_len - y->win_len;
-    for (int r = 0; r < TSCHED_NRES; r++)
-        if (x->req[r] != y->req[r])
-            return x->req[r] < y->req[r] ? -1 : 1;
-    if (x->duration_s != y->duration_s)
-        return x->duration_s < y->duration_s ? -1 : 1;
-    return 0;
+    return tsched_batch_cmp(&sort_model->w[*(const int *)a], &sort_model->w[*(const int *)b]);
 }
 
 /* Can n hosts carry everything under weighting lam? */

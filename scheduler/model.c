@@ -128,6 +128,24 @@ double tsched_norm_size(const double v[TSCHED_NRES], const double cap[TSCHED_NRE
     return s;
 }
 
+int tsched_batch_cmp(const struct tsched_workload *x, const struct tsched_workload *y)
+{
+    if (x->win_start != y->win_start)
+        return x->win_start - y->win_start;
+    if (x->win_len != y->win_len)
+        return x->win_len - y->win_len;
+    for (int r = 0; r < TSCHED_NRES; r++)
+        if (x->req[r] != y->req[r])
+            return x->req[r] < y->req[r] ? -1 : 1;
+    if (x->duration_s != y->duration_s)
+        return x->duration_s < y->duration_s ? -1 : 1;
+    if (x->suspendable != y->suspendable)
+        return x->suspendable ? 1 : -1;
+    if (x->switch_s != y->switch_s)
+        return x->switch_s < y->switch_s ? -1 : 1;
+    return 0;
+}
+
 int tsched_batch_slots_needed(const struct tsched_model *m, const struct tsched_workload *w,
                               int segments, int moves)
 {

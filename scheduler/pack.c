@@ -8,16 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void refresh_maxfree(struct packer *k, int t)
-{
-    for (int r = 0; r < TSCHED_NRES; r++) {
-        double best = 0;
-        for (int h = 0; h < k->n; h++)
-            best = dmax(best, k->cap[h * TSCHED_NRES + r] - L(k, h, t)[r]);
-        k->maxfree[t * TSCHED_NRES + r] = best;
-    }
-}
-
 void add(struct packer *k, int h, int t, const double *req)
 {
     double *l = L(k, h, t);
@@ -44,22 +34,29 @@ double slot_cost(struct packer *k, int t, const double *req)
     return c;
 }
 
-int tsched_pack(const struct tsched_model *m, int n, bool spread, int levels, struct tsched_plan *p,
-                struct tsched_err *err)
+int build_index(struct packer *k)
+{
+    if (hidx_init(&k->ix, k->m, k->n, k->T) < 0)
+        return -1;
+    for (int h = 0; h < k->n; h++)
+        for (int t = 0; t < k->T; t++)
+            hidx_set_load(&k->ix, h, t, L(k, h, t));
+    return 0;
+}
+
+int tsched_pack(const struct tsched_model *m, int n, const struct pack_rule *rule,
+                struct tsched_plan *p, struct tsched_err *err)
 {
     int T = m->nslots, rc = -1;
-    struct packer k = {.m = m, .p = p, .n = n, .T = T, .spread = spread, .levels = levels};
+    struct packer k = {
+        .m = m, .p = p, .n = n, .T = T, .spread = rule->spread, .levels = rule->levels};
     k.cap = malloc((size_t)n * TSCHED_NRES * sizeof *k.cap);
     k.hmax = calloc((size_t)n * TSCHED_NRES, sizeof *k.hmax);
     k.hblk = calloc((size_t)n * NBLK * TSCHED_NRES, sizeof *k.hblk);
     k.agg = calloc((size_t)T * TSCHED_NRES, sizeof *k.agg);
-    k.maxfree = malloc((size_t)T * TSCHED_NRES * sizeof *k.maxfree);
     k.pres = calloc((size_t)T * TSCHED_NRES, sizeof *k.pres);
-    k.score = malloc((2 * (size_t)T + 2) * sizeof *k.score);
-    k.pick = malloc(((size_t)T + 1) * sizeof *k.pick);
     int *order = malloc(((size_t)m->nw + 1) * sizeof *order);
-    if (!k.cap || !k.hmax || !k.hblk || !k.agg || !k.maxfree || !k.pres || !k.score || !k.pick ||
-        !order) {
+    if (!k.cap || !k.hmax || !k.hblk || !k.agg || !k.pres || !order) {
         tsched_errc(err, tsched_errf(err, "out of memory packing %d hosts", n), TSCHED_E_INTERNAL);
         goto out;
     }
@@ -85,7 +82,7 @@ int tsched_pack(const struct tsched_model *m, int n, bool spread, int levels, st
         for (int i = 0; i < m->nw; i++)
             if (m->w[i].kind == TSCHED_BATCH)
                 order[nb++] = i;
-        rc = pack_batches(&k, order, nb);
+        rc = rule->fifo ? pack_fifo(&k, order, nb) : pack_batches(&k, order, nb);
     }
     if (rc < 0)
         tsched_errc(err, tsched_errf(err, "out of memory packing %d hosts", n), TSCHED_E_INTERNAL);
@@ -94,10 +91,8 @@ out:
     free(k.hmax);
     free(k.hblk);
     free(k.agg);
-    free(k.maxfree);
     free(k.pres);
-    free(k.score);
-    free(k.pick);
+    hidx_free(&k.ix);
     free(order);
     return rc;
 }

@@ -2,6 +2,7 @@
 #ifndef TSCHED_PACKER_H
 #define TSCHED_PACKER_H
 
+#include "host_index.h"
 #include "pack.h"
 
 /* Day placement scores hosts on the day cut into NBLK blocks (hourly maxima): cheap
@@ -21,12 +22,10 @@ struct packer {
     double *hblk; /* [host][block][res]: highest load in each of NBLK parts of the day */
     double bw[NBLK * TSCHED_NRES]; /* weight of a block: how close the fleet is to its peak */
     double *agg;                   /* [slot][res] summed over hosts */
-    double *maxfree;               /* [slot][res]: most room any host has; a cheap necessary test */
     double *pres; /* [slot][res]: batch work not yet placed, spread over its window */
     double fleet[TSCHED_NRES];
     double ref[TSCHED_NRES]; /* first host type: makes sizes comparable */
-    double *score;           /* per window offset */
-    int *pick;               /* per window offset */
+    struct host_index ix;    /* free room per host and slot, built for the batch phase */
 };
 
 /* fmax() is a libm call here; the hot loops want a plain compare. */
@@ -49,15 +48,6 @@ static inline bool fits(struct packer *k, int h, int t, const double *req)
     return true;
 }
 
-static inline bool room_somewhere(struct packer *k, int t, const double *req)
-{
-    for (int r = 0; r < TSCHED_NRES; r++)
-        if (k->maxfree[t * TSCHED_NRES + r] + TSCHED_EPS < req[r])
-            return false;
-    return true;
-}
-
-void refresh_maxfree(struct packer *k, int t);
 void add(struct packer *k, int h, int t, const double *req);
 double slot_cost(struct packer *k, int t, const double *req);
 
@@ -65,5 +55,9 @@ double slot_cost(struct packer *k, int t, const double *req);
 int pack_days(struct packer *k, int *order, int nd);
 /* Places the batch workloads order[0..nb) (sorted here); 1 if all fit, 0, -1 on OOM. */
 int pack_batches(struct packer *k, int *order, int nb);
+/* The same as a FIFO job queue (pack_fifo.c). */
+int pack_fifo(struct packer *k, int *order, int nb);
+/* Builds k->ix from the loads so far; -1 on OOM. */
+int build_index(struct packer *k);
 
 #endif

@@ -1,9 +1,9 @@
 /*
  * The planner: the fewest fleet hosts on which tsched_pack succeeds.
  *
- * Starting from the lower bound (the caller's, or 1), it grows the fleet by 1, 2, 4...
- * hosts per failed attempt, then bisects back between the last failure and the first
- * success: a plan k hosts above LB* costs about 2 log2(k) attempts.
+ * Starting from the lower bound (the caller's, or 1), tsched_fleet_search grows the
+ * fleet by doubling steps per failed attempt, then bisects back between the last
+ * failure and the first success.
  */
 #include "pack.h"
 
@@ -11,10 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int alloc_plan(const struct tsched_model *m, int n, struct tsched_plan *p)
+int tsched_plan_alloc(const struct tsched_model *m, struct tsched_plan *p)
 {
     memset(p, 0, sizeof *p);
-    p->nhosts = n;
     p->day_host = malloc(((size_t)m->nw + 1) * sizeof *p->day_host);
     p->run_off = malloc(((size_t)m->nw + 1) * sizeof *p->run_off);
     size_t total = 0;
@@ -24,12 +23,21 @@ static int alloc_plan(const struct tsched_model *m, int n, struct tsched_plan *p
             total += (size_t)m->w[i].win_len;
     }
     p->run_host = malloc((total + 1) * sizeof *p->run_host);
-    p->load = malloc(((size_t)n * m->nslots * TSCHED_NRES + 1) * sizeof *p->load);
     p->hosts_per_slot = calloc((size_t)m->nslots, sizeof *p->hosts_per_slot);
-    if (!p->day_host || !p->run_off || !p->run_host || !p->load || !p->hosts_per_slot) {
+    if (!p->day_host || !p->run_off || !p->run_host || !p->hosts_per_slot) {
         tsched_plan_free(p);
         return -1;
     }
+    return 0;
+}
+
+int tsched_plan_resize(const struct tsched_model *m, int n, struct tsched_plan *p)
+{
+    double *load = realloc(p->load, ((size_t)n * m->nslots * TSCHED_NRES + 1) * sizeof *load);
+    if (!load)
+        return -1;
+    p->load = load;
+    p->nhosts = n;
     return 0;
 }
 
@@ -87,16 +95,40 @@ int tsched_check(const struct tsched_model *m, struct tsched_err *err)
 static int pack_any(const struct tsched_model *m, int n, struct tsched_plan *p,
                     struct tsched_err *err)
 {
-    static const struct {
-        bool spread;
-        int levels;
-    } rules[] = {{true, 20}, {true, 5}, {false, 20}};
+    static const struct pack_rule rules[] = {
+        {true, 20, false}, {true, 5, false}, {false, 20, false}};
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
-        int r = tsched_pack(m, n, rules[i].spread, rules[i].levels, p, err);
+        int r = tsched_pack(m, n, &rules[i], p, err);
         if (r != 0)
             return r;
     }
     return 0;
+}
+
+struct attempt_ctx {
+    const struct tsched_model *m;
+    struct tsched_plan *p;
+    struct tsched_err *err;
+};
+
+/* One packing attempt on n hosts into p: 1 fits, 0 does not, -1 error. */
+static int attempt(void *ctx, int n)
+{
+    struct attempt_ctx *a = ctx;
+    if (tsched_plan_resize(a->m, n, a->p) < 0)
+        return tsched_errc(a->err, tsched_errf(a->err, "out of memory planning %d hosts", n),
+                           TSCHED_E_INTERNAL);
+    return pack_any(a->m, n, a->p, a->err);
+}
+
+long tsched_fleet_limit(const struct tsched_model *m)
+{
+    /* Any plan needs at most one host per workload, past the hosts of the limited types
+     * that come first in fleet order (a workload may fit only a later, bigger type). */
+    long limit = (long)m->nw + 1;
+    for (int i = 0; i < m->ntypes; i++)
+        limit += m->types[i].count;
+    return limit > tsched_fleet_max(m) ? tsched_fleet_max(m) : limit;
 }
 
 int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *out,
@@ -106,68 +138,27 @@ int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *
         return tsched_errf(err, "no host types");
     if (tsched_check(m, err) < 0)
         return -1;
-    int fleet_max = tsched_fleet_max(m);
-    int n = lb > 0 ? lb : 1, fail = n - 1, attempts = 0, step = 1;
-    struct tsched_plan best = {0}, cur;
-    bool have = false;
-    /* Any plan needs at most one host per workload, past the hosts of the limited types
-     * that come first in fleet order (a workload may fit only a later, bigger type). */
-    long limit = (long)m->nw + 1;
-    for (int i = 0; i < m->ntypes; i++)
-        limit += m->types[i].count;
-    if (limit > fleet_max)
-        limit = fleet_max;
-    while (!have) {
-        if (n > limit)
-            return tsched_errc(
-                err,
-                tsched_errf(err, "no plan fits on %ld host(s)%s", limit,
-                            limit == fleet_max ? " (all the hosts hostTypes allows)" : ""),
-                TSCHED_E_INFEASIBLE);
-        if (alloc_plan(m, n, &cur) < 0)
-            return tsched_errf(err, "out of memory planning %d hosts", n);
-        attempts++;
-        int r = pack_any(m, n, &cur, err);
-        if (r < 0) {
-            tsched_plan_free(&cur);
-            return -1;
-        }
-        if (r == 1) {
-            best = cur;
-            have = true;
-            break;
-        }
-        tsched_plan_free(&cur);
-        fail = n;
-        /* Doubling steps, clamped so that n + step cannot overflow past the limit. */
-        n = (long)n + step > limit ? (n < limit ? limit : limit + 1) : n + step;
-        step = step < (1 << 29) ? step * 2 : step;
+    long limit = tsched_fleet_limit(m);
+    /* One plan in memory (its runs are the big part): when the search ends on a
+     * failure, the best size is packed again, which gives the same plan. */
+    if (tsched_plan_alloc(m, out) < 0)
+        return tsched_errc(err, tsched_errf(err, "out of memory planning"), TSCHED_E_INTERNAL);
+    struct attempt_ctx ctx = {.m = m, .p = out, .err = err};
+    int attempts;
+    bool last;
+    int best = tsched_fleet_search(lb, limit, attempt, &ctx, &attempts, &last);
+    if (best == 0) {
+        tsched_plan_free(out);
+        return tsched_errc(
+            err,
+            tsched_errf(err, "no plan fits on %ld host(s)%s", limit,
+                        limit == tsched_fleet_max(m) ? " (all the hosts hostTypes allows)" : ""),
+            TSCHED_E_INFEASIBLE);
     }
-    /* Bisection between the last failure and the first success. */
-    int lo = fail + 1, hi = best.nhosts - 1;
-    while (lo <= hi) {
-        int mid = lo + (hi - lo) / 2;
-        if (alloc_plan(m, mid, &cur) < 0) {
-            tsched_plan_free(&best);
-            return tsched_errf(err, "out of memory planning %d hosts", mid);
-        }
-        attempts++;
-        int r = pack_any(m, mid, &cur, err);
-        if (r < 0) {
-            tsched_plan_free(&cur);
-            tsched_plan_free(&best);
-            return -1;
-        }
-        if (r == 1) {
-            tsched_plan_free(&best);
-            best = cur;
-            hi = mid - 1;
-        } else {
-            tsched_plan_free(&cur);
-            lo = mid + 1;
-        }
+    if (best < 0 || (!last && attempt(&ctx, best) != 1)) {
+        tsched_plan_free(out);
+        return -1;
     }
-    *out = best;
     out->attempts = attempts;
     tsched_plan_stats(m, out);
     return 0;

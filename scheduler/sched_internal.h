@@ -26,6 +26,16 @@ double tsched_norm_size(const double v[TSCHED_NRES], const double cap[TSCHED_NRE
 int tsched_batch_slots_needed(const struct tsched_model *m, const struct tsched_workload *w,
                               int segments, int moves);
 
+/* Orders batch workloads so that identical ones (size, run time, window, suspend rules)
+ * sit side by side; 0 when identical. Identical jobs can be planned as one class. */
+int tsched_batch_cmp(const struct tsched_workload *x, const struct tsched_workload *y);
+
+/* The smallest n in [lo, limit] with works(ctx, n) == 1, assuming bigger fleets work
+ * when smaller ones do (fleet_search.c); 0 if none, -1 if works() failed (-1). Counts
+ * the calls in *attempts; *last_worked tells whether the last call was the answer's. */
+int tsched_fleet_search(int lo, long limit, int (*works)(void *ctx, int n), void *ctx,
+                        int *attempts, bool *last_worked);
+
 /* Fleet capacities: cap of host i, and summed capacity of hosts 0..n-1. */
 void tsched_host_cap(const struct tsched_model *m, int host, double cap[TSCHED_NRES]);
 void tsched_fleet_cap(const struct tsched_model *m, int n, double cap[TSCHED_NRES]);

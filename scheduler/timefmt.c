@@ -108,3 +108,15 @@ void tsched_fmt_clock(long secs, char buf[6])
     secs = tsched_mod(secs, 86400);
     snprintf(buf, 6, "%02d:%02d", (int)(secs / 3600) % 100, (int)(secs / 60 % 60));
 }
+
+/* The inverse of days_from_civil, by the same method (eras of 400 years, March-based
+ * years). Days before 1970 never reach here (tsched_parse_date refuses them). */
+void tsched_fmt_date(long day, char buf[11])
+{
+    long z = day + 719468, era = z / 146097, doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    long d = doy - (153 * mp + 2) / 5 + 1, mo = mp < 10 ? mp + 3 : mp - 9;
+    long y = yoe + era * 400 + (mo <= 2);
+    snprintf(buf, 11, "%04u-%02u-%02u", (unsigned)y % 10000, (unsigned)mo % 100, (unsigned)d % 100);
+}

@@ -57,10 +57,13 @@ void tsched_plan_verify(const struct tsched_model *m, const struct tsched_plan *
     for (int h = 0; h < n; h++) {
         double cap[TSCHED_NRES];
         tsched_host_cap(m, h, cap);
-        for (int t = 0; t < T; t++)
+        for (int t = 0; t < T; t++) {
+            int over = 0;
             for (int r = 0; r < TSCHED_NRES; r++)
-                if (load[((size_t)h * T + t) * TSCHED_NRES + r] > cap[r] * (1 + 1e-9) + 1e-6)
-                    v->capacity_violations++;
+                over += load[((size_t)h * T + t) * TSCHED_NRES + r] > cap[r] * (1 + 1e-9) + 1e-6;
+            v->capacity_violations += over;
+            v->overloaded_host_slots += over > 0;
+        }
     }
     free(load);
 }

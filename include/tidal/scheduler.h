@@ -97,6 +97,8 @@ int tsched_parse_cron(const char *s, long *first_secs, struct tsched_err *err);
 int tsched_tz_offset(const char *tz, long ref_day, int *offset_s, struct tsched_err *err);
 /* "YYYY-MM-DD" -> days since 1970-01-01. */
 int tsched_parse_date(const char *s, long *day);
+/* Formats days since 1970-01-01 as YYYY-MM-DD into buf[11]. */
+void tsched_fmt_date(long day, char buf[11]);
 /* Formats seconds after midnight as HH:MM into buf[6]. */
 void tsched_fmt_clock(long secs, char buf[6]);
 
@@ -123,6 +125,18 @@ struct tsched_trace_report {
 };
 int tsched_load_traces(struct tsched_model *m, const char *dir, const struct tsched_trace_opts *o,
                        struct tsched_trace_report *rep, struct tsched_err *err);
+
+/* Forecast mode (forecast.c). `dir` holds one workloads file per day, YYYY-MM-DD.json.
+ * tsched_forecast adds to m (hosts loaded, no workloads yet) the forecast of `day` from
+ * every earlier day in dir: per workload (by name), a service's or function's highest
+ * demand in each slot over those days, a batch job's longest run time and biggest size
+ * in its latest window; all raised by `margin` (0.1 = 10%), run times capped at their
+ * window. *ndays tells how many days were read. */
+int tsched_forecast(struct tsched_model *m, const char *dir, long day, double margin, int *ndays,
+                    struct tsched_err *err);
+/* Loads dir/<day>.json into a new model `out` on m's clock and zone. */
+int tsched_load_day(const struct tsched_model *m, const char *dir, long day,
+                    struct tsched_model *out, struct tsched_err *err);
 
 /* Synthetic instance: `n` workloads, deterministic from `seed` (for the bench). */
 int tsched_synth(struct tsched_model *m, int n, uint64_t seed, struct tsched_err *err);
@@ -151,10 +165,11 @@ void tsched_plan_free(struct tsched_plan *p);
 void tsched_plan_stats(const struct tsched_model *m, struct tsched_plan *p);
 
 struct tsched_verify {
-    int capacity_violations; /* (host, slot, resource) over capacity */
-    int deadline_misses;     /* batch workloads whose work is not done in their window */
-    int unplaced;            /* day workloads without a host, or bad hosts/slots */
-    int rule_violations;     /* a non-suspendable workload suspended or moved */
+    int capacity_violations;   /* (host, slot, resource) over capacity */
+    int deadline_misses;       /* batch workloads whose work is not done in their window */
+    int unplaced;              /* day workloads without a host, or bad hosts/slots */
+    int rule_violations;       /* a non-suspendable workload suspended or moved */
+    int overloaded_host_slots; /* (host, slot) pairs over capacity in some resource */
 };
 /* Rechecks a plan from scratch, independently of the planner's bookkeeping. */
 void tsched_plan_verify(const struct tsched_model *m, const struct tsched_plan *p,
@@ -163,16 +178,46 @@ void tsched_plan_verify(const struct tsched_model *m, const struct tsched_plan *
 double tsched_batch_done(const struct tsched_model *m, const struct tsched_plan *p, int wi,
                          int *segments, int *moves);
 
+/* A plan replayed on the day that came (replay.c): each workload of `actual` keeps, by
+ * name, its planned host or runs and carries its actual demand. */
+struct tsched_replay {
+    int host_slots;               /* fleet hosts x slots */
+    int overloaded_host_slots;    /* over capacity in some resource */
+    double unserved[TSCHED_NRES]; /* core-hours and GB-hours of demand beyond capacity, or
+                                     of workloads the plan does not know */
+    int deadline_misses;          /* batch jobs whose planned runs do not cover their work */
+    int unplanned;                /* workloads of the day the plan does not know */
+    int suspends, resumes;        /* the plan's, which the day goes through */
+};
+int tsched_replay(const struct tsched_model *plan_model, const struct tsched_plan *p,
+                  const struct tsched_model *actual, struct tsched_replay *r,
+                  struct tsched_err *err);
+
 /* ---- bounds and baselines (lower_bound.c, baselines.c) ---- */
 /* LB*: fewest fleet hosts whose summed capacity holds, in every slot and resource, the
  * day demand plus a fractional schedule of the batch work (binary search + max-flow). */
 int tsched_lower_bound(const struct tsched_model *m, int upper, struct tsched_err *err);
-/* Time-unaware: every workload reserves its peak all day, first-fit decreasing. */
+/* (c) The extreme: every workload reserves its peak all day (a batch job its size),
+ * first-fit decreasing, no time awareness. */
 int tsched_baseline_peak(const struct tsched_model *m);
-/* Kubernetes-style: requests = P95 of the day curve (batch: its size), first-fit
- * decreasing, no time awareness; `overloads` counts (host, slot) pairs where the real
- * day demand exceeds capacity under that packing. */
-int tsched_baseline_p95(const struct tsched_model *m, int *overloads);
+
+/* What an operator without Tidal runs: batch as a FIFO job queue (by release, each job
+ * started at the first slot where a host has room for its whole run, never
+ * suspended), day workloads placed as the planner places them. `hosts` is the smallest
+ * fleet on which every job meets its deadline with no host over capacity (0: none
+ * within hostTypes); `attempts` the fleet sizes tried. */
+struct tsched_baseline {
+    int hosts;
+    int overloads; /* (a) only: host-slots the real day curves overload on that fleet */
+    int attempts;
+};
+/* (a) Kubernetes-style: day workloads at requests = P95 of their curve, all day. */
+int tsched_baseline_k8s(const struct tsched_model *m, struct tsched_baseline *b,
+                        struct tsched_err *err);
+/* (b) The real day curves (a perfect autoscaler) next to the same queue; the search
+ * starts at `lb` (LB*: no fleet below it can work). */
+int tsched_baseline_fifo(const struct tsched_model *m, int lb, struct tsched_baseline *b,
+                         struct tsched_err *err);
 
 /* ---- outputs (plan_json.c, plan_svg.c) ---- */
 int tsched_plan_write_json(const struct tsched_model *m, const struct tsched_plan *p,

@@ -1,0 +1,314 @@
+/*
+ * The host index: per slot, a binary tree over the hosts whose nodes hold the most and
+ * the least free room below them. Choosing a host for a job is a branch and bound
+ * down the trees of the job's slots: a subtree is skipped when no host in it has room
+ * in some slot, or when the best score it could hold cannot beat the host in hand.
+ * Within HIDX_VISITS nodes the answer is the one a scan of every host would give, ties
+ * included.
+ */
+#include "host_index.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NR TSCHED_NRES
+
+static double *node_hi(const struct host_index *x, int t, int node)
+{
+    return &x->hi[((size_t)t * 2 * x->leaves + node) * NR];
+}
+
+static double *node_lo(const struct host_index *x, int t, int node)
+{
+    return &x->lo[((size_t)t * 2 * x->leaves + node) * NR];
+}
+
+static double *node_along(const struct host_index *x, int t, int node)
+{
+    return &x->along[((size_t)t * 2 * x->leaves + node) * HIDX_DIRS];
+}
+
+static double *node_fit(const struct host_index *x, int t, int node)
+{
+    return &x->fit[((size_t)t * 2 * x->leaves + node) * HIDX_DIRS];
+}
+
+static void pull(struct host_index *x, int t, int node)
+{
+    double *h = node_hi(x, t, node), *l = node_lo(x, t, node);
+    const double *ha = node_hi(x, t, 2 * node), *hb = node_hi(x, t, 2 * node + 1);
+    const double *la = node_lo(x, t, 2 * node), *lb = node_lo(x, t, 2 * node + 1);
+    for (int r = 0; r < NR; r++) {
+        h[r] = ha[r] > hb[r] ? ha[r] : hb[r];
+        l[r] = la[r] < lb[r] ? la[r] : lb[r];
+    }
+    double *d = node_along(x, t, node);
+    const double *da = node_along(x, t, 2 * node), *db = node_along(x, t, 2 * node + 1);
+    for (int k = 0; k < HIDX_DIRS; k++)
+        d[k] = da[k] > db[k] ? da[k] : db[k];
+    d = node_fit(x, t, node);
+    da = node_fit(x, t, 2 * node);
+    db = node_fit(x, t, 2 * node + 1);
+    for (int k = 0; k < HIDX_DIRS; k++)
+        d[k] = da[k] > db[k] ? da[k] : db[k];
+}
+
+/* A leaf's value along each direction: the spreading score is linear in free/cap^2. */
+static void leaf_along(struct host_index *x, int t, int h)
+{
+    double *d = node_along(x, t, x->leaves + h), *f = node_fit(x, t, x->leaves + h);
+    const double *room = node_hi(x, t, x->leaves + h), *c = &x->cap[h * NR];
+    for (int k = 0; k < HIDX_DIRS; k++) {
+        d[k] = 0;
+        f[k] = INFINITY;
+        for (int r = 0; r < NR; r++) {
+            d[k] += x->dir[k][r] * room[r] / (c[r] * c[r]) * x->ref[r];
+            if (x->dir[k][r] > 0)
+                f[k] = fmin(f[k], room[r] / x->ref[r] / x->dir[k][r]);
+        }
+    }
+}
+
+int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T)
+{
+    memset(x, 0, sizeof *x);
+    x->n = n;
+    x->T = T;
+    x->leaves = 1;
+    while (x->leaves < n)
+        x->leaves *= 2;
+    size_t nodes = 2 * (size_t)x->leaves;
+    x->cap = malloc(((size_t)n + 1) * NR * sizeof *x->cap);
+    x->capmax = malloc(nodes * NR * sizeof *x->capmax);
+    x->hi = malloc(nodes * T * NR * sizeof *x->hi);
+    x->lo = malloc(nodes * T * NR * sizeof *x->lo);
+    x->along = malloc(nodes * T * HIDX_DIRS * sizeof *x->along);
+    x->fit = malloc(nodes * T * HIDX_DIRS * sizeof *x->fit);
+    if (!x->cap || !x->capmax || !x->hi || !x->lo || !x->along || !x->fit) {
+        hidx_free(x);
+        return -1;
+    }
+    for (int r = 0; r < NR; r++)
+        x->ref[r] = m->types[0].cap[r];
+    for (int k = 0; k < HIDX_DIRS; k++) {
+        double a = M_PI / 2 * k / (HIDX_DIRS - 1);
+        x->dir[k][TSCHED_CPU] = k == HIDX_DIRS - 1 ? 0 : cos(a);
+        x->dir[k][TSCHED_MEM] = k == 0 ? 0 : sin(a);
+    }
+    /* Padding leaves past n never fit (no room) and never lower a minimum. */
+    for (int h = 0; h < x->leaves; h++) {
+        double *cmax = &x->capmax[((size_t)x->leaves + h) * NR];
+        if (h < n)
+            tsched_host_cap(m, h, &x->cap[h * NR]);
+        for (int r = 0; r < NR; r++)
+            cmax[r] = h < n ? x->cap[h * NR + r] : 0;
+        for (int t = 0; t < T; t++) {
+            for (int r = 0; r < NR; r++) {
+                node_hi(x, t, x->leaves + h)[r] = h < n ? x->cap[h * NR + r] : -INFINITY;
+                node_lo(x, t, x->leaves + h)[r] = h < n ? x->cap[h * NR + r] : INFINITY;
+            }
+            if (h < n)
+                leaf_along(x, t, h);
+            else
+                for (int k = 0; k < HIDX_DIRS; k++)
+                    node_along(x, t, x->leaves + h)[k] = node_fit(x, t, x->leaves + h)[k] =
+                        -INFINITY;
+        }
+    }
+    for (int node = x->leaves - 1; node >= 1; node--) {
+        for (int r = 0; r < NR; r++)
+            x->capmax[node * NR + r] =
+                fmax(x->capmax[2 * node * NR + r], x->capmax[(2 * node + 1) * NR + r]);
+        for (int t = 0; t < T; t++)
+            pull(x, t, node);
+    }
+    return 0;
+}
+
+void hidx_free(struct host_index *x)
+{
+    free(x->cap);
+    free(x->capmax);
+    free(x->hi);
+    free(x->lo);
+    free(x->along);
+    free(x->fit);
+    memset(x, 0, sizeof *x);
+}
+
+void hidx_set_load(struct host_index *x, int h, int t, const double load[TSCHED_NRES])
+{
+    int node = x->leaves + h;
+    double *hi = node_hi(x, t, node), *lo = node_lo(x, t, node);
+    for (int r = 0; r < NR; r++)
+        hi[r] = lo[r] = x->cap[h * NR + r] - load[r];
+    leaf_along(x, t, h);
+    for (node /= 2; node >= 1; node /= 2)
+        pull(x, t, node);
+}
+
+struct query {
+    const struct host_index *x;
+    const int *slots;
+    int len;
+    const double *req;
+    enum hidx_rule rule;
+    int best_h;
+    double best;
+    int k;                  /* SPREAD: the job lies between directions k and k+1 ... */
+    double wk, wk1;         /* ... as wk x dir[k] + wk1 x dir[k+1] (in units of ref) */
+    double need[HIDX_DIRS]; /* a host with room needs at least this along each direction */
+    int visits;             /* nodes expanded so far */
+};
+
+/* A search for the best host expands at most this many nodes. On a big fleet of
+ * evenly filled hosts, proving the best exactly means visiting most of the tree, and
+ * proving that no host has room for a job whose shape the node summaries cannot rule
+ * out does too; the best-bound-first descent has usually met the best (or one within
+ * rounding of it) early. So a choice may be a near-best host, and rarely a job is told
+ * there is no room where one deep host had it (the planner then tries its next start
+ * or a bigger fleet). Fleets of up to 32 hosts (63 nodes) are searched exhaustively,
+ * and first fit always is: the baselines open hosts when it finds none. */
+#define HIDX_VISITS 64
+
+/* False when some host below `node` might have room in every slot. */
+static bool no_room(const struct query *q, int node)
+{
+    for (int i = 0; i < q->len; i++) {
+        const double *hi = node_hi(q->x, q->slots[i], node);
+        for (int r = 0; r < NR; r++)
+            if (hi[r] + TSCHED_EPS < q->req[r])
+                return true;
+        const double *f = node_fit(q->x, q->slots[i], node);
+        for (int k = 1; k < HIDX_DIRS - 1; k++)
+            if (f[k] < q->need[k])
+                return true;
+    }
+    return false;
+}
+
+/* The lowest score any host below `node` could have (lower is better). */
+static double bound(const struct query *q, int node)
+{
+    const struct host_index *x = q->x;
+    if (q->rule == HIDX_FIRST_FIT) {
+        while (node < x->leaves)
+            node *= 2;
+        return node - x->leaves;
+    }
+    double s = 0;
+    for (int i = 0; i < q->len; i++) {
+        if (q->rule == HIDX_SPREAD) {
+            const double *d = node_along(x, q->slots[i], node);
+            s -= q->wk * d[q->k] + q->wk1 * d[q->k + 1];
+            continue;
+        }
+        for (int r = 0; r < NR; r++) {
+            double f = (node_lo(x, q->slots[i], node)[r] - q->req[r]) / x->capmax[node * NR + r];
+            s += f > 0 ? f * f : 0;
+        }
+    }
+    /* A hair below, so that rounding never prunes the exact best. */
+    return s - 1e-9 * (fabs(s) + 1e-9);
+}
+
+/* Score of host h, which has room: the sum over the job's slots. */
+static double score(const struct query *q, int h)
+{
+    const struct host_index *x = q->x;
+    if (q->rule == HIDX_FIRST_FIT)
+        return h;
+    const double *c = &x->cap[h * NR];
+    double s = 0;
+    for (int i = 0; i < q->len; i++) {
+        const double *room = node_hi(x, q->slots[i], x->leaves + h);
+        for (int r = 0; r < NR; r++) {
+            if (q->rule == HIDX_SPREAD) {
+                s -= q->req[r] / c[r] * room[r] / c[r];
+            } else {
+                double f = (room[r] - q->req[r]) / c[r];
+                s += f * f;
+            }
+        }
+    }
+    return s;
+}
+
+static int first_leaf(const struct host_index *x, int node)
+{
+    while (node < x->leaves)
+        node *= 2;
+    return node - x->leaves;
+}
+
+static bool cannot_win(const struct query *q, int node, double lb)
+{
+    return q->best_h >= 0 &&
+           (lb > q->best || (lb == q->best && first_leaf(q->x, node) > q->best_h));
+}
+
+static void search(struct query *q, int node)
+{
+    const struct host_index *x = q->x;
+    if (q->rule != HIDX_FIRST_FIT && ++q->visits > HIDX_VISITS)
+        return;
+    if (node >= x->leaves) {
+        int h = node - x->leaves;
+        double s = score(q, h);
+        if (q->best_h < 0 || s < q->best || (s == q->best && h < q->best_h))
+            q->best = s, q->best_h = h;
+        return;
+    }
+    int kid[2] = {2 * node, 2 * node + 1};
+    double lb[2];
+    bool open[2];
+    for (int i = 0; i < 2; i++) {
+        open[i] = !no_room(q, kid[i]);
+        lb[i] = open[i] ? bound(q, kid[i]) : INFINITY;
+    }
+    /* The more promising child first: its result prunes the other. */
+    int first = open[1] && (!open[0] || lb[1] < lb[0]) ? 1 : 0;
+    for (int j = 0; j < 2; j++) {
+        int i = j == 0 ? first : 1 - first;
+        if (open[i] && !cannot_win(q, kid[i], lb[i]))
+            search(q, kid[i]);
+        if (q->rule == HIDX_FIRST_FIT && q->best_h >= 0)
+            return;
+    }
+}
+
+int hidx_choose(const struct host_index *x, const int *slots, int len, const double *req,
+                enum hidx_rule rule)
+{
+    struct query q = {.x = x, .slots = slots, .len = len, .req = req, .rule = rule, .best_h = -1};
+    /* Room for req means room/ref >= req/ref in both resources, so at least
+     * min_r(req_r / ref_r / dir_r) along every direction (less a hair for rounding). */
+    for (int k = 0; k < HIDX_DIRS; k++) {
+        q.need[k] = INFINITY;
+        for (int r = 0; r < NR; r++)
+            if (x->dir[k][r] > 0)
+                q.need[k] = fmin(q.need[k], (req[r] - TSCHED_EPS) / x->ref[r] / x->dir[k][r]);
+        q.need[k] -= 1e-9 * fabs(q.need[k]);
+    }
+    if (x->n == 0 || no_room(&q, 1))
+        return -1;
+    if (rule == HIDX_SPREAD) {
+        /* req / ref as a non-negative mix of the two directions around it. */
+        double b[NR],
+            ang = atan2(req[TSCHED_MEM] / x->ref[TSCHED_MEM], req[TSCHED_CPU] / x->ref[TSCHED_CPU]);
+        for (int r = 0; r < NR; r++)
+            b[r] = req[r] / x->ref[r];
+        q.k = (int)(ang / (M_PI / 2) * (HIDX_DIRS - 1));
+        if (q.k > HIDX_DIRS - 2)
+            q.k = HIDX_DIRS - 2;
+        const double *d0 = x->dir[q.k], *d1 = x->dir[q.k + 1];
+        double det = d0[0] * d1[1] - d0[1] * d1[0];
+        q.wk = (b[0] * d1[1] - b[1] * d1[0]) / det;
+        q.wk1 = (d0[0] * b[1] - d0[1] * b[0]) / det;
+        q.wk = q.wk > 0 ? q.wk : 0;
+        q.wk1 = q.wk1 > 0 ? q.wk1 : 0;
+    }
+    search(&q, 1);
+    return q.best_h;
+}
