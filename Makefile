@@ -38,8 +38,10 @@ TEST_COMMON = $(call obj,$(wildcard tests/common/*.c))
 # inside QEMU when the host has no /dev/kvm.
 KVM_SUITES := $(filter integration serve daemon,$(TEST_SUITES))
 TEST_GUESTS := $(patsubst tests/guests/%.c,build/tests/guests/%.elf,$(wildcard tests/guests/*.c))
-# Function guests (fn_*) also as Linux programs, for tidal serve's process backend.
+# Function guests (fn_*) also as Linux programs, for tidal serve's process backend, and
+# guests whose output the tests compare byte for byte with their Linux build.
 TEST_GUESTS += $(patsubst tests/guests/%.c,build/tests/guests/%.linux,$(wildcard tests/guests/fn_*.c))
+TEST_GUESTS += build/tests/guests/flush_lines.linux build/tests/guests/interleave.linux
 
 obj = $(patsubst %,$(B)/obj/%.o,$(basename $(1)))
 
