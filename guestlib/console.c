@@ -7,6 +7,7 @@
 #include "guest.h"
 
 #include <string.h>
+#include <sys/uio.h>
 
 #define RING_BYTES TIDAL_GUEST_CONSOLE_RING_BYTES
 #define RECORD sizeof(struct tidal_console_record)
@@ -28,16 +29,32 @@ static void drain(void)
         tidal_hypercall(TIDAL_CALL_WRITE, 0, 0, 0);
 }
 
-static void put(uint64_t at, const unsigned char *p, size_t len)
+/* Copies the next `len` bytes of the pieces into the ring at offset `at`, wrapping at
+ * its end, and moves *iov and *off past them (over empty pieces too). */
+static void gather(uint64_t at, const struct iovec **iov, size_t *off, size_t len)
 {
-    size_t first = len < RING_BYTES - at ? len : RING_BYTES - at;
-    memcpy(tidal_console_ring.data + at, p, first);
-    memcpy(tidal_console_ring.data, p + first, len - first);
+    while (len) {
+        size_t n = (*iov)->iov_len - *off;
+        if (n > len)
+            n = len;
+        if (n > RING_BYTES - at)
+            n = RING_BYTES - at;
+        memcpy(tidal_console_ring.data + at, (const unsigned char *)(*iov)->iov_base + *off, n);
+        at = (at + n) % RING_BYTES;
+        len -= n;
+        if ((*off += n) == (*iov)->iov_len) {
+            ++*iov;
+            *off = 0;
+        }
+    }
 }
 
-void tidal_console_write(int fd, const void *buf, size_t len)
+void tidal_console_writev(int fd, const struct iovec *iov, int cnt)
 {
-    const unsigned char *p = buf;
+    size_t len = 0, off = 0;
+    for (int i = 0; i < cnt; i++)
+        len += iov[i].iov_len;
+    const struct iovec *piece = iov;
     while (len) {
         uint64_t room =
             RING_BYTES - (head - __atomic_load_n(&tidal_console_ring.hdr.tail, __ATOMIC_ACQUIRE));
@@ -45,14 +62,14 @@ void tidal_console_write(int fd, const void *buf, size_t len)
             drain();
             continue;
         }
-        /* A write larger than the room left goes in pieces, in order */
+        /* One record per write (musl's buffer and the caller's bytes together); a
+         * write larger than the room left goes in pieces, in order */
         size_t n = len < room - RECORD ? len : room - RECORD;
         struct tidal_console_record rec = {.fd = (uint32_t)fd, .len = (uint32_t)n};
         memcpy(tidal_console_ring.data + head % RING_BYTES, &rec, RECORD);
-        put((head + RECORD) % RING_BYTES, p, n);
+        gather((head + RECORD) % RING_BYTES, &piece, &off, n);
         head += RECORD + ((n + 7) & ~(size_t)7);
         __atomic_store_n(&tidal_console_ring.hdr.head, head, __ATOMIC_RELEASE);
-        p += n;
         len -= n;
     }
     if (tidal_boot->flags & TIDAL_BOOT_STDOUT_TTY)

@@ -23,7 +23,8 @@ int64_t tidal_read_stdin(void *buf, size_t len);
 void tidal_stdin_placed(const unsigned char *data, size_t len, int complete);
 
 /* Console: published in the ring, which the monitor drains at every exit (console.c). */
-void tidal_console_write(int fd, const void *buf, size_t len);
+struct iovec;
+void tidal_console_writev(int fd, const struct iovec *iov, int cnt);
 
 _Noreturn void tidal_exit_now(int status);
 

@@ -9,6 +9,7 @@
 #include "guest.h"
 
 #include <stdio.h>
+#include <sys/uio.h>
 
 #define F_EOF 16
 #define F_ERR 32
@@ -46,8 +47,8 @@ size_t __stdio_write(FILE *file, const unsigned char *buf, size_t len)
         f->flags |= F_ERR;
         return 0;
     }
-    tidal_console_write(f->fd, f->wbase, (size_t)(f->wpos - f->wbase));
-    tidal_console_write(f->fd, buf, len);
+    struct iovec both[2] = {{f->wbase, (size_t)(f->wpos - f->wbase)}, {(void *)buf, len}};
+    tidal_console_writev(f->fd, both, 2);
     f->wend = f->buf + f->buf_size;
     f->wpos = f->wbase = f->buf;
     return len;
