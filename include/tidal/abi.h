@@ -103,9 +103,10 @@ struct tidal_iov {
  * index % console_ring_size of the data that follows the header, its text may wrap
  * to the data's start, and the next record starts at the next multiple of 8. The
  * monitor drains the ring before handling every call and whenever the guest stops
- * (exit, crash, pause, timeout, snapshot), and a daemon also on a timer while the
- * guest runs, so publishing costs no exit; a guest with a full ring makes a WRITE
- * call with count 0. A malformed ring (bad fd, a length past head, head behind tail
+ * (exit, crash, pause, timeout, snapshot), and a host may also drain it from another
+ * thread while the guest runs (tidal daemon and a piped tidal run do, every 100 ms),
+ * so publishing costs no exit; a guest with a full ring makes a WRITE call with
+ * count 0. A malformed ring (bad fd, a length past head, head behind tail
  * or more than the size ahead of it) is an invalid call: the guest is killed. */
 struct tidal_console_ring {
     uint64_t head; /* guest: bytes of records published */
