@@ -34,7 +34,8 @@ HOST_SRC := $(wildcard host/*.c)
 # `tidal` has the commands that start guests and links no HTTP, TLS or JSON library;
 # it execs tidal-host, beside it, for the others (README.md, "How the binaries are
 # linked").
-LEAN_CLI_SRC := cli/main.c cli/run.c cli/restore.c cli/clone.c cli/vm_report.c cli/json_line.c
+LEAN_CLI_SRC := cli/main.c cli/run.c cli/restore.c cli/clone.c cli/vm_report.c cli/json_line.c \
+	cli/console_timer.c
 HOST_CLI_SRC := $(filter-out $(LEAN_CLI_SRC),$(wildcard cli/*.c))
 GUESTLIB_SRC := $(wildcard guestlib/*.c) $(wildcard guestlib/*.S)
 EXAMPLES := $(basename $(notdir $(wildcard examples/*.c)))
@@ -46,8 +47,10 @@ TEST_COMMON = $(call obj,$(wildcard tests/common/*.c))
 # inside QEMU when the host has no /dev/kvm.
 KVM_SUITES := $(filter integration serve daemon,$(TEST_SUITES))
 TEST_GUESTS := $(patsubst tests/guests/%.c,build/tests/guests/%.elf,$(wildcard tests/guests/*.c))
-# Function guests (fn_*) also as Linux programs, for tidal serve's process backend.
+# Function guests (fn_*) also as Linux programs, for tidal serve's process backend, and
+# guests whose output the tests compare byte for byte with their Linux build.
 TEST_GUESTS += $(patsubst tests/guests/%.c,build/tests/guests/%.linux,$(wildcard tests/guests/fn_*.c))
+TEST_GUESTS += build/tests/guests/flush_lines.linux build/tests/guests/interleave.linux
 
 obj = $(patsubst %,$(B)/obj/%.o,$(basename $(1)))
 

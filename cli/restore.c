@@ -1,5 +1,6 @@
 /* `tidal restore SNAP`: resume a saved guest from tidal_ready() with new input. */
 #include "commands.h"
+#include "console_timer.h"
 #include "exit_codes.h"
 #include "tidal/prefetch.h"
 #include "tidal/snapshot_vm.h"
@@ -129,9 +130,12 @@ int tidal_cmd_restore(int argc, char **argv)
     if (prefetch)
         prefetch_working_set(vm, ws_path);
     struct tidal_run_result res = {0};
+    struct console_timer timer;
+    console_timer_start(&timer, vm, cfg.stdout_is_tty);
     do /* a guest may come back to tidal_ready(); with nothing to save, it goes on */
         tidal_vm_run(vm, &res);
     while (res.reason == TIDAL_EXIT_READY);
+    console_timer_stop(&timer);
     /* What this run touched is the next run's working set. */
     if (prefetch && res.reason == TIDAL_EXIT_HALTED && tidal_ws_record(vm, ws_path, &err))
         fprintf(stderr, "tidal restore: %s\n", err.msg);

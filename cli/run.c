@@ -1,5 +1,6 @@
 /* `tidal run`: boot one guest image, pass its output and exit status through. */
 #include "commands.h"
+#include "console_timer.h"
 #include "exit_codes.h"
 #include "tidal/file.h"
 #include "tidal/layout.h"
@@ -217,6 +218,8 @@ int tidal_cmd_run(int argc, char **argv)
     tidal_file_unmap(image, image_size);
     struct tidal_run_result res = {0};
     struct diff_chain chain = {0};
+    struct console_timer timer;
+    console_timer_start(&timer, vm, cfg.stdout_is_tty);
     usr1_vm = vm;
     for (;;) {
         tidal_vm_run(vm, &res);
@@ -230,6 +233,7 @@ int tidal_cmd_run(int argc, char **argv)
             break;
     }
     usr1_vm = NULL;
+    console_timer_stop(&timer);
     tidal_snap_close(chain.last);
     if (res.reason == TIDAL_EXIT_READY) {
         if (tidal_snapshot_save(vm, o.snapshot_on_ready, &err)) {

@@ -1,6 +1,7 @@
 /* Entry points the monitor jumps to: the first instruction, the syscall entry
- * (MSR_LSTAR) and the exception stubs (the IDT). Their addresses reach the monitor
- * through the "Tidal" ELF note at the end of this file. */
+ * (MSR_LSTAR) and the exception stubs (the IDT). Their addresses, and the console
+ * ring's, reach the monitor through the "Tidal" ELF note at the end of this file. */
+#include "console_ring.h"
 #include "tidal/abi.h"
 
 #define STUB_STRIDE 16
@@ -106,4 +107,6 @@ tidal_exception_common:
         .long STUB_STRIDE
         .quad tidal_exception_stubs
         .quad tidal_syscall_entry
+        .quad tidal_console_ring
+        .quad TIDAL_GUEST_CONSOLE_RING_BYTES
 4:      .balign 4

@@ -39,8 +39,6 @@ _Noreturn void tidal_exception(const struct raw_frame *f)
         .r14 = f->r14,
         .r15 = f->r15,
     };
-    uint64_t iov, count;
-    tidal_console_pending(&iov, &count);
     for (;;)
-        tidal_hypercall(TIDAL_CALL_FAULT, (uint64_t)(uintptr_t)&report, iov, count);
+        tidal_hypercall(TIDAL_CALL_FAULT, (uint64_t)(uintptr_t)&report, 0, 0);
 }

@@ -14,8 +14,7 @@ extern const struct tidal_boot_info *tidal_boot;
  * has one vCPU. */
 int64_t tidal_hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2);
 
-/* Reads stdin (at most TIDAL_CALL_LEN_MAX per call), after handing pending console
- * output to the host. A READ the host cut short to
+/* Reads stdin (at most TIDAL_CALL_LEN_MAX per call). A READ the host cut short to
  * stop the vCPU (a pause, a snapshot of a running guest) answers -EINTR: this asks
  * again, so input survives a suspend and resume. */
 int64_t tidal_read_stdin(void *buf, size_t len);
@@ -23,11 +22,9 @@ int64_t tidal_read_stdin(void *buf, size_t len);
  * first, and when `complete` they are all of it, so end of file costs no exit either. */
 void tidal_stdin_placed(const unsigned char *data, size_t len, int complete);
 
-/* Console: buffered in the guest, handed over in one call when full and at exit. */
-void tidal_console_write(int fd, const void *buf, size_t len);
-void tidal_console_pending(uint64_t *iov_gpa, uint64_t *count); /* for the exit call */
-void tidal_console_flush(void);
-void tidal_console_reset(void); /* forget pieces the monitor has taken with a call */
+/* Console: published in the ring, which the monitor drains at every exit (console.c). */
+struct iovec;
+void tidal_console_writev(int fd, const struct iovec *iov, int cnt);
 
 _Noreturn void tidal_exit_now(int status);
 

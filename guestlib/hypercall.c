@@ -42,10 +42,8 @@ int64_t tidal_read_stdin(void *buf, size_t len)
     }
     if (placed_complete)
         return 0;
-    /* A guest about to wait for input has said what it has to say: a service that
-     * answers line by line must be seen answering before it blocks. Costs an exit only
-     * when output is pending. */
-    tidal_console_flush();
+    /* A service that answers line by line is seen answering before it blocks: the
+     * host drains the console ring before it handles the READ. */
     if (len > TIDAL_CALL_LEN_MAX)
         len = TIDAL_CALL_LEN_MAX;
     int64_t n;

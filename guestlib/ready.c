@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int __real_fflush(FILE *f);
-
 /* Where the host may place a request's input (ABI v3): .bss, so its pages cost
  * nothing until a request lands there. Larger inputs continue through READ. */
 #define INPUT_WINDOW (256u * 1024)
@@ -18,16 +16,12 @@ static uint64_t seen_generation;
 
 int tidal_ready(void)
 {
-    /* musl's buffers into the console buffer; the READY call carries it out (an
-     * fflush() here would cost a separate exit) */
-    __real_fflush(NULL);
-    uint64_t iov, count;
-    tidal_console_pending(&iov, &count);
+    /* musl's buffers into the console ring, which the host drains at the READY call */
+    fflush(NULL);
     ready_info.input_gpa = (uint64_t)(uintptr_t)input_window;
     ready_info.input_cap = sizeof(input_window);
     ready_info.input_len = ready_info.input_flags = 0;
-    tidal_hypercall(TIDAL_CALL_READY, (uint64_t)(uintptr_t)&ready_info, iov, count);
-    tidal_console_reset();
+    tidal_hypercall(TIDAL_CALL_READY, (uint64_t)(uintptr_t)&ready_info, 0, 0);
     if (ready_info.generation == seen_generation)
         return 0;
     seen_generation = ready_info.generation;

@@ -1,6 +1,7 @@
 /* musl's stdio ends in __stdout_write/__stdio_write (writev, ioctl) and __stdio_read
  * (readv): each a trapping syscall. These replacements, linked ahead of libc.a, send
- * output to the guest console buffer and input through one READ call per refill.
+ * output to the console ring (so fflush costs no exit) and input through one READ
+ * call per refill.
  *
  * They touch musl's FILE internals, so the layout below mirrors musl 1.2.x
  * (src/internal/stdio_impl.h); the offsets were checked against the disassembly of
@@ -8,6 +9,7 @@
 #include "guest.h"
 
 #include <stdio.h>
+#include <sys/uio.h>
 
 #define F_EOF 16
 #define F_ERR 32
@@ -45,14 +47,14 @@ size_t __stdio_write(FILE *file, const unsigned char *buf, size_t len)
         f->flags |= F_ERR;
         return 0;
     }
-    tidal_console_write(f->fd, f->wbase, (size_t)(f->wpos - f->wbase));
-    tidal_console_write(f->fd, buf, len);
+    struct iovec both[2] = {{f->wbase, (size_t)(f->wpos - f->wbase)}, {(void *)buf, len}};
+    tidal_console_writev(f->fd, both, 2);
     f->wend = f->buf + f->buf_size;
     f->wpos = f->wbase = f->buf;
     return len;
 }
 
-/* musl asks the terminal here whether stdout is line buffered; the console buffer
+/* musl asks the terminal here whether stdout is line buffered; the console ring
  * makes line buffering cheap (a memcpy, no exit), so keep musl's default. */
 size_t __stdout_write(FILE *file, const unsigned char *buf, size_t len)
 {
@@ -97,17 +99,4 @@ size_t __stdio_read(FILE *file, unsigned char *buf, size_t len)
         got++;
     }
     return got;
-}
-
-/* fflush means "out now": after musl has moved the FILE buffer into the console
- * buffer, hand that over too. tidal-cc links with --wrap=fflush so that every call,
- * musl's own included, comes here. */
-int __real_fflush(FILE *f);
-int __wrap_fflush(FILE *f);
-
-int __wrap_fflush(FILE *f)
-{
-    int r = __real_fflush(f);
-    tidal_console_flush();
-    return r;
 }

@@ -31,21 +31,21 @@ static int64_t sys_write(int fd, const void *buf, size_t len)
 {
     if (fd != 1 && fd != 2)
         return -EBADF;
-    tidal_console_write(fd, buf, len);
+    struct iovec one = {(void *)buf, len};
+    tidal_console_writev(fd, &one, 1);
     return (int64_t)len;
 }
 
 static int64_t sys_writev(int fd, const struct iovec *iov, int cnt)
 {
-    int64_t total = 0;
+    if (fd != 1 && fd != 2)
+        return -EBADF;
     if (cnt < 0 || cnt > 1024)
         return -EINVAL;
-    for (int i = 0; i < cnt; i++) {
-        int64_t r = sys_write(fd, iov[i].iov_base, iov[i].iov_len);
-        if (r < 0)
-            return r;
-        total += r;
-    }
+    int64_t total = 0;
+    for (int i = 0; i < cnt; i++)
+        total += (int64_t)iov[i].iov_len;
+    tidal_console_writev(fd, iov, cnt);
     return total;
 }
 

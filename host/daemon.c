@@ -153,8 +153,9 @@ int tidal_daemon_run(const struct tidal_daemon_options *o)
         fprintf(stderr, "tidal daemon: %s\n", err.msg);
         return 71;
     }
-    pthread_t enforcer;
+    pthread_t enforcer, console;
     pthread_create(&enforcer, NULL, daemon_enforcer, d);
+    pthread_create(&console, NULL, daemon_console_drainer, d);
 
     fprintf(stderr, "tidal daemon: listening on %s\n", d->socket_path);
     dlog(d, "listening");
@@ -165,6 +166,7 @@ int tidal_daemon_run(const struct tidal_daemon_options *o)
     dlog(d, "stopping on signal %d", stop_signal);
     d->stopping = 1;
     pthread_join(enforcer, NULL);
+    pthread_join(console, NULL);
     MHD_stop_daemon(http);
     /* VMs stay as state.json says: a restarted daemon brings running ones back from
      * their latest snapshot. Checkpoint running batch jobs now so little is redone. */

@@ -3,7 +3,8 @@
  * Threads: libmicrohttpd runs one thread per connection (so a slow snapshot never
  * holds up another client, the day services' included); each live VM has a runner
  * thread that owns its struct tidal_vm; one enforcement thread applies batch
- * windows, the plan and checkpoints. VMs run as threads of the daemon rather than
+ * windows, the plan and checkpoints; one console thread drains running guests'
+ * console rings into their logs every 100 ms. VMs run as threads of the daemon rather than
  * child processes: pausing is a signal to the runner thread (tidal_vm_request_pause
  * is async-signal-safe), progress is a memory read, and there is no control
  * protocol to keep in sync. The cost is that a monitor bug takes the whole daemon
@@ -147,6 +148,9 @@ struct cJSON *job_json(struct daemon *d, struct dvm *v); /* lock held */
 
 /* daemon_batch.c */
 void *daemon_enforcer(void *arg);
+
+/* daemon_console.c */
+void *daemon_console_drainer(void *arg);
 const char *job_state_name(const struct dvm *v);
 
 /* daemon_plan.c: the scheduler's plan for this host. Lock held. */

@@ -26,7 +26,8 @@ void tidal_guest_mark_written(const struct tidal_guest_mem *mem, uint64_t gpa, u
     if (!mem->host_dirty || !len)
         return;
     for (uint64_t page = gpa / TIDAL_PAGE_SIZE; page <= (gpa + len - 1) / TIDAL_PAGE_SIZE; page++)
-        mem->host_dirty[page / 64] |= 1ull << (page % 64);
+        /* atomic: a daemon drains the console ring from another thread */
+        __atomic_fetch_or(&mem->host_dirty[page / 64], 1ull << (page % 64), __ATOMIC_RELAXED);
 }
 
 const char *tidal_call_name(uint32_t nr)
@@ -83,6 +84,17 @@ static int append(struct tidal_out_buf *buf, const uint8_t *p, size_t len)
     return 0;
 }
 
+int tidal_console_emit(struct tidal_call_io *io, uint32_t fd, const uint8_t *p, size_t len)
+{
+    struct tidal_out_buf *buf = io->capture[fd - 1];
+    int e = buf ? append(buf, p, len) : write_all(fd == 1 ? io->out_fd : io->err_fd, p, len);
+    if (e)
+        io->stdout_errors += fd == 1;
+    else
+        io->bytes_out += len;
+    return e;
+}
+
 /* Validates the whole vector before writing anything, so a bad piece never leaves
  * half of the output written. Returns bytes written, or -errno of the host write. */
 static enum tidal_call_outcome console_flush(const struct tidal_guest_mem *mem,
@@ -120,17 +132,13 @@ static enum tidal_call_outcome console_flush(const struct tidal_guest_mem *mem,
     for (uint64_t i = 0; i < count; i++) {
         struct tidal_iov v;
         memcpy(&v, &iov[i], sizeof(v));
-        struct tidal_out_buf *buf = io->capture[v.fd - 1];
-        int e = buf ? append(buf, mem->base + v.gpa, v.len)
-                    : write_all(v.fd == 1 ? io->out_fd : io->err_fd, mem->base + v.gpa, v.len);
+        int e = tidal_console_emit(io, v.fd, mem->base + v.gpa, v.len);
         if (e) {
             *written = e;
-            io->stdout_errors += v.fd == 1;
             return TIDAL_CALL_CONTINUE;
         }
         *written += v.len;
     }
-    io->bytes_out += (uint64_t)*written;
     return TIDAL_CALL_CONTINUE;
 }
 

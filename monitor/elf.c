@@ -3,6 +3,7 @@
  * for overflow before it is compared with the file size, and every rejection names
  * the file, the field, its value and what was expected. */
 #include "tidal/elf.h"
+#include "tidal/calls.h"
 
 #include <elf.h>
 #include <inttypes.h>
@@ -215,16 +216,22 @@ static int check_layout(struct tidal_elf_image *img, const unsigned *phidx, cons
     return 0;
 }
 
-/* Whether [addr, addr + len) lies in one executable segment. */
-static bool in_exec(const struct tidal_elf_image *img, uint64_t addr, uint64_t len)
+/* Whether [addr, addr + len) lies in one segment with permission `perm`. */
+static bool in_segment(const struct tidal_elf_image *img, uint64_t addr, uint64_t len,
+                       uint32_t perm)
 {
     for (unsigned i = 0; i < img->nsegments; i++) {
         const struct tidal_segment *s = &img->seg[i];
-        if ((s->perm & TIDAL_SEG_X) && addr >= s->vaddr && addr - s->vaddr < s->memsz &&
+        if ((s->perm & perm) && addr >= s->vaddr && addr - s->vaddr < s->memsz &&
             len <= s->memsz - (addr - s->vaddr))
             return true;
     }
     return false;
+}
+
+static bool in_exec(const struct tidal_elf_image *img, uint64_t addr, uint64_t len)
+{
+    return in_segment(img, addr, len, TIDAL_SEG_X);
 }
 
 /* Describes where addr is, for "not in an executable segment" messages. */
@@ -331,6 +338,18 @@ static int check_note(const struct tidal_elf_image *img, const char *path, struc
                              "%s: \"Tidal\" note syscall_entry 0x%" PRIx64
                              " is not inside an executable segment (%s)",
                              path, n->syscall_entry, loc);
+    }
+    struct tidal_console_ring_place ring = {n->console_ring, n->console_ring_size};
+    char why[200];
+    if (tidal_console_ring_check(&ring, why, sizeof(why)))
+        return tidal_err_set(err, "%s: \"Tidal\" note: %s", path, why);
+    if (ring.gpa &&
+        !in_segment(img, ring.gpa, sizeof(struct tidal_console_ring) + ring.size, TIDAL_SEG_W)) {
+        where(img, ring.gpa, loc, sizeof(loc));
+        return tidal_err_set(err,
+                             "%s: \"Tidal\" note console_ring 0x%" PRIx64 " (%" PRIu64
+                             " data bytes) is not inside one writable segment (%s)",
+                             path, ring.gpa, ring.size, loc);
     }
     return 0;
 }

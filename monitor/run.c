@@ -91,6 +91,9 @@ static bool handle_io(struct tidal_vm *vm, struct tidal_run_result *res)
         res->reason = TIDAL_EXIT_CRASHED;
         return false;
     }
+    /* Output published before the call comes out before the call's own */
+    if (!tidal_vm_drain_or_crash(vm, res))
+        return false;
     uint32_t gpa;
     memcpy(&gpa, (uint8_t *)run + run->io.data_offset, sizeof(gpa));
     struct tidal_call_result cr;
@@ -230,6 +233,14 @@ void tidal_vm_run(struct tidal_vm *vm, struct tidal_run_result *res)
         if (vm->run->exit_reason < TIDAL_MAX_EXIT_REASONS)
             res->exits_by_reason[vm->run->exit_reason]++;
         running = dispatch(vm, res);
+    }
+    /* What the guest published before it stopped comes out before any report. A
+     * crash already reported keeps its report; the ring's output is still written. */
+    if (res->reason != TIDAL_EXIT_CRASHED && res->reason != TIDAL_EXIT_ERROR) {
+        tidal_vm_drain_or_crash(vm, res);
+    } else {
+        struct tidal_err ignored;
+        tidal_vm_drain_console(vm, &ignored);
     }
     vm->timing.run += tidal_now_ns() - start;
     res->bytes_out = vm->io.bytes_out;

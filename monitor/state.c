@@ -38,7 +38,8 @@ static uint64_t guest_monotonic(struct tidal_vm *vm)
 int tidal_vm_save_state(struct tidal_vm *vm, struct tidal_vcpu_state *vcpu,
                         struct tidal_vm_state *state, struct tidal_err *err)
 {
-    if (tidal_vm_run_no_entry(vm, err) || tidal_vcpu_save(vm, vcpu, err))
+    if (tidal_vm_drain_console(vm, err) || tidal_vm_run_no_entry(vm, err) ||
+        tidal_vcpu_save(vm, vcpu, err))
         return -1;
     /* A guest paused anywhere else has no ready info: it resumes where it was. */
     struct tidal_ready_info info = {0};
@@ -52,6 +53,8 @@ int tidal_vm_save_state(struct tidal_vm *vm, struct tidal_vcpu_state *vcpu,
         .guest_mono_ns = guest_monotonic(vm),
         .generation = info.generation,
         .features = vm->features,
+        .console_ring_gpa = vm->console_ring.gpa,
+        .console_ring_size = vm->console_ring.size,
     };
     return 0;
 }
@@ -85,6 +88,14 @@ static int check_state(const struct tidal_vm_state *st, struct tidal_err *err)
                           st->ready_gpa > st->mem_size - sizeof(struct tidal_ready_info)))
         return tidal_err_set(err, "saved ready-info address 0x%llx is outside guest memory",
                              (unsigned long long)st->ready_gpa);
+    struct tidal_console_ring_place ring = {st->console_ring_gpa, st->console_ring_size};
+    char why[200];
+    if (tidal_console_ring_check(&ring, why, sizeof(why)))
+        return tidal_err_set(err, "saved %s", why);
+    if (ring.gpa && (ring.gpa < TIDAL_IMAGE_MIN_GPA || ring.gpa > st->mem_size ||
+                     sizeof(struct tidal_console_ring) + ring.size > st->mem_size - ring.gpa))
+        return tidal_err_set(err, "saved console ring at 0x%llx is outside guest memory",
+                             (unsigned long long)ring.gpa);
     return 0;
 }
 
@@ -110,6 +121,8 @@ int tidal_vm_restore(const struct tidal_vm_config *cfg, const struct tidal_vcpu_
         return TIDAL_CREATE_SYSTEM;
     vm->fsgsbase = state->flags & TIDAL_STATE_FSGSBASE;
     vm->ready_gpa = state->ready_gpa;
+    vm->console_ring =
+        (struct tidal_console_ring_place){state->console_ring_gpa, state->console_ring_size};
     vm->mono_base_ns = state->guest_mono_ns;
     if (vm->ready_gpa && tidal_vm_write_ready_info(vm, state->generation + 1, clone_id, 0, 0, err))
         return TIDAL_CREATE_SYSTEM;

@@ -96,8 +96,10 @@ static void apply_config(struct tidal_vm *vm, const struct tidal_vm_config *cfg)
 static struct tidal_vm *vm_new(void)
 {
     struct tidal_vm *vm = calloc(1, sizeof(*vm));
-    if (vm)
+    if (vm) {
         vm->vm_fd = vm->vcpu_fd = vm->stats_fd = -1;
+        pthread_mutex_init(&vm->console_lock, NULL);
+    }
     return vm;
 }
 
@@ -240,6 +242,8 @@ int tidal_vm_create(const struct tidal_vm_config *cfg, const uint8_t *elf, size_
     if (tidal_elf_parse(elf, elf_size, path, TIDAL_IMAGE_MIN_GPA, vm->mem.size, &vm->img, err) ||
         tidal_layout_plan(vm->mem.size, &vm->img, &vm->layout, err))
         return TIDAL_CREATE_BAD_INPUT;
+    vm->console_ring = (struct tidal_console_ring_place){vm->img.note.console_ring,
+                                                         vm->img.note.console_ring_size};
     /* Symbols are read only if the guest crashes: not on every boot. */
     if (path && !(vm->image_path = strdup(path)))
         return tidal_err_set(err, "out of memory");
@@ -274,6 +278,7 @@ void tidal_vm_destroy(struct tidal_vm *vm)
     tidal_symtab_free(vm->symbols);
     free(vm->image_path);
     free(vm->mem.host_dirty);
+    pthread_mutex_destroy(&vm->console_lock);
     free(vm);
 }
 

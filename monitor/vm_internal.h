@@ -8,6 +8,7 @@
 #include "tidal/vmstate.h"
 
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <signal.h>
 
 /* kvm.c: per-process KVM facts, probed once (thread-safe). */
@@ -31,6 +32,8 @@ struct tidal_vm {
     char *image_path;             /* for crash reports; NULL for restored VMs */
     struct tidal_symtab *symbols; /* loaded from image_path at the first crash */
     struct tidal_call_io io;
+    struct tidal_console_ring_place console_ring;
+    pthread_mutex_t console_lock; /* one drain of the ring at a time (vCPU thread, daemon) */
     double timeout_sec;
     bool huge_pages; /* fresh memory: host huge pages where the guest uses it in bulk */
     bool pvm;
@@ -95,6 +98,9 @@ int tidal_vcpu_load(struct tidal_vm *vm, const struct tidal_vcpu_state *st, stru
 /* warmup.c: runs a shell's vCPU once, so that its first real run is a warm one,
  * and leaves it as a never-run vCPU would be. */
 int tidal_vcpu_warm_up(struct tidal_vm *vm, struct tidal_err *err);
+/* console.c: drains the console ring (tidal_vm_drain_console) and, when the guest
+ * left it malformed, makes the run end as a crash naming what is wrong. */
+bool tidal_vm_drain_or_crash(struct tidal_vm *vm, struct tidal_run_result *res);
 
 /* crash.c: one readable paragraph about a guest that stopped abnormally. */
 void tidal_crash_from_fault(struct tidal_vm *vm, const struct tidal_fault *f, char *out,

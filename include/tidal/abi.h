@@ -6,9 +6,10 @@
  * another version (it reads the version from the image's "Tidal" ELF note).
  *
  * Design rule: every exit costs tens of microseconds on a software-assisted KVM, so
- * a guest talks to the monitor as rarely as possible. Output is buffered in the guest
- * and handed over as a vector of pieces in one call; time is computed from rdtsc
- * with the parameters in the boot-info page; the final flush rides on the exit call.
+ * a guest talks to the monitor as rarely as possible. Console output goes through a
+ * ring in guest memory that the monitor drains at every exit (a flush costs no exit
+ * until the ring is full); time is computed from rdtsc with the parameters in the
+ * boot-info page.
  */
 #ifndef TIDAL_ABI_H
 #define TIDAL_ABI_H
@@ -22,12 +23,14 @@
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 
-/* Where the monitor points the vCPU's IDT and LSTAR. */
+/* Where the monitor points the vCPU's IDT and LSTAR, and where the console ring is. */
 struct tidal_image_note {
     uint32_t abi_version;
     uint32_t exception_stub_stride; /* bytes between the stubs of consecutive vectors */
     uint64_t exception_stubs;       /* address of the stub for vector 0; 32 stubs */
     uint64_t syscall_entry;         /* the `syscall` instruction lands here (MSR_LSTAR) */
+    uint64_t console_ring;          /* struct tidal_console_ring in a writable segment; 0: none */
+    uint64_t console_ring_size;     /* bytes of records after it (see below) */
 };
 #endif
 
@@ -44,7 +47,8 @@ struct tidal_image_note {
 
 #ifndef __ASSEMBLER__
 enum tidal_call_nr {
-    TIDAL_CALL_WRITE = 1,    /* arg0 = GPA of tidal_iov[], arg1 = count; ret = bytes or -errno */
+    TIDAL_CALL_WRITE = 1,    /* arg0 = GPA of tidal_iov[], arg1 = count; ret = bytes or -errno.
+                              * count 0: only the ring drain that precedes every call */
     TIDAL_CALL_READ = 2,     /* arg0 = fd (0), arg1 = GPA of buffer, arg2 = length; ret = bytes */
     TIDAL_CALL_EXIT = 3,     /* arg0 = status, arg1/arg2 = final console flush (iov, count) */
     TIDAL_CALL_FAULT = 4,    /* arg0 = GPA of tidal_fault, arg1/arg2 = final flush; never returns */
@@ -92,6 +96,29 @@ struct tidal_iov {
 #define TIDAL_IOV_MAX 1024u           /* most pieces one call may pass */
 #define TIDAL_CALL_LEN_MAX (1u << 24) /* most bytes one call may move */
 
+/* The console ring: one ring for stdout and stderr, so their order is kept. The
+ * guest appends records at `head` and publishes them with a release store of head;
+ * the monitor writes them out in order and advances `tail`. Both count bytes from
+ * the start, never wrap, and stay multiples of 8; a record starts at offset
+ * index % console_ring_size of the data that follows the header, its text may wrap
+ * to the data's start, and the next record starts at the next multiple of 8. The
+ * monitor drains the ring before handling every call and whenever the guest stops
+ * (exit, crash, pause, timeout, snapshot), and a host may also drain it from another
+ * thread while the guest runs (tidal daemon and a piped tidal run do, every 100 ms),
+ * so publishing costs no exit; a guest with a full ring makes a WRITE call with
+ * count 0. A malformed ring (bad fd, a length past head, head behind tail
+ * or more than the size ahead of it) is an invalid call: the guest is killed. */
+struct tidal_console_ring {
+    uint64_t head; /* guest: bytes of records published */
+    uint64_t tail; /* monitor: bytes of records written out */
+    uint64_t reserved[6];
+};
+struct tidal_console_record {
+    uint32_t fd;  /* 1 (stdout) or 2 (stderr) */
+    uint32_t len; /* bytes of text after this header */
+};
+#define TIDAL_CONSOLE_RING_MAX (1u << 24) /* most data bytes a ring may have */
+
 /* What guestlib's exception handler reports: the hardware frame plus registers. */
 struct tidal_fault {
     uint64_t vector;
@@ -106,7 +133,7 @@ struct tidal_fault {
 #define TIDAL_BOOT_MAGIC 0x4c444954u /* "TIDL" */
 
 enum tidal_boot_flags {
-    TIDAL_BOOT_STDOUT_TTY = 1u << 0, /* the monitor's stdout is a terminal: flush per line */
+    TIDAL_BOOT_STDOUT_TTY = 1u << 0, /* the monitor's stdout is a terminal: an exit per write */
     TIDAL_BOOT_FSGSBASE = 1u << 1,   /* CR4.FSGSBASE is on: wrfsbase works without a trap */
 };
 

@@ -63,6 +63,30 @@ struct tidal_call_result {
     char msg[256];
 };
 
+/* Writes console output to the capture buffer or descriptor of `fd` (1 or 2) and
+ * counts it in io. Returns 0 or the -errno of the host write (counted in
+ * stdout_errors for stdout). */
+int tidal_console_emit(struct tidal_call_io *io, uint32_t fd, const uint8_t *p, size_t len);
+
+/* Where a guest's console ring is (tidal_image_note); gpa 0: it has none. */
+struct tidal_console_ring_place {
+    uint64_t gpa, size;
+};
+
+/* Whether a ring's place is well formed: 0, or -1 and what is wrong in msg. Its
+ * memory is checked at every drain. */
+int tidal_console_ring_check(const struct tidal_console_ring_place *ring, char *msg,
+                             size_t msg_size);
+
+/* Writes out every record the guest has published and advances the ring's tail past
+ * them. The ring is the guest's: each record is read once and checked before its text
+ * is written; the first malformed one stops the drain (those before it are written)
+ * and returns -1 with what is wrong in msg, which the caller treats as an invalid
+ * call. The caller serialises drains of one ring. */
+int tidal_console_ring_drain(const struct tidal_guest_mem *mem, struct tidal_call_io *io,
+                             const struct tidal_console_ring_place *ring, char *msg,
+                             size_t msg_size);
+
 /* Handles the call whose block is at guest-physical `block_gpa`. */
 enum tidal_call_outcome tidal_call_handle(const struct tidal_guest_mem *mem,
                                           struct tidal_call_io *io, uint64_t block_gpa,

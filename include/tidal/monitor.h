@@ -105,6 +105,13 @@ void tidal_vm_request_pause(struct tidal_vm *vm);
  * Safe to call from any thread while the VM runs. */
 void tidal_vm_progress(const struct tidal_vm *vm, uint64_t *done, uint64_t *total);
 
+/* Writes out the console output the guest has published in its ring (tidal/abi.h).
+ * The monitor does so at every exit and whenever the guest stops; a host that wants
+ * a running guest's output sooner calls this, from any thread, e.g. on a timer.
+ * Returns 0, or -1 when the guest left its ring malformed (err says how; the vCPU's
+ * thread then ends the guest at its next exit). */
+int tidal_vm_drain_console(struct tidal_vm *vm, struct tidal_err *err);
+
 /* One stat by name (e.g. "insn_emulation", "exits"); -1 when absent. */
 int tidal_vm_stat(struct tidal_vm *vm, const char *name, uint64_t *value);
 

@@ -36,6 +36,7 @@ struct tidal_vm_state {
     uint64_t guest_mono_ns; /* the guest's CLOCK_MONOTONIC when saved */
     uint64_t generation;    /* tidal_ready_info.generation when saved */
     struct tidal_cpu_features features;
+    uint64_t console_ring_gpa, console_ring_size; /* from the image note; drained when saved */
 };
 
 enum { TIDAL_STATE_FSGSBASE = 1 };
@@ -46,7 +47,8 @@ int tidal_cpu_features_check(const struct tidal_cpu_features *saved,
                              const struct tidal_cpu_features *here, struct tidal_err *err);
 
 /* Captures vCPU and monitor state of a stopped guest (TIDAL_EXIT_READY or _PAUSED):
- * completes a pending I/O exit first, so the saved RIP is past the call. */
+ * completes a pending I/O exit first, so the saved RIP is past the call, and drains
+ * the console ring, so a restored guest repeats no output. */
 int tidal_vm_save_state(struct tidal_vm *vm, struct tidal_vcpu_state *vcpu,
                         struct tidal_vm_state *state, struct tidal_err *err);
 

@@ -200,3 +200,18 @@ Test(lifecycle, service_answers_input_across_pause_and_suspend)
     wait_for(&t, console_has, "k5=", "the answer to k5, sent by tidal vm input");
     expect_state("stop", "stopped");
 }
+
+/* A service that prints a line and computes without a single call: the line can reach
+ * its console only through the daemon's timed drain of the console ring. */
+Test(lifecycle, console_of_a_guest_that_never_exits_is_drained_on_a_timer)
+{
+    require_kvm();
+    daemon_start(&t, NULL);
+    create_web("build/tests/guests/quiet_service.elf");
+    wait_for(&t, console_has, "computing quietly\n", "the line of a guest that makes no calls");
+    cJSON *o;
+    cr_assert_eq(api(&t, "GET", "/v1/vms/web", NULL, &o), 200);
+    cr_assert_str_eq(jstr(o, "state"), "running", "%s", jstr(o, "report"));
+    cJSON_Delete(o);
+    expect_state("stop", "stopped");
+}

@@ -9,8 +9,8 @@
 
 struct tidal_proc {
     int status; /* exit code, or 128 + signal */
-    char out[1 << 16];
-    char err[1 << 16];
+    char out[1 << 18];
+    char err[1 << 18];
     size_t out_len, err_len;
 };
 

@@ -29,7 +29,6 @@ static const char *const hot_paths[] = {
     "exit",
     "__set_thread_area",
     "fflush",
-    "__wrap_fflush",
 };
 
 Test(image, no_syscall_instruction_on_hot_paths)

@@ -94,7 +94,9 @@ void eb_init(struct eb *b, bool with_symtab)
     struct tidal_image_note n = {.abi_version = TIDAL_ABI_VERSION,
                                  .exception_stub_stride = EB_STUB_STRIDE,
                                  .exception_stubs = EB_STUBS,
-                                 .syscall_entry = EB_SYSCALL};
+                                 .syscall_entry = EB_SYSCALL,
+                                 .console_ring = EB_RING,
+                                 .console_ring_size = EB_RING_SIZE};
     off += eb_put_note(b, off, TIDAL_NOTE_NAME, sizeof(TIDAL_NOTE_NAME), TIDAL_NOTE_TYPE_IMAGE, &n,
                        sizeof(n));
     (void)off; /* == EB_NOTE_OFF + EB_NOTES_SIZE */

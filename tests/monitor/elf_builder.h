@@ -31,11 +31,13 @@ enum { EB_PH_RODATA, EB_PH_TEXT, EB_PH_DATA, EB_PH_NOTE, EB_PH_STACK, EB_PH_TLS,
 #define EB_NOTE_OFF 0x500u   /* the PT_NOTE: a GNU build-id note, then the Tidal note */
 #define EB_TIDAL_NOTE 0x518u /* file offset of the Tidal note header */
 #define EB_TIDAL_DESC 0x52cu /* file offset of its struct tidal_image_note */
-#define EB_NOTES_SIZE 0x44u
+#define EB_NOTES_SIZE 0x54u
 #define EB_ENTRY 0x200600u
 #define EB_STUBS 0x200700u
 #define EB_STUB_STRIDE 16u
 #define EB_SYSCALL 0x200900u
+#define EB_RING 0x202000u /* the console ring, in the data segment's bss */
+#define EB_RING_SIZE 0x1000u
 #define EB_SIZE_NO_SYMTAB 0xb00u /* file size when built without sections */
 
 /* Guest memory the tests validate against. */

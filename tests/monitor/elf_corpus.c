@@ -221,6 +221,30 @@ static void syscall_outside_text(struct eb *b)
 {
     set_note(b, syscall_in_rodata);
 }
+static void ring_in_rodata_note(struct tidal_image_note *n)
+{
+    n->console_ring = EB_RODATA_VADDR;
+}
+static void ring_in_rodata(struct eb *b)
+{
+    set_note(b, ring_in_rodata_note);
+}
+static void ring_at_data_end(struct tidal_image_note *n)
+{
+    n->console_ring = 0x203000; /* its header and 4 KiB of data run past 0x203a00 */
+}
+static void ring_past_data_end(struct eb *b)
+{
+    set_note(b, ring_at_data_end);
+}
+static void ring_size_odd(struct tidal_image_note *n)
+{
+    n->console_ring_size = EB_RING_SIZE + 1;
+}
+static void ring_size_misaligned(struct eb *b)
+{
+    set_note(b, ring_size_odd);
+}
 
 const struct elf_corpus_case elf_corpus[] = {
     {"not-elf.bin", "a shell script", "not an ELF file: bad magic \\x23\\x21\\x2f\\x62", not_elf},
@@ -302,15 +326,15 @@ const struct elf_corpus_case elf_corpus[] = {
     {"wrong-abi-note.elf", "note abi_version = 999",
      "abi_version 999: image built for guest ABI v999, this monitor speaks v", wrong_abi_note},
     {"note-bad-descsz.elf", "Tidal note with n_descsz 16",
-     "\"Tidal\" note at file offset 0x518: n_descsz 16, expected 24", note_bad_descsz},
+     "\"Tidal\" note at file offset 0x518: n_descsz 16, expected 40", note_bad_descsz},
     {"note-truncated.elf", "Tidal note whose n_namesz runs past its PT_NOTE",
-     "note at file offset 0x518 with n_namesz 4096, n_descsz 24 runs past the end of its segment",
+     "note at file offset 0x518 with n_namesz 4096, n_descsz 40 runs past the end of its segment",
      note_truncated},
     {"note-outside-file.elf", "PT_NOTE p_offset past the end of the file",
-     "program header 3 (PT_NOTE): p_offset 0x10000 + p_filesz 0x44 is past the end of the file",
+     "program header 3 (PT_NOTE): p_offset 0x10000 + p_filesz 0x54 is past the end of the file",
      note_outside_file},
     {"duplicate-note.elf", "two Tidal notes",
-     "duplicate \"Tidal\" notes at file offsets 0x500 and 0x52c", duplicate_note},
+     "duplicate \"Tidal\" notes at file offsets 0x500 and 0x53c", duplicate_note},
     {"stubs-outside-text.elf", "note exception_stubs in the data segment",
      "note exception_stubs 0x201a00 (32 stubs, stride 16, the last at 0x201bf0) is not inside one "
      "executable segment",
@@ -324,6 +348,17 @@ const struct elf_corpus_case elf_corpus[] = {
     {"syscall-outside-text.elf", "note syscall_entry in the read-only segment",
      "note syscall_entry 0x204500 is not inside an executable segment (it is in the R-- segment",
      syscall_outside_text},
+    {"ring-in-rodata.elf", "note console_ring in the read-only segment",
+     "note console_ring 0x204500 (4096 data bytes) is not inside one writable segment (it is in "
+     "the R-- segment",
+     ring_in_rodata},
+    {"ring-past-data-end.elf", "note console_ring running past the end of the data segment",
+     "note console_ring 0x203000 (4096 data bytes) is not inside one writable segment (it is in "
+     "the RW- segment",
+     ring_past_data_end},
+    {"ring-size-misaligned.elf", "note console_ring_size not a multiple of 8",
+     "console ring at 0x202000 with 4097 data bytes: expected an 8-byte aligned address",
+     ring_size_misaligned},
 };
 const unsigned elf_corpus_count = sizeof(elf_corpus) / sizeof(elf_corpus[0]);
 
