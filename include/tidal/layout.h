@@ -52,7 +52,7 @@ int tidal_layout_map(struct tidal_pt *pt, uint8_t *mem, const struct tidal_layou
 /* Guest memory the guest uses in bulk, where host huge pages pay off: the heap from
  * the 2 MiB page it starts in up to the 2 MiB page the stack starts in, and the whole
  * 2 MiB pages of the stack. The boot area and the page the stack shares with the heap
- * stay out, so a small guest commits host memory 4 KiB at a time. Returns how many
+ * stay out: a small stack commits host memory 4 KiB at a time. Returns how many
  * ranges (0..2) it wrote to out, heap first; each is 2 MiB-aligned. */
 struct tidal_mem_range {
     uint64_t start, end;
