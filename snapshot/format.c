@@ -52,8 +52,9 @@ struct page_range {
  * template. Separate from struct tidal_snap so that mapping a const snapshot may fill
  * it in. */
 struct memory_image {
-    pthread_mutex_t lock;                    /* held while the image is built */
+    pthread_mutex_t lock;                    /* held while the image is built or verified */
     int fd;                                  /* -1 until built */
+    bool verified;                           /* the memory section's checksum matched */
     struct page_range zero[MAX_ZERO_RANGES]; /* anonymous in every mapping, largest first */
     unsigned nzero;
 };
@@ -494,8 +495,8 @@ int tidal_snap_write_diff(const char *path, const struct tidal_snap_header_info 
 
 /* ======================================================================== reading */
 
-static int read_at(struct tidal_snap *s, void *buf, uint64_t len, uint64_t off, const char *what,
-                   struct tidal_err *err)
+static int read_at(const struct tidal_snap *s, void *buf, uint64_t len, uint64_t off,
+                   const char *what, struct tidal_err *err)
 {
     if (pread_full(s->fd, buf, len, off) < 0)
         return tidal_err_set(err, "%s: reading %s (%" PRIu64 " bytes at offset %" PRIu64 "): %s",
@@ -854,7 +855,7 @@ int tidal_snap_open(const char *path, struct tidal_snap **out, struct tidal_err 
     return 0;
 }
 
-int tidal_snap_verify_memory(struct tidal_snap *s, struct tidal_err *err)
+static int check_memory_crc(const struct tidal_snap *s, struct tidal_err *err)
 {
     /* pread into a small buffer rather than mmap: a file truncated behind our back is
      * then an error message, not a SIGBUS. */
@@ -872,6 +873,18 @@ int tidal_snap_verify_memory(struct tidal_snap *s, struct tidal_err *err)
                              "0x%08x): the page data is damaged",
                              s->path, s->mem.crc, crc);
     return 0;
+}
+
+/* Remembered per opened file: clones of one template pay for the check once. */
+int tidal_snap_verify_memory(const struct tidal_snap *s, struct tidal_err *err)
+{
+    struct memory_image *im = s->image;
+    pthread_mutex_lock(&im->lock);
+    int rc = im->verified ? 0 : check_memory_crc(s, err);
+    if (rc == 0)
+        im->verified = true;
+    pthread_mutex_unlock(&im->lock);
+    return rc;
 }
 
 void tidal_snap_close(struct tidal_snap *s)
