@@ -1,4 +1,5 @@
 #include "json_fields.h"
+#include "tidal/file.h"
 
 #include "tidal/layout.h"
 #include "tidal/size.h"
@@ -141,8 +142,11 @@ int tidal_json_image(const cJSON *obj, char *out, size_t size, struct tidal_err 
                              image);
     if (strlen(image) >= size)
         return tidal_err_set(err, "field \"image\": path longer than %zu bytes", size - 1);
-    if (access(image, R_OK))
-        return tidal_err_set(err, "field \"image\" \"%s\": %s", image, strerror(errno));
+    struct tidal_err why;
+    int fd = tidal_file_open(image, true, &why);
+    if (fd < 0)
+        return tidal_err_set(err, "field \"image\": %s", why.msg);
+    close(fd);
     strcpy(out, image);
     return 0;
 }

@@ -3,6 +3,7 @@
  * checked against the file's real size before it is used, and every read is a pread of
  * a checked range, so a damaged file is a message, never a crash. */
 #include "tidal/snapshot.h"
+#include "tidal/file.h"
 #include "tidal/host_limits.h"
 
 #include "crc32c.h"
@@ -506,14 +507,13 @@ static int read_at(const struct tidal_snap *s, void *buf, uint64_t len, uint64_t
 
 static int open_file(struct tidal_snap *s, struct tidal_err *err)
 {
-    s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    struct tidal_err why;
+    s->fd = tidal_file_open(s->path, true, &why);
     if (s->fd < 0)
-        return tidal_err_set(err, "%s: cannot open snapshot: %s", s->path, strerror(errno));
+        return tidal_err_set(err, "cannot open snapshot %s", why.msg);
     struct stat st;
     if (fstat(s->fd, &st) < 0)
         return tidal_err_set(err, "%s: cannot stat snapshot: %s", s->path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return tidal_err_set(err, "%s: not a regular file", s->path);
     s->file_size = (uint64_t)st.st_size;
     return 0;
 }

@@ -1,4 +1,5 @@
 #include "tidal/prefetch.h"
+#include "tidal/file.h"
 #include "tidal/vmstate.h"
 
 #include "tidal/snapshot.h"
@@ -98,9 +99,14 @@ out:
 int tidal_ws_load(const char *path, uint64_t mem_size, struct tidal_ws **out, struct tidal_err *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return errno == ENOENT ? 0 : tidal_err_set(err, "%s: %s", path, strerror(errno));
+    int fd = tidal_file_open(path, true, err);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return tidal_err_set(err, "%s: %s", path, strerror(errno));
+    }
     struct ws_header h;
     struct tidal_ws *ws = NULL;
     if (fread(&h, sizeof(h), 1, f) != 1 || memcmp(h.magic, WS_MAGIC, 8)) {

@@ -4,7 +4,6 @@
 #include "helpers.h"
 #include "tidal/abi.h"
 
-
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <limits.h>
@@ -125,6 +124,12 @@ Test(api, bad_bodies_are_refused_precisely)
                  "bad_request", "field \"mem\"");
     expect_error("POST", "/v1/vms", "{\"name\":\"web\",\"image\":\"/bin/sh\",\"start\":1}", 400,
                  "bad_request", "field \"start\"");
+    /* a FIFO would block the VM's runner in open() forever */
+    char fifo[400], body[600];
+    snprintf(fifo, sizeof(fifo), "%s/f.elf", t.dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"start\":false}", fifo);
+    expect_error("POST", "/v1/vms", body, 400, "bad_request", "a FIFO, not a regular file");
     size_t big = (1u << 20) + 10;
     char *huge = malloc(big + 1);
     memset(huge, ' ', big);
