@@ -28,10 +28,9 @@ static int fsync_dir_of(const char *path, struct tidal_err *err)
 int tidal_write_atomic(const char *path, const void *data, size_t len, struct tidal_err *err)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = tidal_file_create_temp(path, tmp, sizeof(tmp), err);
     if (fd < 0)
-        return tidal_err_set(err, "%s: %s", tmp, strerror(errno));
+        return -1;
     const char *p = data;
     size_t left = len;
     while (left) {

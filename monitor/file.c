@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -39,6 +40,18 @@ int tidal_file_open(const char *path, bool regular_only, struct tidal_err *err)
     close(fd);
     errno = e ? e : EINVAL;
     return -1;
+}
+
+int tidal_file_create_temp(const char *path, char *tmp, size_t size, struct tidal_err *err)
+{
+    if (snprintf(tmp, size, "%s.tmp.%d", path, (int)getpid()) >= (int)size)
+        return tidal_err_set(err, "%s: path too long", path);
+    unlink(tmp); /* removes a planted symlink itself, never its target */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tidal_err_set(err, "%s: cannot create temporary file %s: %s", path, tmp,
+                             strerror(errno));
+    return fd;
 }
 
 int tidal_file_map(const char *path, uint64_t max_size, const uint8_t **data, size_t *size,

@@ -398,14 +398,9 @@ static int write_atomically(const char *path, const struct plan *p, const uint8_
                             struct tidal_err *err)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-        return tidal_err_set(err, "%s: path too long", path);
-    /* A file of this name is the leftover of a killed writer that had our pid. */
-    unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = tidal_file_create_temp(path, tmp, sizeof(tmp), err);
     if (fd < 0)
-        return tidal_err_set(err, "%s: cannot create temporary file %s: %s", path, tmp,
-                             strerror(errno));
+        return -1;
     if (write_data(fd, p, mem) < 0) {
         int e = errno;
         close(fd);

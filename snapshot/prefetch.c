@@ -70,8 +70,12 @@ int tidal_ws_record(struct tidal_vm *vm, const char *path, struct tidal_err *err
         .mem_size = size, .nruns = nruns, .crc = tidal_crc32c(0, runs, nruns * sizeof(*runs))};
     memcpy(h.magic, WS_MAGIC, sizeof(h.magic));
     char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
+    int tmp_fd = tidal_file_create_temp(path, tmp, sizeof(tmp), err);
+    if (tmp_fd < 0)
+        goto out;
+    FILE *f = fdopen(tmp_fd, "wb");
+    if (!f)
+        close(tmp_fd);
     if (!f || fwrite(&h, sizeof(h), 1, f) != 1 ||
         (nruns && fwrite(runs, sizeof(*runs), nruns, f) != nruns) || fflush(f) ||
         fsync(fileno(f))) {

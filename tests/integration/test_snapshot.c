@@ -314,3 +314,36 @@ Test(snapshot, prefetch_records_and_reuses_the_working_set)
     cr_assert(strstr(p.err, "ignoring"), "%s", p.err);
     cr_assert_str_eq(p.out, first);
 }
+
+/* Another local user may plant `SNAP.ws.tmp.<pid>` as a symlink to a file of ours:
+ * recording the working set must not write through it. The shell plants it for its
+ * own pid, which exec hands on to tidal. */
+Test(snapshot, prefetch_never_writes_through_a_planted_symlink)
+{
+    const char *snap = in_dir("kv.snap"), *input = in_dir("input"), *victim = in_dir("victim");
+    write_file(input, "k7\n");
+    write_file(victim, "precious");
+    save("build/examples/kv.elf", snap);
+    const char *argv[] = {"sh",
+                          "-c",
+                          "ln -s \"$1\" \"$2.ws.tmp.$$\" && exec \"$0\" restore --prefetch "
+                          "--input \"$3\" \"$2\"",
+                          tidal_bin(),
+                          victim,
+                          snap,
+                          input,
+                          NULL};
+    run_program(argv, NULL, &p);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    char buf[64] = "";
+    FILE *f = fopen(victim, "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(buf, sizeof(buf), f));
+    fclose(f);
+    cr_assert_str_eq(buf, "precious", "the working set was written through the symlink");
+    char ws[600];
+    snprintf(ws, sizeof(ws), "%s.ws", snap);
+    struct stat st;
+    cr_assert_eq(lstat(ws, &st), 0, "no working set was recorded");
+    cr_assert(S_ISREG(st.st_mode));
+}
