@@ -284,6 +284,34 @@ Test(api, refuses_a_second_daemon_on_the_same_state)
     cr_assert(strstr(out, "another daemon uses it"), "%s", out);
 }
 
+/* --socket names a path the daemon will create: a file already there is the user's,
+ * and a live socket is another daemon's; neither is removed. The timeout catches a
+ * daemon that took the path and kept running. */
+Test(api, socket_path_of_a_file_or_a_live_daemon_is_refused, .timeout = 60)
+{
+    char state2[400], file[400], out[4096];
+    snprintf(state2, sizeof(state2), "%s/state2", t.dir);
+    snprintf(file, sizeof(file), "%s/notes.txt", t.dir);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fputs("precious", f);
+    fclose(f);
+    int rc =
+        run_cli(&t, (const char *const[]){"daemon", "--state-dir", state2, "--socket", file, NULL},
+                out, sizeof(out));
+    cr_assert_neq(rc, 0);
+    cr_assert(strstr(out, file) && strstr(out, "exists and is not a socket"), "%s", out);
+    struct stat st;
+    cr_assert_eq(stat(file, &st), 0, "the file was removed");
+    cr_assert_eq(st.st_size, 8);
+    rc = run_cli(&t,
+                 (const char *const[]){"daemon", "--state-dir", state2, "--socket", t.socket, NULL},
+                 out, sizeof(out));
+    cr_assert_neq(rc, 0);
+    cr_assert(strstr(out, "another daemon is listening there"), "%s", out);
+    cr_assert_eq(api(&t, "GET", "/v1/host", NULL, NULL), 200, "the first daemon lost its socket");
+}
+
 struct plan_wait {
     const char *fragment;
 };
