@@ -272,6 +272,28 @@ Test(api, state_survives_a_restart)
     cJSON_Delete(o);
 }
 
+/* kill -9 during a write of state.json leaves state.json.tmp.<pid>: the next start
+ * removes them, truncated or whole, and keeps the state itself. */
+Test(api, interrupted_state_writes_are_cleaned_at_start)
+{
+    create_idle("keep");
+    daemon_kill9(&t);
+    char tmp[400];
+    for (int pid = 100; pid < 103; pid++) {
+        snprintf(tmp, sizeof(tmp), "%s/state.json.tmp.%d", t.state, pid);
+        FILE *f = fopen(tmp, "w");
+        cr_assert_not_null(f);
+        fputs(pid == 100 ? "{\"version\": 1, \"vm" : "{}", f);
+        fclose(f);
+    }
+    daemon_restart(&t, manual_clock);
+    for (int pid = 100; pid < 103; pid++) {
+        snprintf(tmp, sizeof(tmp), "%s/state.json.tmp.%d", t.state, pid);
+        cr_expect_neq(access(tmp, F_OK), 0, "%s was left behind", tmp);
+    }
+    cr_assert_eq(api(&t, "GET", "/v1/vms/keep", NULL, NULL), 200);
+}
+
 Test(api, refuses_a_second_daemon_on_the_same_state)
 {
     char out[4096];
