@@ -56,6 +56,7 @@ static struct MHD_Daemon *start_http(struct tidal_server *srv, struct tidal_err 
         {MHD_OPTION_CONNECTION_LIMIT, 16384, NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
+        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)tidal_serve_keep_raw, NULL},
         /* Last, so that one epoll thread (the default) simply ends the list. */
         {cfg->http_threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
          (intptr_t)cfg->http_threads, NULL},

@@ -207,8 +207,7 @@ static void check_sequential(bool vm)
     cr_expect(strstr(r.body, "tidal_invocations_total{function=\"echo\",outcome=\"ok\"} 1000\n"));
     /* Every answer came from a VM at the template point, with one exit each. */
     if (vm)
-        cr_expect(strstr(r.body, "tidal_vm_exits_total{function=\"echo\"} 1000\n"), "%s",
-                  r.body);
+        cr_expect(strstr(r.body, "tidal_vm_exits_total{function=\"echo\"} 1000\n"), "%s", r.body);
     cr_expect_eq(server_stop(&s), 0);
 }
 
@@ -293,6 +292,28 @@ BOTH_BACKENDS(sequential)
 BOTH_BACKENDS(isolation)
 BOTH_BACKENDS(graceful_stop)
 BOTH_BACKENDS(logs)
+
+/* Routing runs on the path as sent: an encoded '/' or NUL is refused, never decoded
+ * into a route; other encoded characters match no route. */
+Test(serve_process, encoded_separators_are_refused, .timeout = 300)
+{
+    struct server s;
+    start(&s, false, NULL);
+    struct reply r;
+    http(&s, "POST", "/v1/functions/echo%2Finvoke", "x", 1, &r);
+    expect_error(&r, 400, "bad_path", "%2F");
+    http(&s, "POST", "/v1/functions/echo/invoke%00garbage", "x", 1, &r);
+    expect_error(&r, 400, "bad_path", "%00");
+    http(&s, "POST", "/v1/functions/echo%2finvoke", "x", 1, &r);
+    expect_error(&r, 400, "bad_path", NULL);
+    http(&s, "POST", "/v1/functions/%65cho/invoke", "x", 1, &r);
+    expect_error(&r, 404, "unknown_function", NULL);
+    http(&s, "GET", "/healthz%00", NULL, 0, &r);
+    expect_error(&r, 400, "bad_path", NULL);
+    http(&s, "POST", "/v1/functions/echo/invoke", "x", 1, &r);
+    cr_expect_eq(r.status, 200, "%s", r.body);
+    cr_expect_eq(server_stop(&s), 0, "%s", server_log(&s));
+}
 
 /* A guest that keeps each request in memory must not show it to the next one. */
 Test(serve_vm, no_leak_between_requests, .timeout = 600)
