@@ -3,12 +3,15 @@
  * KVM; `make test-nested` runs it where /dev/kvm is missing). */
 #include "server.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* A config with the test functions and tight limits, written to a temp file. */
@@ -313,6 +316,38 @@ Test(serve_process, encoded_separators_are_refused, .timeout = 300)
     http(&s, "POST", "/v1/functions/echo/invoke", "x", 1, &r);
     cr_expect_eq(r.status, 200, "%s", r.body);
     cr_expect_eq(server_stop(&s), 0, "%s", server_log(&s));
+}
+
+/* Sends one request as raw bytes (curl would refuse control characters) and reads the
+ * answer until the server closes. */
+static void raw_request(const struct server *s, const char *text)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    char buf[4096];
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+    close(fd);
+}
+
+/* The request log escapes the client's path: neither a decoded CR LF nor a terminal
+ * escape reaches it. */
+Test(serve_process, log_lines_cannot_be_forged, .timeout = 300)
+{
+    struct server s;
+    start(&s, false, NULL);
+    raw_request(&s, "GET /x%0D%0Aforged%20line HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    raw_request(&s, "GET /x\x1b[2Jred HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    struct reply r;
+    http(&s, "GET", "/healthz", NULL, 0, &r);
+    cr_expect_eq(server_stop(&s), 0);
+    const char *log = server_log(&s);
+    cr_expect(!strstr(log, "\nforged"), "a forged line: %s", log);
+    cr_expect(!strchr(log, '\x1b'), "a raw escape character: %s", log);
+    cr_expect(strstr(log, "/x%0D%0Aforged%20line"), "%s", log);
 }
 
 /* A guest that keeps each request in memory must not show it to the next one. */
