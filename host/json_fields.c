@@ -130,6 +130,19 @@ int tidal_json_args(const cJSON *obj, const char *name, int max, char **argv, in
     return 0;
 }
 
+int tidal_json_check_args_fit(const char *image, char *const *args, int argc, struct tidal_err *err)
+{
+    char *argv[argc + 1];
+    argv[0] = (char *)image;
+    for (int i = 0; i < argc; i++)
+        argv[i + 1] = args[i];
+    struct tidal_boot_args boot = {.argc = argc + 1, .argv = argv};
+    struct tidal_err why;
+    if (tidal_layout_check_boot_args(&boot, &why))
+        return tidal_err_set(err, "field \"args\": %s", why.msg);
+    return 0;
+}
+
 int tidal_json_image(const cJSON *obj, char *out, size_t size, struct tidal_err *err)
 {
     const char *image;

@@ -130,6 +130,19 @@ Test(api, bad_bodies_are_refused_precisely)
     cr_assert_eq(mkfifo(fifo, 0600), 0);
     snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"start\":false}", fifo);
     expect_error("POST", "/v1/vms", body, 400, "bad_request", "a FIFO, not a regular file");
+    /* arguments are checked against the guest's 32 KiB boot area at creation, not first
+     * at boot: a VM that is never started must not store them */
+    char *args = malloc(40000), *oversized = malloc(41000);
+    memset(args, 'a', 39999);
+    args[39999] = 0;
+    snprintf(oversized, 41000,
+             "{\"name\":\"web\",\"image\":\"/bin/sh\",\"args\":[\"%s\"],\"start\":false}", args);
+    expect_error("POST", "/v1/vms", oversized, 400, "bad_request", "field \"args\"");
+    snprintf(oversized, 41000,
+             "{\"name\":\"job\",\"image\":\"/bin/sh\",\"args\":[\"%s\"],\"work\":1}", args);
+    expect_error("POST", "/v1/batch", oversized, 400, "bad_request", "at most 32");
+    free(args);
+    free(oversized);
     size_t big = (1u << 20) + 10;
     char *huge = malloc(big + 1);
     memset(huge, ' ', big);
