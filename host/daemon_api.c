@@ -112,14 +112,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     cJSON *body = NULL;
     if (ctx->body.len) {
-        body = cJSON_ParseWithLength(ctx->body.data, ctx->body.len);
-        if (!body) {
-            const char *at = cJSON_GetErrorPtr();
+        const char *end = NULL;
+        body = cJSON_ParseWithLengthOpts(ctx->body.data, ctx->body.len, &end, false);
+        /* One value, then only white space: text after it is a malformed request. */
+        while (body && end < ctx->body.data + ctx->body.len && strchr(" \t\r\n", *end) && *end)
+            end++;
+        if (!body || end != ctx->body.data + ctx->body.len) {
+            const char *at = body ? end : cJSON_GetErrorPtr();
             size_t off = at && at >= ctx->body.data && at <= ctx->body.data + ctx->body.len
                              ? (size_t)(at - ctx->body.data)
                              : 0;
-            api_fail(&r, 400, "bad_json", "request body is not valid JSON (error at byte %zu)",
-                     off);
+            api_fail(&r, 400, "bad_json", "request body is not valid JSON (%s at byte %zu)",
+                     body ? "unexpected text after the value" : "error", off);
+            cJSON_Delete(body);
             return reply(d, conn, &r);
         }
     }

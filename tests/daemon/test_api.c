@@ -111,6 +111,9 @@ Test(api, bad_bodies_are_refused_precisely)
 {
     expect_error("POST", "/v1/vms", "{\"name\": \"web\",", 400, "bad_json", "not valid JSON");
     expect_error("POST", "/v1/vms", "[1,2]", 400, "bad_request", "JSON object");
+    expect_error("POST", "/v1/vms", "{\"name\":\"web\",\"image\":\"/bin/sh\"} trailing", 400,
+                 "bad_json", "unexpected text after the value at byte 33");
+    expect_error("POST", "/v1/clock", "{\"advance\":\"1h\"}{}", 400, "bad_json", "after the value");
     expect_error("POST", "/v1/vms", NULL, 400, "bad_request", "needs a JSON body");
     expect_error("POST", "/v1/vms", "{\"name\":\"web\",\"image\":\"/bin/sh\",\"colour\":\"red\"}",
                  400, "bad_request", "unknown field \"colour\"");
