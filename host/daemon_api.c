@@ -84,6 +84,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct daemon *d = cls;
     struct conn_ctx *ctx = *con_cls;
     if (!ctx) {
+        if (tidal_http_length_ambiguous(conn))
+            return tidal_http_send_error(conn, 400, "bad_request",
+                                         "Content-Length is given more than once");
         ctx = calloc(1, sizeof(*ctx));
         if (!ctx)
             return MHD_NO;

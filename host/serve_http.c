@@ -252,6 +252,11 @@ enum MHD_Result tidal_serve_handle(void *cls, struct MHD_Connection *conn, const
     if (!req) {
         const char *name;
         size_t len;
+        if (tidal_http_length_ambiguous(conn)) {
+            tidal_serve_log(srv, method, url, "-", 400, 0, NULL);
+            return tidal_http_send_error(conn, 400, "bad_request",
+                                         "Content-Length is given more than once");
+        }
         if (has_encoded_separator(url)) {
             tidal_serve_log(srv, method, url, "-", 400, 0, NULL);
             return tidal_http_send_error(conn, 400, "bad_path",

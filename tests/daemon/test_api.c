@@ -80,6 +80,27 @@ Test(api, socket_is_0660_and_closed_to_others)
     cr_assert_eq(WEXITSTATUS(status), 0, "user nobody could connect (or setuid failed: 2)");
 }
 
+/* Two Content-Length headers leave the body's framing in doubt: refused unread. */
+Test(api, repeated_content_length_is_refused)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    memcpy(addr.sun_path, t.socket, strlen(t.socket) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    const char *req = "POST /v1/clock HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n"
+                      "Content-Length: 16\r\nConnection: close\r\n\r\n{\"advance\":\"1h\"}";
+    cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    char answer[4096];
+    size_t got = 0;
+    ssize_t n;
+    while ((n = read(fd, answer + got, sizeof(answer) - 1 - got)) > 0)
+        got += (size_t)n;
+    answer[got] = 0;
+    close(fd);
+    cr_expect(!strncmp(answer, "HTTP/1.1 400", 12), "%s", answer);
+    cr_expect(strstr(answer, "Content-Length is given more than once"), "%s", answer);
+}
+
 Test(api, host_info_and_metrics)
 {
     cJSON *o;

@@ -318,19 +318,36 @@ Test(serve_process, encoded_separators_are_refused, .timeout = 300)
     cr_expect_eq(server_stop(&s), 0, "%s", server_log(&s));
 }
 
-/* Sends one request as raw bytes (curl would refuse control characters) and reads the
- * answer until the server closes. */
-static void raw_request(const struct server *s, const char *text)
+/* Sends one request as raw bytes (curl would refuse control characters or repeated
+ * headers) and reads the answer until the server closes; returns its start. */
+static const char *raw_request(const struct server *s, const char *text)
 {
+    static char answer[4096];
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    char buf[4096];
-    while (read(fd, buf, sizeof(buf)) > 0)
-        ;
+    size_t got = 0;
+    ssize_t n;
+    while ((n = read(fd, answer + got, sizeof(answer) - 1 - got)) > 0)
+        got += (size_t)n;
+    answer[got] = 0;
     close(fd);
+    return answer;
+}
+
+/* Two Content-Length headers leave the body's framing in doubt: refused unread. */
+Test(serve_process, repeated_content_length_is_refused, .timeout = 300)
+{
+    struct server s;
+    start(&s, false, NULL);
+    const char *answer = raw_request(&s, "POST /v1/functions/echo/invoke HTTP/1.1\r\nHost: a\r\n"
+                                         "Content-Length: 2\r\nContent-Length: 4\r\n"
+                                         "Connection: close\r\n\r\nabcd");
+    cr_expect(!strncmp(answer, "HTTP/1.1 400", 12), "%s", answer);
+    cr_expect(strstr(answer, "Content-Length is given more than once"), "%s", answer);
+    cr_expect_eq(server_stop(&s), 0, "%s", server_log(&s));
 }
 
 /* The request log escapes the client's path: neither a decoded CR LF nor a terminal
