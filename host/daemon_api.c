@@ -76,6 +76,23 @@ static enum MHD_Result reply(struct daemon *d, struct MHD_Connection *conn, stru
     return ret;
 }
 
+/* The offset of a \u0000 escape inside a JSON string of text, or -1. cJSON decodes it
+ * into a NUL that silently ends the string ("web\u0000x" would name VM "web"). */
+static long escaped_nul_at(const char *text, size_t len)
+{
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '"')
+            in_string = !in_string;
+        else if (in_string && text[i] == '\\' && i + 1 < len) {
+            if (text[i + 1] == 'u' && i + 6 <= len && !strncmp(text + i + 2, "0000", 4))
+                return (long)i;
+            i++; /* the escaped character, a quote included */
+        }
+    }
+    return -1;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -115,6 +132,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     cJSON *body = NULL;
     if (ctx->body.len) {
+        long nul = escaped_nul_at(ctx->body.data, ctx->body.len);
+        if (nul >= 0) {
+            api_fail(&r, 400, "bad_json",
+                     "request body: a string holds \\u0000 (NUL) at byte %ld; names and "
+                     "values cannot contain NUL",
+                     nul);
+            return reply(d, conn, &r);
+        }
         const char *end = NULL;
         body = cJSON_ParseWithLengthOpts(ctx->body.data, ctx->body.len, &end, false);
         /* One value, then only white space: text after it is a malformed request. */

@@ -135,6 +135,10 @@ Test(api, bad_bodies_are_refused_precisely)
     expect_error("POST", "/v1/vms", "{\"name\":\"web\",\"image\":\"/bin/sh\"} trailing", 400,
                  "bad_json", "unexpected text after the value at byte 33");
     expect_error("POST", "/v1/clock", "{\"advance\":\"1h\"}{}", 400, "bad_json", "after the value");
+    expect_error("POST", "/v1/vms",
+                 "{\"name\":\"web\\u0000x\",\"image\":\"/bin/sh\",\"start\":false}", 400,
+                 "bad_json", "\\u0000 (NUL) at byte 12");
+    expect_error("GET", "/v1/vms/web", NULL, 404, "unknown_vm", NULL);
     expect_error("POST", "/v1/vms", NULL, 400, "bad_request", "needs a JSON body");
     expect_error("POST", "/v1/vms", "{\"name\":\"web\",\"image\":\"/bin/sh\",\"colour\":\"red\"}",
                  400, "bad_request", "unknown field \"colour\"");
