@@ -113,6 +113,10 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
         rc = TIDAL_SERVE_SYSTEM;
     else
         rc = register_all(&srv, dir, err);
+    /* Empty now: every template is unlinked once opened. Removed at once rather than at
+     * exit, so that a server killed with SIGKILL leaves nothing behind. */
+    if (dir[0])
+        rmdir(dir);
     struct MHD_Daemon *d = NULL;
     if (!rc && !(srv.dispatcher = tidal_dispatcher_start(srv.fns, srv.nfns, cfg->workers, err)))
         rc = TIDAL_SERVE_SYSTEM;
@@ -138,8 +142,6 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
     for (unsigned i = 0; srv.fns && i < cfg->nfns; i++)
         tidal_function_release(&srv.fns[i]);
     free(srv.fns);
-    if (dir[0])
-        rmdir(dir); /* empty: templates and working sets are unlinked once opened */
     pthread_mutex_destroy(&srv.log_lock);
     if (!rc)
         fprintf(stderr, "tidal serve: stopped\n");

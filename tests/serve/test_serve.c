@@ -8,10 +8,12 @@
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* A config with the test functions and tight limits, written to a temp file. */
@@ -365,6 +367,22 @@ Test(serve_process, log_lines_cannot_be_forged, .timeout = 300)
     cr_expect(!strstr(log, "\nforged"), "a forged line: %s", log);
     cr_expect(!strchr(log, '\x1b'), "a raw escape character: %s", log);
     cr_expect(strstr(log, "/x%0D%0Aforged%20line"), "%s", log);
+}
+
+/* Templates are unlinked once opened and their directory removed before the server
+ * listens: SIGKILL leaves nothing in the template directory. */
+Test(serve_vm, sigkill_leaves_no_template_directory, .timeout = 600)
+{
+    require_kvm();
+    char base[] = "/tmp/tidal-templates-XXXXXX";
+    cr_assert_not_null(mkdtemp(base));
+    struct server s;
+    const char *args[] = {"--config", write_config(true), "--workers", "2", "--backend",
+                          "vm",       "--template-dir",   base,        NULL};
+    server_start(&s, args);
+    kill(s.pid, SIGKILL);
+    waitpid(s.pid, NULL, 0);
+    cr_expect_eq(rmdir(base), 0, "%s is not empty after SIGKILL", base);
 }
 
 /* A guest that keeps each request in memory must not show it to the next one. */
