@@ -47,7 +47,7 @@ struct tidal_vm {
     volatile int stop_io;  /* set from signal handlers: leave KVM_RUN and any sleep */
     volatile sig_atomic_t pause_requested;
     struct tidal_reuse *reuse; /* reuse.c: set while the VM is reused in place */
-    char stat_cached_name[48];   /* stats.c: the stat last looked up, and where it lies */
+    char stat_cached_name[48]; /* stats.c: the stat last looked up, and where it lies */
     uint64_t stat_cached_offset;
 };
 
@@ -89,6 +89,8 @@ int tidal_vm_complete_pending_io(struct tidal_vm *vm, struct tidal_err *err);
 int tidal_vm_write_ready_info(struct tidal_vm *vm, uint64_t generation, uint64_t clone_id,
                               uint64_t input_len, uint64_t input_flags, struct tidal_err *err);
 int tidal_vcpu_save(struct tidal_vm *vm, struct tidal_vcpu_state *st, struct tidal_err *err);
+/* Returns 0, TIDAL_CREATE_BAD_INPUT when KVM refuses the saved state (a snapshot's
+ * fault: exit 65) or TIDAL_CREATE_SYSTEM when the host failed. */
 int tidal_vcpu_load(struct tidal_vm *vm, const struct tidal_vcpu_state *st, struct tidal_err *err);
 
 /* warmup.c: runs a shell's vCPU once, so that its first real run is a warm one,
