@@ -339,6 +339,43 @@ static const char *raw_request(const struct server *s, const char *text)
     return answer;
 }
 
+/* With default limits, a spinning function cannot take every worker: echo is answered
+ * while the spins still run, before any of them has timed out. */
+Test(serve_process, default_limits_leave_a_worker_to_others, .timeout = 300)
+{
+    char echo[600], spin[600];
+    snprintf(echo, sizeof(echo), "echo=%s", function_image("echo", false));
+    snprintf(spin, sizeof(spin), "spin=%s", function_image("fn_spin", false));
+    const char *args[] = {"--function", echo,        "--function", spin, "--workers",
+                          "2",          "--backend", "process",    NULL};
+    struct server s;
+    server_start(&s, args);
+    struct call spins = {.s = &s, .fn = "spin", .body = "", .times = 1};
+    struct call more = spins;
+    pthread_t t1, t2;
+    pthread_create(&t1, NULL, call_thread, &spins);
+    wait_running(&s, "spin");
+    pthread_create(&t2, NULL, call_thread, &more);
+    struct reply r;
+    for (int i = 0; i < 3000; i++) { /* until the second spin is running or queued */
+        http(&s, "GET", "/metrics", NULL, 0, &r);
+        if (strstr(r.body, "tidal_running{function=\"spin\"} 2\n") ||
+            strstr(r.body, "tidal_queued{function=\"spin\"} 1\n"))
+            break;
+        usleep(10000);
+    }
+    invoke(&s, "echo", "hi", &r);
+    cr_expect_eq(r.status, 200, "%s", r.body);
+    http(&s, "GET", "/metrics", NULL, 0, &r);
+    cr_expect(
+        !strstr(r.body, "tidal_invocations_total{function=\"spin\",outcome=\"timeout\"} 1") &&
+            !strstr(r.body, "tidal_invocations_total{function=\"spin\",outcome=\"timeout\"} 2"),
+        "echo waited for a spin to time out: %s", r.body);
+    server_stop(&s);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+}
+
 /* Two Content-Length headers leave the body's framing in doubt: refused unread. */
 Test(serve_process, repeated_content_length_is_refused, .timeout = 300)
 {
