@@ -1,6 +1,7 @@
 /* `tidal daemon`: sets up the state directory, the log and the socket, brings back
  * what state.json names, then serves the API and runs the enforcer until SIGTERM. */
 #include "daemon_internal.h"
+#include "tidal/host_limits.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -148,6 +149,7 @@ int tidal_daemon_run(const struct tidal_daemon_options *o)
     sigaddset(&stop_set, SIGTERM);
     sigaddset(&stop_set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+    tidal_raise_fd_limit();
     daemon_cgroup_init(d);
     dlog(d, "cgroups: %s", d->cgroup_note);
 

@@ -179,8 +179,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 struct MHD_Daemon *daemon_http_start(struct daemon *d, int listen_fd, struct tidal_err *err)
 {
     struct MHD_Daemon *h = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, on_request, d, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
+        /* poll(), not select(): each VM holds descriptors, and select() cannot watch
+         * one numbered 1024 or more */
+        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0, NULL,
+        NULL, on_request, d, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
     if (!h)
         tidal_err_set(err, "libmicrohttpd could not start on the socket");
