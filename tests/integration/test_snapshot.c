@@ -328,7 +328,7 @@ Test(snapshot, prefetch_never_writes_through_a_planted_symlink)
     write_file(input, "k7\n");
     write_file(victim, "precious");
     save("build/examples/kv.elf", snap);
-    const char *argv[] = {"sh",
+    const char *argv[] = {"/bin/sh",
                           "-c",
                           "ln -s \"$1\" \"$2.ws.tmp.$$\" && exec \"$0\" restore --prefetch "
                           "--input \"$3\" \"$2\"",
@@ -358,9 +358,12 @@ static void rewrite_cr0(const char *path, uint64_t value)
 {
     FILE *f = fopen(path, "r+b");
     cr_assert_not_null(f);
-    static uint8_t file[1 << 22];
-    size_t size = fread(file, 1, sizeof(file), f);
-    cr_assert(size > SNAP_HDR_SIZE && size < sizeof(file));
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+    size_t size = (size_t)ftell(f);
+    rewind(f);
+    uint8_t *file = malloc(size);
+    cr_assert(file && size > SNAP_HDR_SIZE);
+    cr_assert_eq(fread(file, 1, size, f), size);
     uint32_t n;
     memcpy(&n, file + SNAP_HDR_NSECTIONS, 4);
     uint8_t *entry = NULL;
@@ -386,6 +389,7 @@ static void rewrite_cr0(const char *path, uint64_t value)
     rewind(f);
     cr_assert_eq(fwrite(file, 1, size, f), size);
     fclose(f);
+    free(file);
 }
 
 /* Registers KVM refuses (paging without protected mode) are the snapshot's fault:
