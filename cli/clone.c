@@ -5,6 +5,7 @@
  * between them (tidal/reuse.h): the same results, without a VM per input. */
 #include "commands.h"
 #include "exit_codes.h"
+#include "tidal/host_limits.h"
 #include "tidal/prefetch.h"
 #include "tidal/reuse.h"
 #include "tidal/snapshot_vm.h"
@@ -19,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #define MAX_CLONES 100000
@@ -259,17 +259,6 @@ static void run_phase(struct clone_job *job, void (*work)(struct clone_job *, un
         pthread_join(tids[t], NULL);
 }
 
-/* Each idle clone holds two descriptors (VM, vCPU); the default soft limit of 1024
- * would stop at ~500 clones. */
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
 /* MemAvailable in KiB: what the whole system (kernel included) has left. */
 static long mem_available_kib(void)
 {
@@ -340,7 +329,7 @@ int tidal_cmd_clone(int argc, char **argv)
         return TIDAL_RC_NO_INPUT;
     }
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
+    tidal_raise_fd_limit(); /* each idle clone holds two descriptors (VM, vCPU) */
 
     struct tidal_err err;
     struct tidal_snap *snap;

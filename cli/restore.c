@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "console_timer.h"
 #include "exit_codes.h"
+#include "tidal/file.h"
 #include "tidal/prefetch.h"
 #include "tidal/snapshot_vm.h"
 #include "tidal/vmstate.h"
@@ -93,12 +94,12 @@ int tidal_cmd_restore(int argc, char **argv)
         return usage_error("%s", "missing SNAP");
     signal(SIGPIPE, SIG_IGN);
 
+    struct tidal_err err;
     int in_fd = 0;
-    if (input && (in_fd = open(input, O_RDONLY | O_CLOEXEC)) < 0) {
-        fprintf(stderr, "tidal restore: %s: %s\n", input, strerror(errno));
+    if (input && (in_fd = tidal_file_open(input, false, &err)) < 0) {
+        fprintf(stderr, "tidal restore: %s\n", err.msg);
         return TIDAL_RC_NO_INPUT;
     }
-    struct tidal_err err;
     struct tidal_snap *chain[MAX_CHAIN];
     unsigned opened = 0;
     int rc;

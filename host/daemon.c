@@ -1,6 +1,7 @@
 /* `tidal daemon`: sets up the state directory, the log and the socket, brings back
  * what state.json names, then serves the API and runs the enforcer until SIGTERM. */
 #include "daemon_internal.h"
+#include "tidal/host_limits.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,10 +41,18 @@ void dlog(struct daemon *d, const char *fmt, ...)
     pthread_mutex_unlock(&d->log_lock);
 }
 
-/* The socket: bound by us (a stale file from a crashed daemon is replaced, a live
- * daemon is refused), mode 0660 so that only the owner and its group may drive VMs. */
-static int open_socket(const char *path, struct tidal_err *err)
+/* The socket: bound by us (a stale socket from a crashed daemon is replaced; a live
+ * daemon, or anything that is not a socket, is refused: --socket must never delete a
+ * user's file), mode 0660 so that only the owner and its group may drive VMs. */
+static int open_socket(struct daemon *d, struct tidal_err *err)
 {
+    const char *path = d->socket_path;
+    struct stat st;
+    if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+        return tidal_err_set(err,
+                             "--socket %s: exists and is not a socket: remove it or choose "
+                             "another path",
+                             path);
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof(addr.sun_path))
         return tidal_err_set(err, "--socket %s: longer than %zu bytes", path,
@@ -60,11 +69,13 @@ static int open_socket(const char *path, struct tidal_err *err)
     mode_t old = umask(0117); /* no window in which the socket is world-accessible */
     int rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
     umask(old);
-    if (rc || chmod(path, 0660) || listen(fd, 64)) {
+    if (rc || chmod(path, 0660) || listen(fd, 64) || lstat(path, &st)) {
         int e = errno;
         close(fd);
         return tidal_err_set(err, "%s: %s", path, strerror(e));
     }
+    d->socket_dev = st.st_dev;
+    d->socket_ino = st.st_ino;
     return fd;
 }
 
@@ -138,10 +149,11 @@ int tidal_daemon_run(const struct tidal_daemon_options *o)
     sigaddset(&stop_set, SIGTERM);
     sigaddset(&stop_set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+    tidal_raise_fd_limit();
     daemon_cgroup_init(d);
     dlog(d, "cgroups: %s", d->cgroup_note);
 
-    int fd = open_socket(d->socket_path, &err);
+    int fd = open_socket(d, &err);
     if (fd < 0) {
         dlog(d, "%s", err.msg);
         fprintf(stderr, "tidal daemon: %s\n", err.msg);
@@ -177,7 +189,9 @@ int tidal_daemon_run(const struct tidal_daemon_options *o)
                 dlog(d, "%s: final checkpoint failed: %s", v->name, err.msg);
     pthread_mutex_unlock(&d->lock);
     daemon_persist(d);
-    unlink(d->socket_path);
+    struct stat st; /* only our own socket: whatever replaced it is not ours to remove */
+    if (lstat(d->socket_path, &st) == 0 && st.st_dev == d->socket_dev && st.st_ino == d->socket_ino)
+        unlink(d->socket_path);
     dlog(d, "stopped");
     return 0;
 }

@@ -76,6 +76,23 @@ static enum MHD_Result reply(struct daemon *d, struct MHD_Connection *conn, stru
     return ret;
 }
 
+/* The offset of a \u0000 escape inside a JSON string of text, or -1. cJSON decodes it
+ * into a NUL that silently ends the string ("web\u0000x" would name VM "web"). */
+static long escaped_nul_at(const char *text, size_t len)
+{
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '"')
+            in_string = !in_string;
+        else if (in_string && text[i] == '\\' && i + 1 < len) {
+            if (text[i + 1] == 'u' && i + 6 <= len && !strncmp(text + i + 2, "0000", 4))
+                return (long)i;
+            i++; /* the escaped character, a quote included */
+        }
+    }
+    return -1;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -84,6 +101,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct daemon *d = cls;
     struct conn_ctx *ctx = *con_cls;
     if (!ctx) {
+        if (tidal_http_length_ambiguous(conn))
+            return tidal_http_send_error(conn, 400, "bad_request",
+                                         "Content-Length is given more than once");
         ctx = calloc(1, sizeof(*ctx));
         if (!ctx)
             return MHD_NO;
@@ -112,14 +132,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     cJSON *body = NULL;
     if (ctx->body.len) {
-        body = cJSON_ParseWithLength(ctx->body.data, ctx->body.len);
-        if (!body) {
-            const char *at = cJSON_GetErrorPtr();
+        long nul = escaped_nul_at(ctx->body.data, ctx->body.len);
+        if (nul >= 0) {
+            api_fail(&r, 400, "bad_json",
+                     "request body: a string holds \\u0000 (NUL) at byte %ld; names and "
+                     "values cannot contain NUL",
+                     nul);
+            return reply(d, conn, &r);
+        }
+        const char *end = NULL;
+        body = cJSON_ParseWithLengthOpts(ctx->body.data, ctx->body.len, &end, false);
+        /* One value, then only white space: text after it is a malformed request. */
+        while (body && end < ctx->body.data + ctx->body.len && strchr(" \t\r\n", *end) && *end)
+            end++;
+        if (!body || end != ctx->body.data + ctx->body.len) {
+            const char *at = body ? end : cJSON_GetErrorPtr();
             size_t off = at && at >= ctx->body.data && at <= ctx->body.data + ctx->body.len
                              ? (size_t)(at - ctx->body.data)
                              : 0;
-            api_fail(&r, 400, "bad_json", "request body is not valid JSON (error at byte %zu)",
-                     off);
+            api_fail(&r, 400, "bad_json", "request body is not valid JSON (%s at byte %zu)",
+                     body ? "unexpected text after the value" : "error", off);
+            cJSON_Delete(body);
             return reply(d, conn, &r);
         }
     }
@@ -146,8 +179,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 struct MHD_Daemon *daemon_http_start(struct daemon *d, int listen_fd, struct tidal_err *err)
 {
     struct MHD_Daemon *h = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, on_request, d, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
+        /* poll(), not select(): each VM holds descriptors, and select() cannot watch
+         * one numbered 1024 or more */
+        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0, NULL,
+        NULL, on_request, d, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
     if (!h)
         tidal_err_set(err, "libmicrohttpd could not start on the socket");

@@ -108,6 +108,7 @@ static void create(struct daemon *d, const struct api_request *q, struct api_rep
         tidal_check_name("field \"name\"", name, &err) ||
         tidal_json_image(q->body, image, sizeof(image), &err) ||
         tidal_json_args(q->body, "args", DVM_MAX_ARGS, args, &argc, &err) ||
+        tidal_json_check_args_fit(image, args, argc, &err) ||
         tidal_json_mem(q->body, "", "mem", &mem, &err) ||
         tidal_json_number(q->body, "", "cpus", 0.01, 1024, &cpus, &err)) {
         for (int i = 0; i < argc; i++)

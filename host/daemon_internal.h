@@ -22,6 +22,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define DVM_MAX_ARGS 32
 #define DVM_MAX_CHAIN 16 /* diffs before a fresh full snapshot */
@@ -88,6 +89,8 @@ struct daemon {
     struct tidal_daemon_options opts;
     char state_dir[4096];
     char socket_path[4096];
+    dev_t socket_dev; /* the socket we bound, removed at exit only if still there */
+    ino_t socket_ino;
     struct tidal_clock clock;
     pthread_mutex_t lock;
     pthread_cond_t cond;

@@ -53,6 +53,7 @@ int tidal_job_spec_parse(const cJSON *body, struct tidal_job_spec *spec, struct 
         tidal_check_name("field \"name\"", name, err) ||
         tidal_json_image(body, spec->image, sizeof(spec->image), err) ||
         tidal_json_args(body, "args", TIDAL_JOB_MAX_ARGS, spec->argv, &spec->argc, err) ||
+        tidal_json_check_args_fit(spec->image, spec->argv, spec->argc, err) ||
         tidal_json_mem(body, "", "mem", &spec->mem_size, err) ||
         tidal_json_number(body, "", "cpus", 0.01, 1024, &spec->cpus, err) ||
         tidal_json_number(body, "", "work", 0, 1e18, &work, err) ||

@@ -6,7 +6,9 @@
 #include "json_fields.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -157,8 +159,26 @@ static int load_vm(struct daemon *d, const cJSON *o, const char *path, struct ti
     return j ? load_job(v, j, path, err) : 0;
 }
 
+/* A daemon killed while writing state.json leaves its temporary file: with the state
+ * directory locked, no writer is alive to own one. */
+static void remove_interrupted_writes(const struct daemon *d)
+{
+    DIR *dir = opendir(d->state_dir);
+    if (!dir)
+        return;
+    for (struct dirent *e; (e = readdir(dir));) {
+        if (strncmp(e->d_name, "state.json.tmp.", strlen("state.json.tmp.")))
+            continue;
+        char path[4400];
+        snprintf(path, sizeof(path), "%s/%s", d->state_dir, e->d_name);
+        unlink(path);
+    }
+    closedir(dir);
+}
+
 int daemon_load(struct daemon *d, struct tidal_err *err)
 {
+    remove_interrupted_writes(d);
     char path[4200];
     snprintf(path, sizeof(path), "%s/state.json", d->state_dir);
     if (access(path, F_OK) && errno == ENOENT)

@@ -1,6 +1,7 @@
 /* Whole small files: written atomically (the daemon's state.json must never be left
  * half-written), read with a size limit (configuration, job files). */
 #include "tidal/host_file.h"
+#include "tidal/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,10 +28,9 @@ static int fsync_dir_of(const char *path, struct tidal_err *err)
 int tidal_write_atomic(const char *path, const void *data, size_t len, struct tidal_err *err)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = tidal_file_create_temp(path, tmp, sizeof(tmp), err);
     if (fd < 0)
-        return tidal_err_set(err, "%s: %s", tmp, strerror(errno));
+        return -1;
     const char *p = data;
     size_t left = len;
     while (left) {
@@ -65,9 +65,14 @@ int tidal_read_file(const char *path, size_t limit, char **data, size_t *len, st
 {
     *data = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = tidal_file_open(path, true, err);
+    if (fd < 0)
+        return -1;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
         return tidal_err_set(err, "%s: %s", path, strerror(errno));
+    }
     size_t cap = 4096;
     char *buf = malloc(cap);
     size_t n;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int tidal_http_body_append(struct tidal_http_body *body, const char *data, size_t len)
 {
@@ -32,6 +33,23 @@ void tidal_http_body_free(struct tidal_http_body *body)
     free(body->data);
     body->data = NULL;
     body->len = 0;
+}
+
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        ++*(unsigned *)cls;
+    return MHD_YES;
+}
+
+bool tidal_http_length_ambiguous(struct MHD_Connection *conn)
+{
+    unsigned n = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_length, &n);
+    return n > 1;
 }
 
 enum MHD_Result tidal_http_send(struct MHD_Connection *conn, unsigned status,

@@ -1,4 +1,5 @@
 #include "json_fields.h"
+#include "tidal/file.h"
 
 #include "tidal/layout.h"
 #include "tidal/size.h"
@@ -129,6 +130,19 @@ int tidal_json_args(const cJSON *obj, const char *name, int max, char **argv, in
     return 0;
 }
 
+int tidal_json_check_args_fit(const char *image, char *const *args, int argc, struct tidal_err *err)
+{
+    char *argv[argc + 1];
+    argv[0] = (char *)image;
+    for (int i = 0; i < argc; i++)
+        argv[i + 1] = args[i];
+    struct tidal_boot_args boot = {.argc = argc + 1, .argv = argv};
+    struct tidal_err why;
+    if (tidal_layout_check_boot_args(&boot, &why))
+        return tidal_err_set(err, "field \"args\": %s", why.msg);
+    return 0;
+}
+
 int tidal_json_image(const cJSON *obj, char *out, size_t size, struct tidal_err *err)
 {
     const char *image;
@@ -141,8 +155,11 @@ int tidal_json_image(const cJSON *obj, char *out, size_t size, struct tidal_err 
                              image);
     if (strlen(image) >= size)
         return tidal_err_set(err, "field \"image\": path longer than %zu bytes", size - 1);
-    if (access(image, R_OK))
-        return tidal_err_set(err, "field \"image\" \"%s\": %s", image, strerror(errno));
+    struct tidal_err why;
+    int fd = tidal_file_open(image, true, &why);
+    if (fd < 0)
+        return tidal_err_set(err, "field \"image\": %s", why.msg);
+    close(fd);
     strcpy(out, image);
     return 0;
 }

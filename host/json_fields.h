@@ -33,6 +33,10 @@ int tidal_json_mem(const cJSON *obj, const char *where, const char *name, uint64
 /* An array of strings: copies (strdup) into argv[*argc...], at most max. */
 int tidal_json_args(const cJSON *obj, const char *name, int max, char **argv, int *argc,
                     struct tidal_err *err);
+/* The guest's argv (image, then argc arguments) fits in its boot area: checked when a
+ * VM or job is created, not first at boot, so an oversized one is never stored. */
+int tidal_json_check_args_fit(const char *image, char *const *args, int argc,
+                              struct tidal_err *err);
 /* An image path: absolute, and a readable file now. */
 int tidal_json_image(const cJSON *obj, char *out, size_t size, struct tidal_err *err);
 

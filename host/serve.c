@@ -56,6 +56,7 @@ static struct MHD_Daemon *start_http(struct tidal_server *srv, struct tidal_err 
         {MHD_OPTION_CONNECTION_LIMIT, 16384, NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
+        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)tidal_serve_keep_raw, NULL},
         /* Last, so that one epoll thread (the default) simply ends the list. */
         {cfg->http_threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
          (intptr_t)cfg->http_threads, NULL},
@@ -112,6 +113,10 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
         rc = TIDAL_SERVE_SYSTEM;
     else
         rc = register_all(&srv, dir, err);
+    /* Empty now: every template is unlinked once opened. Removed at once rather than at
+     * exit, so that a server killed with SIGKILL leaves nothing behind. */
+    if (dir[0])
+        rmdir(dir);
     struct MHD_Daemon *d = NULL;
     if (!rc && !(srv.dispatcher = tidal_dispatcher_start(srv.fns, srv.nfns, cfg->workers, err)))
         rc = TIDAL_SERVE_SYSTEM;
@@ -137,8 +142,6 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
     for (unsigned i = 0; srv.fns && i < cfg->nfns; i++)
         tidal_function_release(&srv.fns[i]);
     free(srv.fns);
-    if (dir[0])
-        rmdir(dir); /* empty: templates and working sets are unlinked once opened */
     pthread_mutex_destroy(&srv.log_lock);
     if (!rc)
         fprintf(stderr, "tidal serve: stopped\n");

@@ -168,8 +168,11 @@ int tidal_serve_config_finish(struct tidal_serve_config *cfg, struct tidal_err *
             l->mem_size = TIDAL_MEM_DEFAULT;
         if (!l->timeout_sec)
             l->timeout_sec = DEFAULT_TIMEOUT_SEC;
+        /* One worker is always left to the other functions: a function whose guests
+         * spin until their timeout cannot hold every worker by default. */
         if (!l->max_concurrency)
-            l->max_concurrency = cfg->workers;
+            l->max_concurrency =
+                cfg->nfns > 1 && cfg->workers > 1 ? cfg->workers - 1 : cfg->workers;
         if (!l->max_queue)
             l->max_queue = DEFAULT_MAX_QUEUE;
         else if (l->max_queue == TIDAL_FN_QUEUE_NONE)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define INVOKE_PREFIX "/v1/functions/"
@@ -37,7 +38,25 @@ static struct tidal_function *find_function(struct tidal_server *srv, const char
     return NULL;
 }
 
-/* "/v1/functions/NAME/invoke" -> NAME; false for any other path. */
+size_t tidal_serve_keep_raw(void *cls, struct MHD_Connection *conn, char *text)
+{
+    (void)cls;
+    (void)conn;
+    return strlen(text);
+}
+
+/* An encoded '/' or NUL: decoded, it would move a segment boundary or end the path
+ * early (echo%2Finvoke, echo/invoke%00garbage), so it is refused rather than routed. */
+static bool has_encoded_separator(const char *url)
+{
+    for (const char *p = strchr(url, '%'); p; p = strchr(p + 1, '%'))
+        if (!strncasecmp(p + 1, "2f", 2) || !strncmp(p + 1, "00", 2))
+            return true;
+    return false;
+}
+
+/* "/v1/functions/NAME/invoke" -> NAME; false for any other path. Names are plain
+ * characters (A-Z a-z 0-9 - _ .), so the raw path is compared as sent. */
 static bool invoke_path(const char *url, const char **name, size_t *len)
 {
     size_t plen = strlen(INVOKE_PREFIX), slen = strlen(INVOKE_SUFFIX), ulen = strlen(url);
@@ -233,6 +252,16 @@ enum MHD_Result tidal_serve_handle(void *cls, struct MHD_Connection *conn, const
     if (!req) {
         const char *name;
         size_t len;
+        if (tidal_http_length_ambiguous(conn)) {
+            tidal_serve_log(srv, method, url, "-", 400, 0, NULL);
+            return tidal_http_send_error(conn, 400, "bad_request",
+                                         "Content-Length is given more than once");
+        }
+        if (has_encoded_separator(url)) {
+            tidal_serve_log(srv, method, url, "-", 400, 0, NULL);
+            return tidal_http_send_error(conn, 400, "bad_path",
+                                         "the path holds an encoded '/' (%2F) or NUL (%00)");
+        }
         if (!invoke_path(url, &name, &len))
             return handle_get(srv, conn, url, method);
         return start_invoke(srv, conn, url, method, name, len, con_cls);

@@ -1,15 +1,22 @@
 /* The request log of `tidal serve`: one line per request on stderr. */
 #include "serve_server.h"
 
+#include "tidal/escape.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
-void tidal_serve_log(struct tidal_server *srv, const char *method, const char *url,
+/* The method and path are the client's: escaped, they cannot forge a line. */
+void tidal_serve_log(struct tidal_server *srv, const char *raw_method, const char *raw_url,
                      const char *function, unsigned status, uint64_t ns,
                      const struct tidal_invocation *inv)
 {
+    char method[64], url[1024];
+    tidal_escape(raw_method, strlen(raw_method), method, sizeof(method));
+    tidal_escape(raw_url, strlen(raw_url), url, sizeof(url));
     unsigned long long exits = inv ? inv->exits : 0, pf = inv ? inv->pf_taken : 0,
                        vm_requests = inv ? inv->vm_requests : 0;
     struct timespec ts;

@@ -18,6 +18,9 @@ struct tidal_server {
 enum MHD_Result tidal_serve_handle(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version, const char *upload_data,
                                    size_t *upload_data_size, void **con_cls);
+/* MHD's unescape callback: leaves the path as the client sent it, so that routing
+ * runs on raw segments (an encoded '/' or NUL never joins or ends one). */
+size_t tidal_serve_keep_raw(void *cls, struct MHD_Connection *conn, char *text);
 void tidal_serve_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                            enum MHD_RequestTerminationCode code);
 

@@ -121,7 +121,8 @@ static enum tidal_call_outcome console_flush(const struct tidal_guest_mem *mem,
         if (v.fd != 1 && v.fd != 2)
             return invalid(res, "%s: piece %llu names fd %u (expected 1 or 2)",
                            tidal_call_name(res->nr), (unsigned long long)i, v.fd);
-        if (v.len > TIDAL_CALL_LEN_MAX || (total += v.len) > TIDAL_CALL_LEN_MAX)
+        total += v.len; /* at most TIDAL_IOV_MAX 32-bit lengths: no overflow */
+        if (total > TIDAL_CALL_LEN_MAX)
             return invalid(res, "%s: %llu bytes of output in one call (at most %u)",
                            tidal_call_name(res->nr), (unsigned long long)total, TIDAL_CALL_LEN_MAX);
         if (!tidal_guest_range(mem, v.gpa, v.len, 0))

@@ -62,3 +62,12 @@ const char *tidal_describe_errno(int errnum, char *buf, size_t size)
     }
     return buf;
 }
+
+void tidal_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}

@@ -124,14 +124,15 @@ void tidal_layout_write_cpu_tables(uint8_t *mem, const struct tidal_image_note *
     }
 }
 
-int tidal_layout_write_boot(uint8_t *mem, const struct tidal_layout *lay,
-                            const struct tidal_boot_args *args, struct tidal_err *err)
+static uint64_t argv_gpa_of(void)
 {
-    uint64_t pos = TIDAL_BOOT_INFO_GPA + sizeof(struct tidal_boot_info);
-    uint64_t argv_gpa = (pos + 7) & ~7ull;
-    uint64_t envp_gpa = argv_gpa + ((uint64_t)args->argc + 1) * 8;
-    uint64_t str = envp_gpa + ((uint64_t)args->envc + 1) * 8;
-    uint64_t need = str - TIDAL_BOOT_INFO_GPA;
+    return (TIDAL_BOOT_INFO_GPA + sizeof(struct tidal_boot_info) + 7) & ~7ull;
+}
+
+int tidal_layout_check_boot_args(const struct tidal_boot_args *args, struct tidal_err *err)
+{
+    uint64_t need = argv_gpa_of() + ((uint64_t)args->argc + 1 + (uint64_t)args->envc + 1) * 8 -
+                    TIDAL_BOOT_INFO_GPA;
     for (int i = 0; i < args->argc; i++)
         need += strlen(args->argv[i]) + 1;
     for (int i = 0; i < args->envc; i++)
@@ -141,6 +142,17 @@ int tidal_layout_write_boot(uint8_t *mem, const struct tidal_layout *lay,
                              "arguments and environment take %llu bytes with the boot info; "
                              "at most %u fit",
                              (unsigned long long)need, TIDAL_BOOT_AREA_END - TIDAL_BOOT_INFO_GPA);
+    return 0;
+}
+
+int tidal_layout_write_boot(uint8_t *mem, const struct tidal_layout *lay,
+                            const struct tidal_boot_args *args, struct tidal_err *err)
+{
+    if (tidal_layout_check_boot_args(args, err))
+        return -1;
+    uint64_t argv_gpa = argv_gpa_of();
+    uint64_t envp_gpa = argv_gpa + ((uint64_t)args->argc + 1) * 8;
+    uint64_t str = envp_gpa + ((uint64_t)args->envc + 1) * 8;
     for (int i = 0; i < args->argc + args->envc; i++) {
         const char *s = i < args->argc ? args->argv[i] : args->envp[i - args->argc];
         uint64_t slot = i < args->argc ? argv_gpa + 8ull * i : envp_gpa + 8ull * (i - args->argc);

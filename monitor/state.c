@@ -117,8 +117,8 @@ int tidal_vm_restore(const struct tidal_vm_config *cfg, const struct tidal_vcpu_
     uint64_t t0 = tidal_now_ns();
     if (tidal_cpu_features_check(&state->features, &vm->features, err))
         return TIDAL_CREATE_BAD_INPUT;
-    if (tidal_vcpu_load(vm, vcpu, err))
-        return TIDAL_CREATE_SYSTEM;
+    if ((r = tidal_vcpu_load(vm, vcpu, err)))
+        return r;
     vm->fsgsbase = state->flags & TIDAL_STATE_FSGSBASE;
     vm->ready_gpa = state->ready_gpa;
     vm->console_ring =

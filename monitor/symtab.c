@@ -1,7 +1,9 @@
 /* Function symbols for crash reports. The table owns copies of the names so that it
- * outlives the image buffer (which the monitor may unmap once the guest is loaded).
+ * outlives the image buffer (which the monitor may unmap once the guest is loaded),
+ * escaped: a name comes from the guest's image and is printed in reports and logs.
  * Any malformed table yields NULL: a crash report without names beats no report. */
 #include "tidal/elf.h"
+#include "tidal/escape.h"
 
 #include <elf.h>
 #include <stdlib.h>
@@ -114,7 +116,7 @@ struct tidal_symtab *tidal_symtab_load(const uint8_t *file, size_t size)
             }
             if (type != STT_FUNC && !(type == STT_NOTYPE && exec))
                 continue;
-            size_t len = (size_t)(nul - name) + 1;
+            size_t len = tidal_escape(name, (size_t)(nul - name), NULL, 0) + 1;
             if (pass == 1) {
                 struct tidal_sym *t = &tab->syms[n];
                 t->start = s.st_value;
@@ -123,7 +125,7 @@ struct tidal_symtab *tidal_symtab_load(const uint8_t *file, size_t size)
                     t->end = s.st_size == 0 ? sec_end : UINT64_MAX;
                 t->name = (uint32_t)pos;
                 t->rank = (uint8_t)rank_of(&s);
-                memcpy(tab->names + pos, name, len);
+                tidal_escape(name, (size_t)(nul - name), tab->names + pos, len);
             }
             n++;
             pos += len;

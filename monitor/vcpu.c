@@ -229,20 +229,29 @@ int tidal_vcpu_save(struct tidal_vm *vm, struct tidal_vcpu_state *st, struct tid
 
 int tidal_vcpu_load(struct tidal_vm *vm, const struct tidal_vcpu_state *st, struct tidal_err *err)
 {
-    if (st->nmsrs > TIDAL_STATE_MAX_MSRS)
-        return tidal_err_set(err, "vCPU state lists %u MSRs (at most %u)", st->nmsrs,
-                             TIDAL_STATE_MAX_MSRS);
+    if (st->nmsrs > TIDAL_STATE_MAX_MSRS) {
+        tidal_err_set(err, "vCPU state lists %u MSRs (at most %u)", st->nmsrs,
+                      TIDAL_STATE_MAX_MSRS);
+        return TIDAL_CREATE_BAD_INPUT;
+    }
     struct kvm_sregs sregs = st->sregs;
-    if (ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
-        return tidal_err_set(err, "KVM_SET_SREGS: %s", strerror(errno));
-    if (ioctl(vm->vcpu_fd, KVM_SET_REGS, &st->regs) < 0)
-        return tidal_err_set(err, "KVM_SET_REGS: %s", strerror(errno));
-    if (vm->cr4_osxsave && st->xcrs.nr_xcrs && ioctl(vm->vcpu_fd, KVM_SET_XCRS, &st->xcrs) < 0)
-        return tidal_err_set(err, "KVM_SET_XCRS: %s", strerror(errno));
-    if (ioctl(vm->vcpu_fd, KVM_SET_XSAVE, &st->xsave) < 0)
-        return tidal_err_set(err, "KVM_SET_XSAVE: %s", strerror(errno));
+    const char *failed =
+        ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs) < 0     ? "KVM_SET_SREGS"
+        : ioctl(vm->vcpu_fd, KVM_SET_REGS, &st->regs) < 0 ? "KVM_SET_REGS"
+        : vm->cr4_osxsave && st->xcrs.nr_xcrs && ioctl(vm->vcpu_fd, KVM_SET_XCRS, &st->xcrs) < 0
+            ? "KVM_SET_XCRS"
+        : ioctl(vm->vcpu_fd, KVM_SET_XSAVE, &st->xsave) < 0 ? "KVM_SET_XSAVE"
+                                                            : NULL;
+    if (failed) {
+        /* EINVAL: KVM checked the saved registers and found them impossible. */
+        int e = errno;
+        tidal_err_set(err, "%s: %s%s", failed, strerror(e),
+                      e == EINVAL ? " (the saved vCPU state is invalid)" : "");
+        return e == EINVAL ? TIDAL_CREATE_BAD_INPUT : TIDAL_CREATE_SYSTEM;
+    }
     struct msr_list m = {0};
     for (unsigned i = 0; i < st->nmsrs; i++)
         m.entries[i] = (struct kvm_msr_entry){.index = st->msrs[i].index, .data = st->msrs[i].data};
-    return st->nmsrs ? set_msrs(vm, &m, st->nmsrs, err) : 0;
+    /* An MSR KVM will not take is the saved state's fault, as above. */
+    return st->nmsrs && set_msrs(vm, &m, st->nmsrs, err) ? TIDAL_CREATE_BAD_INPUT : 0;
 }

@@ -93,6 +93,8 @@ int tidal_vm_run_no_entry(struct tidal_vm *vm, struct tidal_err *err);
 int tidal_vm_write_ready_info(struct tidal_vm *vm, uint64_t generation, uint64_t clone_id,
                               uint64_t input_len, uint64_t input_flags, struct tidal_err *err);
 int tidal_vcpu_save(struct tidal_vm *vm, struct tidal_vcpu_state *st, struct tidal_err *err);
+/* Returns 0, TIDAL_CREATE_BAD_INPUT when KVM refuses the saved state (a snapshot's
+ * fault: exit 65) or TIDAL_CREATE_SYSTEM when the host failed. */
 int tidal_vcpu_load(struct tidal_vm *vm, const struct tidal_vcpu_state *st, struct tidal_err *err);
 
 /* warmup.c: runs a shell's vCPU once, so that its first real run is a warm one,

@@ -3,6 +3,7 @@
  * checked against the file's real size before it is used, and every read is a pread of
  * a checked range, so a damaged file is a message, never a crash. */
 #include "tidal/snapshot.h"
+#include "tidal/file.h"
 #include "tidal/host_limits.h"
 
 #include "crc32c.h"
@@ -52,8 +53,9 @@ struct page_range {
  * template. Separate from struct tidal_snap so that mapping a const snapshot may fill
  * it in. */
 struct memory_image {
-    pthread_mutex_t lock;                    /* held while the image is built */
+    pthread_mutex_t lock;                    /* held while the image is built or verified */
     int fd;                                  /* -1 until built */
+    bool verified;                           /* the memory section's checksum matched */
     struct page_range zero[MAX_ZERO_RANGES]; /* anonymous in every mapping, largest first */
     unsigned nzero;
 };
@@ -396,14 +398,9 @@ static int write_atomically(const char *path, const struct plan *p, const uint8_
                             struct tidal_err *err)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-        return tidal_err_set(err, "%s: path too long", path);
-    /* A file of this name is the leftover of a killed writer that had our pid. */
-    unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = tidal_file_create_temp(path, tmp, sizeof(tmp), err);
     if (fd < 0)
-        return tidal_err_set(err, "%s: cannot create temporary file %s: %s", path, tmp,
-                             strerror(errno));
+        return -1;
     if (write_data(fd, p, mem) < 0) {
         int e = errno;
         close(fd);
@@ -494,8 +491,8 @@ int tidal_snap_write_diff(const char *path, const struct tidal_snap_header_info 
 
 /* ======================================================================== reading */
 
-static int read_at(struct tidal_snap *s, void *buf, uint64_t len, uint64_t off, const char *what,
-                   struct tidal_err *err)
+static int read_at(const struct tidal_snap *s, void *buf, uint64_t len, uint64_t off,
+                   const char *what, struct tidal_err *err)
 {
     if (pread_full(s->fd, buf, len, off) < 0)
         return tidal_err_set(err, "%s: reading %s (%" PRIu64 " bytes at offset %" PRIu64 "): %s",
@@ -505,14 +502,13 @@ static int read_at(struct tidal_snap *s, void *buf, uint64_t len, uint64_t off, 
 
 static int open_file(struct tidal_snap *s, struct tidal_err *err)
 {
-    s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    struct tidal_err why;
+    s->fd = tidal_file_open(s->path, true, &why);
     if (s->fd < 0)
-        return tidal_err_set(err, "%s: cannot open snapshot: %s", s->path, strerror(errno));
+        return tidal_err_set(err, "cannot open snapshot %s", why.msg);
     struct stat st;
     if (fstat(s->fd, &st) < 0)
         return tidal_err_set(err, "%s: cannot stat snapshot: %s", s->path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return tidal_err_set(err, "%s: not a regular file", s->path);
     s->file_size = (uint64_t)st.st_size;
     return 0;
 }
@@ -854,7 +850,7 @@ int tidal_snap_open(const char *path, struct tidal_snap **out, struct tidal_err 
     return 0;
 }
 
-int tidal_snap_verify_memory(struct tidal_snap *s, struct tidal_err *err)
+static int check_memory_crc(const struct tidal_snap *s, struct tidal_err *err)
 {
     /* pread into a small buffer rather than mmap: a file truncated behind our back is
      * then an error message, not a SIGBUS. */
@@ -872,6 +868,18 @@ int tidal_snap_verify_memory(struct tidal_snap *s, struct tidal_err *err)
                              "0x%08x): the page data is damaged",
                              s->path, s->mem.crc, crc);
     return 0;
+}
+
+/* Remembered per opened file: clones of one template pay for the check once. */
+int tidal_snap_verify_memory(const struct tidal_snap *s, struct tidal_err *err)
+{
+    struct memory_image *im = s->image;
+    pthread_mutex_lock(&im->lock);
+    int rc = im->verified ? 0 : check_memory_crc(s, err);
+    if (rc == 0)
+        im->verified = true;
+    pthread_mutex_unlock(&im->lock);
+    return rc;
 }
 
 void tidal_snap_close(struct tidal_snap *s)

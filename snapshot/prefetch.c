@@ -1,4 +1,5 @@
 #include "tidal/prefetch.h"
+#include "tidal/file.h"
 #include "tidal/vmstate.h"
 
 #include "tidal/snapshot.h"
@@ -69,8 +70,12 @@ int tidal_ws_record(struct tidal_vm *vm, const char *path, struct tidal_err *err
         .mem_size = size, .nruns = nruns, .crc = tidal_crc32c(0, runs, nruns * sizeof(*runs))};
     memcpy(h.magic, WS_MAGIC, sizeof(h.magic));
     char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-    FILE *f = fopen(tmp, "wb");
+    int tmp_fd = tidal_file_create_temp(path, tmp, sizeof(tmp), err);
+    if (tmp_fd < 0)
+        goto out;
+    FILE *f = fdopen(tmp_fd, "wb");
+    if (!f)
+        close(tmp_fd);
     if (!f || fwrite(&h, sizeof(h), 1, f) != 1 ||
         (nruns && fwrite(runs, sizeof(*runs), nruns, f) != nruns) || fflush(f) ||
         fsync(fileno(f))) {
@@ -98,9 +103,14 @@ out:
 int tidal_ws_load(const char *path, uint64_t mem_size, struct tidal_ws **out, struct tidal_err *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return errno == ENOENT ? 0 : tidal_err_set(err, "%s: %s", path, strerror(errno));
+    int fd = tidal_file_open(path, true, err);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -1;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return tidal_err_set(err, "%s: %s", path, strerror(errno));
+    }
     struct ws_header h;
     struct tidal_ws *ws = NULL;
     if (fread(&h, sizeof(h), 1, f) != 1 || memcmp(h.magic, WS_MAGIC, 8)) {

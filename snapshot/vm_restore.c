@@ -36,6 +36,10 @@ int tidal_snapshot_restore(const struct tidal_snap *const *chain, unsigned n,
     *out = NULL;
     if (tidal_snap_check_chain(chain, n, err))
         return TIDAL_CREATE_BAD_INPUT;
+    /* Damaged page data would otherwise run as the guest's memory, silently. */
+    for (unsigned i = 0; i < n; i++)
+        if (tidal_snap_verify_memory(chain[i], err))
+            return TIDAL_CREATE_BAD_INPUT;
     const struct tidal_snap *snap = chain[n - 1]; /* the latest state */
     struct tidal_vcpu_state vcpu;
     struct tidal_vm_state state;

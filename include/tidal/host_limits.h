@@ -12,4 +12,9 @@
  * it. Returns buf. */
 const char *tidal_describe_errno(int errnum, char *buf, size_t size);
 
+/* Raises this process's soft RLIMIT_NOFILE to its hard limit: every guest holds
+ * descriptors (VM, vCPU, console, input...), and the usual soft limit of 1024 would
+ * stop a host at a few hundred. */
+void tidal_raise_fd_limit(void);
+
 #endif

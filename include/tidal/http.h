@@ -20,6 +20,11 @@ struct tidal_http_body {
 int tidal_http_body_append(struct tidal_http_body *body, const char *data, size_t len);
 void tidal_http_body_free(struct tidal_http_body *body);
 
+/* True when the request carries Content-Length more than once: which one frames the
+ * body is then in doubt (a proxy in front may pick the other), so such a request is
+ * refused before its body is read. */
+bool tidal_http_length_ambiguous(struct MHD_Connection *conn);
+
 /* Queues a response copied from data. extra_header/extra_value may be NULL. */
 enum MHD_Result tidal_http_send(struct MHD_Connection *conn, unsigned status,
                                 const char *content_type, const void *data, size_t len,

@@ -72,8 +72,12 @@ struct tidal_boot_args {
     uint8_t entropy[32];
 };
 
-/* Writes the boot-info page and the argument strings; fails, naming the sizes, when
- * they do not fit in the boot area. */
+/* Fails, naming the sizes, when the arguments and environment do not fit in the boot
+ * area with the boot info: checked at boot, and by the daemon when a VM is created. */
+int tidal_layout_check_boot_args(const struct tidal_boot_args *args, struct tidal_err *err);
+
+/* Writes the boot-info page and the argument strings; fails as
+ * tidal_layout_check_boot_args when they do not fit. */
 int tidal_layout_write_boot(uint8_t *mem, const struct tidal_layout *lay,
                             const struct tidal_boot_args *args, struct tidal_err *err);
 

@@ -85,8 +85,10 @@ uint8_t *tidal_snap_map_chain(const struct tidal_snap *const *chain, unsigned n,
  * problem is refused with a message naming the file, the section and what was wrong:
  * truncation, bad magic, version, checksums, sizes, overlapping or out-of-range data. */
 int tidal_snap_open(const char *path, struct tidal_snap **out, struct tidal_err *err);
-/* Checks the memory section's CRC32C (reads every stored page once). */
-int tidal_snap_verify_memory(struct tidal_snap *s, struct tidal_err *err);
+/* Checks the memory section's CRC32C: reads every stored page on the first call for
+ * this opened file; later calls return the remembered success. Safe to call from
+ * several threads at once. */
+int tidal_snap_verify_memory(const struct tidal_snap *s, struct tidal_err *err);
 void tidal_snap_close(struct tidal_snap *s);
 
 const struct tidal_snap_header_info *tidal_snap_info(const struct tidal_snap *s);

@@ -4,7 +4,6 @@
 #include "helpers.h"
 #include "tidal/abi.h"
 
-
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <limits.h>
@@ -81,6 +80,27 @@ Test(api, socket_is_0660_and_closed_to_others)
     cr_assert_eq(WEXITSTATUS(status), 0, "user nobody could connect (or setuid failed: 2)");
 }
 
+/* Two Content-Length headers leave the body's framing in doubt: refused unread. */
+Test(api, repeated_content_length_is_refused)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    memcpy(addr.sun_path, t.socket, strlen(t.socket) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    const char *req = "POST /v1/clock HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n"
+                      "Content-Length: 16\r\nConnection: close\r\n\r\n{\"advance\":\"1h\"}";
+    cr_assert_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    char answer[4096];
+    size_t got = 0;
+    ssize_t n;
+    while ((n = read(fd, answer + got, sizeof(answer) - 1 - got)) > 0)
+        got += (size_t)n;
+    answer[got] = 0;
+    close(fd);
+    cr_expect(!strncmp(answer, "HTTP/1.1 400", 12), "%s", answer);
+    cr_expect(strstr(answer, "Content-Length is given more than once"), "%s", answer);
+}
+
 Test(api, host_info_and_metrics)
 {
     cJSON *o;
@@ -112,6 +132,13 @@ Test(api, bad_bodies_are_refused_precisely)
 {
     expect_error("POST", "/v1/vms", "{\"name\": \"web\",", 400, "bad_json", "not valid JSON");
     expect_error("POST", "/v1/vms", "[1,2]", 400, "bad_request", "JSON object");
+    expect_error("POST", "/v1/vms", "{\"name\":\"web\",\"image\":\"/bin/sh\"} trailing", 400,
+                 "bad_json", "unexpected text after the value at byte 33");
+    expect_error("POST", "/v1/clock", "{\"advance\":\"1h\"}{}", 400, "bad_json", "after the value");
+    expect_error("POST", "/v1/vms",
+                 "{\"name\":\"web\\u0000x\",\"image\":\"/bin/sh\",\"start\":false}", 400,
+                 "bad_json", "\\u0000 (NUL) at byte 12");
+    expect_error("GET", "/v1/vms/web", NULL, 404, "unknown_vm", NULL);
     expect_error("POST", "/v1/vms", NULL, 400, "bad_request", "needs a JSON body");
     expect_error("POST", "/v1/vms", "{\"name\":\"web\",\"image\":\"/bin/sh\",\"colour\":\"red\"}",
                  400, "bad_request", "unknown field \"colour\"");
@@ -125,6 +152,25 @@ Test(api, bad_bodies_are_refused_precisely)
                  "bad_request", "field \"mem\"");
     expect_error("POST", "/v1/vms", "{\"name\":\"web\",\"image\":\"/bin/sh\",\"start\":1}", 400,
                  "bad_request", "field \"start\"");
+    /* a FIFO would block the VM's runner in open() forever */
+    char fifo[400], body[600];
+    snprintf(fifo, sizeof(fifo), "%s/f.elf", t.dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    snprintf(body, sizeof(body), "{\"name\":\"web\",\"image\":\"%s\",\"start\":false}", fifo);
+    expect_error("POST", "/v1/vms", body, 400, "bad_request", "a FIFO, not a regular file");
+    /* arguments are checked against the guest's 32 KiB boot area at creation, not first
+     * at boot: a VM that is never started must not store them */
+    char *args = malloc(40000), *oversized = malloc(41000);
+    memset(args, 'a', 39999);
+    args[39999] = 0;
+    snprintf(oversized, 41000,
+             "{\"name\":\"web\",\"image\":\"/bin/sh\",\"args\":[\"%s\"],\"start\":false}", args);
+    expect_error("POST", "/v1/vms", oversized, 400, "bad_request", "field \"args\"");
+    snprintf(oversized, 41000,
+             "{\"name\":\"job\",\"image\":\"/bin/sh\",\"args\":[\"%s\"],\"work\":1}", args);
+    expect_error("POST", "/v1/batch", oversized, 400, "bad_request", "at most 32");
+    free(args);
+    free(oversized);
     size_t big = (1u << 20) + 10;
     char *huge = malloc(big + 1);
     memset(huge, ' ', big);
@@ -267,6 +313,28 @@ Test(api, state_survives_a_restart)
     cJSON_Delete(o);
 }
 
+/* kill -9 during a write of state.json leaves state.json.tmp.<pid>: the next start
+ * removes them, truncated or whole, and keeps the state itself. */
+Test(api, interrupted_state_writes_are_cleaned_at_start)
+{
+    create_idle("keep");
+    daemon_kill9(&t);
+    char tmp[400];
+    for (int pid = 100; pid < 103; pid++) {
+        snprintf(tmp, sizeof(tmp), "%s/state.json.tmp.%d", t.state, pid);
+        FILE *f = fopen(tmp, "w");
+        cr_assert_not_null(f);
+        fputs(pid == 100 ? "{\"version\": 1, \"vm" : "{}", f);
+        fclose(f);
+    }
+    daemon_restart(&t, manual_clock);
+    for (int pid = 100; pid < 103; pid++) {
+        snprintf(tmp, sizeof(tmp), "%s/state.json.tmp.%d", t.state, pid);
+        cr_expect_neq(access(tmp, F_OK), 0, "%s was left behind", tmp);
+    }
+    cr_assert_eq(api(&t, "GET", "/v1/vms/keep", NULL, NULL), 200);
+}
+
 Test(api, refuses_a_second_daemon_on_the_same_state)
 {
     char out[4096];
@@ -277,6 +345,34 @@ Test(api, refuses_a_second_daemon_on_the_same_state)
         sizeof(out));
     cr_assert_neq(rc, 0);
     cr_assert(strstr(out, "another daemon uses it"), "%s", out);
+}
+
+/* --socket names a path the daemon will create: a file already there is the user's,
+ * and a live socket is another daemon's; neither is removed. The timeout catches a
+ * daemon that took the path and kept running. */
+Test(api, socket_path_of_a_file_or_a_live_daemon_is_refused, .timeout = 60)
+{
+    char state2[400], file[400], out[4096];
+    snprintf(state2, sizeof(state2), "%s/state2", t.dir);
+    snprintf(file, sizeof(file), "%s/notes.txt", t.dir);
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    fputs("precious", f);
+    fclose(f);
+    int rc =
+        run_cli(&t, (const char *const[]){"daemon", "--state-dir", state2, "--socket", file, NULL},
+                out, sizeof(out));
+    cr_assert_neq(rc, 0);
+    cr_assert(strstr(out, file) && strstr(out, "exists and is not a socket"), "%s", out);
+    struct stat st;
+    cr_assert_eq(stat(file, &st), 0, "the file was removed");
+    cr_assert_eq(st.st_size, 8);
+    rc = run_cli(&t,
+                 (const char *const[]){"daemon", "--state-dir", state2, "--socket", t.socket, NULL},
+                 out, sizeof(out));
+    cr_assert_neq(rc, 0);
+    cr_assert(strstr(out, "another daemon is listening there"), "%s", out);
+    cr_assert_eq(api(&t, "GET", "/v1/host", NULL, NULL), 200, "the first daemon lost its socket");
 }
 
 struct plan_wait {

@@ -161,6 +161,33 @@ Test(job, mistakes_are_named)
     }
 }
 
+/* `state.json.tmp.<pid>` planted as a symlink by another user must not be written
+ * through: the file it points to stays as it was. */
+Test(files, atomic_write_never_follows_a_planted_temporary_file)
+{
+    char dir[] = "/tmp/tidal-atomic.XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[128], tmp[160], victim[128];
+    snprintf(path, sizeof(path), "%s/state.json", dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+    snprintf(victim, sizeof(victim), "%s/victim", dir);
+    struct tidal_err err;
+    cr_assert_eq(tidal_write_atomic(victim, "precious", 8, &err), 0, "%s", err.msg);
+    cr_assert_eq(symlink(victim, tmp), 0);
+    cr_assert_eq(tidal_write_atomic(path, "state", 5, &err), 0, "%s", err.msg);
+    char *data;
+    size_t len;
+    cr_assert_eq(tidal_read_file(victim, 100, &data, &len, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(data, "precious", "written through the planted symlink");
+    free(data);
+    cr_assert_eq(tidal_read_file(path, 100, &data, &len, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(data, "state");
+    free(data);
+    unlink(path);
+    unlink(victim);
+    rmdir(dir);
+}
+
 Test(files, atomic_write_replaces_whole_files)
 {
     char dir[] = "/tmp/tidal-atomic.XXXXXX";

@@ -4,7 +4,10 @@
 
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static struct tidal_proc p;
 
@@ -41,6 +44,32 @@ Test(cli, missing_image)
     run_tidal(args, NULL, &p);
     cr_assert_eq(p.status, 66);
     cr_assert(strstr(p.err, "/nonexistent/fn.elf: No such file or directory"), "%s", p.err);
+}
+
+/* A FIFO with no writer would block open() forever; as an image or a snapshot it is
+ * refused by type, as an input it reads as empty. The timeout catches a hang. */
+Test(cli, a_fifo_is_refused_or_read_never_waited_on, .timeout = 60)
+{
+    char dir[] = "/tmp/tidal-fifo-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char fifo[64];
+    snprintf(fifo, sizeof(fifo), "%s/f.elf", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    const char *image[] = {"run", "--timeout", "1", fifo, NULL};
+    run_tidal(image, NULL, &p);
+    cr_expect_eq(p.status, 66, "%s", p.err);
+    cr_expect(strstr(p.err, fifo) && strstr(p.err, "a FIFO, not a regular file"), "%s", p.err);
+    const char *snap[] = {"restore", fifo, NULL};
+    run_tidal(snap, NULL, &p);
+    cr_expect_eq(p.status, 65, "%s", p.err);
+    cr_expect(strstr(p.err, "a FIFO, not a regular file"), "%s", p.err);
+    /* the input is opened first: reaching the missing snapshot means it did not block */
+    const char *input[] = {"restore", "--input", fifo, "/nonexistent/x.snap", NULL};
+    run_tidal(input, NULL, &p);
+    cr_expect_eq(p.status, 66, "%s", p.err);
+    cr_expect(strstr(p.err, "/nonexistent/x.snap"), "%s", p.err);
+    unlink(fifo);
+    rmdir(dir);
 }
 
 Test(cli, malformed_elf_corpus)

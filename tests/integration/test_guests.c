@@ -32,7 +32,7 @@ Test(guests, bad_pointer)
 
 Test(guests, huge_length)
 {
-    expect_crash("huge_length", "bytes of output in one call");
+    expect_crash("huge_length", ": 4294967295 bytes of output in one call");
 }
 
 Test(guests, wild_call_block)

@@ -1,5 +1,9 @@
 /* Snapshots end to end: save at tidal_ready(), restore with new input, clone. */
 #include "harness.h"
+#include "tidal/snapshot.h"
+#include "tidal/vmstate.h"
+
+#include "../../snapshot/format.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -313,4 +317,90 @@ Test(snapshot, prefetch_records_and_reuses_the_working_set)
     cr_assert_eq(p.status, 0, "a bad working set only costs speed: %s", p.err);
     cr_assert(strstr(p.err, "ignoring"), "%s", p.err);
     cr_assert_str_eq(p.out, first);
+}
+
+/* Another local user may plant `SNAP.ws.tmp.<pid>` as a symlink to a file of ours:
+ * recording the working set must not write through it. The shell plants it for its
+ * own pid, which exec hands on to tidal. */
+Test(snapshot, prefetch_never_writes_through_a_planted_symlink)
+{
+    const char *snap = in_dir("kv.snap"), *input = in_dir("input"), *victim = in_dir("victim");
+    write_file(input, "k7\n");
+    write_file(victim, "precious");
+    save("build/examples/kv.elf", snap);
+    const char *argv[] = {"/bin/sh",
+                          "-c",
+                          "ln -s \"$1\" \"$2.ws.tmp.$$\" && exec \"$0\" restore --prefetch "
+                          "--input \"$3\" \"$2\"",
+                          tidal_bin(),
+                          victim,
+                          snap,
+                          input,
+                          NULL};
+    run_program(argv, NULL, &p);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    char buf[64] = "";
+    FILE *f = fopen(victim, "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(buf, sizeof(buf), f));
+    fclose(f);
+    cr_assert_str_eq(buf, "precious", "the working set was written through the symlink");
+    char ws[600];
+    snprintf(ws, sizeof(ws), "%s.ws", snap);
+    struct stat st;
+    cr_assert_eq(lstat(ws, &st), 0, "no working set was recorded");
+    cr_assert(S_ISREG(st.st_mode));
+}
+
+/* Sets the saved CR0 of a snapshot file to value and recomputes the checksums over it,
+ * as a file written with a bad vCPU state would be. */
+static void rewrite_cr0(const char *path, uint64_t value)
+{
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+    size_t size = (size_t)ftell(f);
+    rewind(f);
+    uint8_t *file = malloc(size);
+    cr_assert(file && size > SNAP_HDR_SIZE);
+    cr_assert_eq(fread(file, 1, size, f), size);
+    uint32_t n;
+    memcpy(&n, file + SNAP_HDR_NSECTIONS, 4);
+    uint8_t *entry = NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *e = file + SNAP_TABLE_OFF + i * SNAP_ENTRY_SIZE;
+        uint32_t type;
+        memcpy(&type, e + SNAP_ENTRY_TYPE, 4);
+        if (type == TIDAL_SNAP_VCPU)
+            entry = e;
+    }
+    cr_assert_not_null(entry, "no vCPU section");
+    uint64_t off, len;
+    memcpy(&off, entry + SNAP_ENTRY_OFFSET, 8);
+    memcpy(&len, entry + SNAP_ENTRY_SIZE_OFF, 8);
+    cr_assert_eq(len, sizeof(struct tidal_vcpu_state));
+    memcpy(file + off + offsetof(struct tidal_vcpu_state, sregs.cr0), &value, 8);
+    uint32_t crc = tidal_crc32c(0, file + off, len);
+    memcpy(entry + SNAP_ENTRY_CRC, &crc, 4);
+    crc = tidal_crc32c(0, file + SNAP_TABLE_OFF, n * SNAP_ENTRY_SIZE);
+    memcpy(file + SNAP_HDR_TABLE_CRC, &crc, 4);
+    crc = tidal_crc32c(0, file, SNAP_HDR_CRC);
+    memcpy(file + SNAP_HDR_CRC, &crc, 4);
+    rewind(f);
+    cr_assert_eq(fwrite(file, 1, size, f), size);
+    fclose(f);
+    free(file);
+}
+
+/* Registers KVM refuses (paging without protected mode) are the snapshot's fault:
+ * exit 65, as for any bad snapshot, not 71 (a monitor failure). */
+Test(snapshot, impossible_cpu_state_is_a_bad_snapshot)
+{
+    const char *snap = in_dir("kv.snap");
+    save("build/examples/kv.elf", snap);
+    rewrite_cr0(snap, 0x80000000u);
+    const char *args[] = {"restore", snap, NULL};
+    run_tidal(args, "k1\n", &p);
+    cr_assert_eq(p.status, 65, "%s", p.err);
+    cr_assert(strstr(p.err, "the saved vCPU state is invalid"), "%s", p.err);
 }

@@ -247,7 +247,7 @@ static void ring_size_misaligned(struct eb *b)
 }
 
 const struct elf_corpus_case elf_corpus[] = {
-    {"not-elf.bin", "a shell script", "not an ELF file: bad magic \\x23\\x21\\x2f\\x62", not_elf},
+    {"not-elf.bin", "a shell script", "not an ELF file: bad magic, expected \\x7fELF", not_elf},
     {"tiny.elf", "the first 3 bytes of an image", "not an ELF file: only 3 bytes", tiny},
     {"truncated-header.elf", "the first 40 bytes of an image",
      "truncated ELF header: file is 40 bytes, expected at least 64", truncated_header},

@@ -685,6 +685,22 @@ Test(symtab, absent_or_malformed_gives_null)
     tidal_symtab_free(NULL);
 }
 
+/* Names come from the guest's image: a crash report prints them escaped, so that a
+ * name cannot forge a line or drive the terminal. */
+Test(symtab, names_are_escaped)
+{
+    struct eb b;
+    eb_init(&b, true);
+    char *helper = memmem(b.f.strtab, sizeof(b.f.strtab), "helper", 6);
+    cr_assert_not_null(helper);
+    memcpy(helper, "h\n\x1b\\\xffr", 6);
+    struct tidal_symtab *tab = load_symtab(&b);
+    cr_assert_not_null(tab);
+    expect_sym(tab, 0x200680, "h\\x0a\\x1b\\\\\\xffr", 0);
+    expect_sym(tab, 0x200600, "main", 0);
+    tidal_symtab_free(tab);
+}
+
 Test(symtab, skips_bad_names)
 {
     struct eb b;

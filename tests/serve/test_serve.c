@@ -3,12 +3,17 @@
  * KVM; `make test-nested` runs it where /dev/kvm is missing). */
 #include "server.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* A config with the test functions and tight limits, written to a temp file. */
@@ -207,8 +212,7 @@ static void check_sequential(bool vm)
     cr_expect(strstr(r.body, "tidal_invocations_total{function=\"echo\",outcome=\"ok\"} 1000\n"));
     /* Every answer came from a VM at the template point, with one exit each. */
     if (vm)
-        cr_expect(strstr(r.body, "tidal_vm_exits_total{function=\"echo\"} 1000\n"), "%s",
-                  r.body);
+        cr_expect(strstr(r.body, "tidal_vm_exits_total{function=\"echo\"} 1000\n"), "%s", r.body);
     cr_expect_eq(server_stop(&s), 0);
 }
 
@@ -293,6 +297,130 @@ BOTH_BACKENDS(sequential)
 BOTH_BACKENDS(isolation)
 BOTH_BACKENDS(graceful_stop)
 BOTH_BACKENDS(logs)
+
+/* Routing runs on the path as sent: an encoded '/' or NUL is refused, never decoded
+ * into a route; other encoded characters match no route. */
+Test(serve_process, encoded_separators_are_refused, .timeout = 300)
+{
+    struct server s;
+    start(&s, false, NULL);
+    struct reply r;
+    http(&s, "POST", "/v1/functions/echo%2Finvoke", "x", 1, &r);
+    expect_error(&r, 400, "bad_path", "%2F");
+    http(&s, "POST", "/v1/functions/echo/invoke%00garbage", "x", 1, &r);
+    expect_error(&r, 400, "bad_path", "%00");
+    http(&s, "POST", "/v1/functions/echo%2finvoke", "x", 1, &r);
+    expect_error(&r, 400, "bad_path", NULL);
+    http(&s, "POST", "/v1/functions/%65cho/invoke", "x", 1, &r);
+    expect_error(&r, 404, "unknown_function", NULL);
+    http(&s, "GET", "/healthz%00", NULL, 0, &r);
+    expect_error(&r, 400, "bad_path", NULL);
+    http(&s, "POST", "/v1/functions/echo/invoke", "x", 1, &r);
+    cr_expect_eq(r.status, 200, "%s", r.body);
+    cr_expect_eq(server_stop(&s), 0, "%s", server_log(&s));
+}
+
+/* Sends one request as raw bytes (curl would refuse control characters or repeated
+ * headers) and reads the answer until the server closes; returns its start. */
+static const char *raw_request(const struct server *s, const char *text)
+{
+    static char answer[4096];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    size_t got = 0;
+    ssize_t n;
+    while ((n = read(fd, answer + got, sizeof(answer) - 1 - got)) > 0)
+        got += (size_t)n;
+    answer[got] = 0;
+    close(fd);
+    return answer;
+}
+
+/* With default limits, a spinning function cannot take every worker: echo is answered
+ * while the spins still run, before any of them has timed out. */
+Test(serve_process, default_limits_leave_a_worker_to_others, .timeout = 300)
+{
+    char echo[600], spin[600];
+    snprintf(echo, sizeof(echo), "echo=%s", function_image("echo", false));
+    snprintf(spin, sizeof(spin), "spin=%s", function_image("fn_spin", false));
+    const char *args[] = {"--function", echo,        "--function", spin, "--workers",
+                          "2",          "--backend", "process",    NULL};
+    struct server s;
+    server_start(&s, args);
+    struct call spins = {.s = &s, .fn = "spin", .body = "", .times = 1};
+    struct call more = spins;
+    pthread_t t1, t2;
+    pthread_create(&t1, NULL, call_thread, &spins);
+    wait_running(&s, "spin");
+    pthread_create(&t2, NULL, call_thread, &more);
+    struct reply r;
+    for (int i = 0; i < 3000; i++) { /* until the second spin is running or queued */
+        http(&s, "GET", "/metrics", NULL, 0, &r);
+        if (strstr(r.body, "tidal_running{function=\"spin\"} 2\n") ||
+            strstr(r.body, "tidal_queued{function=\"spin\"} 1\n"))
+            break;
+        usleep(10000);
+    }
+    invoke(&s, "echo", "hi", &r);
+    cr_expect_eq(r.status, 200, "%s", r.body);
+    http(&s, "GET", "/metrics", NULL, 0, &r);
+    cr_expect(
+        !strstr(r.body, "tidal_invocations_total{function=\"spin\",outcome=\"timeout\"} 1") &&
+            !strstr(r.body, "tidal_invocations_total{function=\"spin\",outcome=\"timeout\"} 2"),
+        "echo waited for a spin to time out: %s", r.body);
+    server_stop(&s);
+    pthread_join(t1, NULL);
+    pthread_join(t2, NULL);
+}
+
+/* Two Content-Length headers leave the body's framing in doubt: refused unread. */
+Test(serve_process, repeated_content_length_is_refused, .timeout = 300)
+{
+    struct server s;
+    start(&s, false, NULL);
+    const char *answer = raw_request(&s, "POST /v1/functions/echo/invoke HTTP/1.1\r\nHost: a\r\n"
+                                         "Content-Length: 2\r\nContent-Length: 4\r\n"
+                                         "Connection: close\r\n\r\nabcd");
+    cr_expect(!strncmp(answer, "HTTP/1.1 400", 12), "%s", answer);
+    cr_expect(strstr(answer, "Content-Length is given more than once"), "%s", answer);
+    cr_expect_eq(server_stop(&s), 0, "%s", server_log(&s));
+}
+
+/* The request log escapes the client's path: neither a decoded CR LF nor a terminal
+ * escape reaches it. */
+Test(serve_process, log_lines_cannot_be_forged, .timeout = 300)
+{
+    struct server s;
+    start(&s, false, NULL);
+    raw_request(&s, "GET /x%0D%0Aforged%20line HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    raw_request(&s, "GET /x\x1b[2Jred HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    struct reply r;
+    http(&s, "GET", "/healthz", NULL, 0, &r);
+    cr_expect_eq(server_stop(&s), 0);
+    const char *log = server_log(&s);
+    cr_expect(!strstr(log, "\nforged"), "a forged line: %s", log);
+    cr_expect(!strchr(log, '\x1b'), "a raw escape character: %s", log);
+    cr_expect(strstr(log, "/x%0D%0Aforged%20line"), "%s", log);
+}
+
+/* Templates are unlinked once opened and their directory removed before the server
+ * listens: SIGKILL leaves nothing in the template directory. */
+Test(serve_vm, sigkill_leaves_no_template_directory, .timeout = 600)
+{
+    require_kvm();
+    char base[] = "/tmp/tidal-templates-XXXXXX";
+    cr_assert_not_null(mkdtemp(base));
+    struct server s;
+    const char *args[] = {"--config", write_config(true), "--workers", "2", "--backend",
+                          "vm",       "--template-dir",   base,        NULL};
+    server_start(&s, args);
+    kill(s.pid, SIGKILL);
+    waitpid(s.pid, NULL, 0);
+    cr_expect_eq(rmdir(base), 0, "%s is not empty after SIGKILL", base);
+}
 
 /* A guest that keeps each request in memory must not show it to the next one. */
 Test(serve_vm, no_leak_between_requests, .timeout = 600)
