@@ -90,7 +90,11 @@ Test(serve_reuse, echo_costs_one_exit_and_no_vm, .timeout = 900)
                 pages, metric(&s, "tidal_reprotected_pages_total", "echo"),
                 metric(&s, "tidal_reset_kvm_ioctls_total", "echo"),
                 metric(&s, "tidal_pf_taken_total", "echo"));
-    cr_expect(pages > 0 && pages <= 1001 * 16, "%lld pages reset", pages);
+    /* Echo itself writes about ten pages (stack, stdio and console buffers, its input
+     * copy, the call block, the clock). Hosts differ in what else they report: with
+     * nested paging a page-table walk marks the guest's page-table pages written (six
+     * more here), with shadow paging it does not. The budget covers both, not one. */
+    cr_expect(pages > 0 && pages <= 1001 * 32, "%lld pages reset", pages);
     cr_expect_eq(server_stop(&s), 0, "%s", server_log(&s));
 }
 
