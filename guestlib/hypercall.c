@@ -5,7 +5,8 @@
 
 static struct tidal_call call_block;
 
-int64_t tidal_hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
+static inline __attribute__((always_inline)) int64_t call_host(uint32_t nr, uint64_t a0,
+                                                               uint64_t a1, uint64_t a2)
 {
     call_block.nr = nr;
     call_block.reserved = 0;
@@ -18,6 +19,20 @@ int64_t tidal_hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
                      : "a"((uint32_t)(uintptr_t)&call_block), "Nd"((uint16_t)TIDAL_PORT_CALL)
                      : "memory");
     return call_block.ret;
+}
+
+int64_t tidal_hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
+{
+    return call_host(nr, a0, a1, a2);
+}
+
+/* READY has an `out` of its own. A reused VM goes back to the point just after it
+ * when a request ends, and that request's last exit is always another `out`; so KVM,
+ * which finishes a pending `out` at the next entry only if RIP still points at it,
+ * drops it by itself, and the host needs no extra KVM_RUN to finish it first. */
+__attribute__((noinline)) int64_t tidal_hypercall_ready(uint64_t info_gpa)
+{
+    return call_host(TIDAL_CALL_READY, info_gpa, 0, 0);
 }
 
 static const unsigned char *placed;

@@ -21,7 +21,7 @@ int tidal_ready(void)
     ready_info.input_gpa = (uint64_t)(uintptr_t)input_window;
     ready_info.input_cap = sizeof(input_window);
     ready_info.input_len = ready_info.input_flags = 0;
-    tidal_hypercall(TIDAL_CALL_READY, (uint64_t)(uintptr_t)&ready_info, 0, 0);
+    tidal_hypercall_ready((uint64_t)(uintptr_t)&ready_info);
     if (ready_info.generation == seen_generation)
         return 0;
     seen_generation = ready_info.generation;

@@ -55,6 +55,10 @@ struct tidal_reuse {
     uint64_t mono_base_ns; /* the guest's CLOCK_MONOTONIC at the template point */
     uint64_t begun_ns;     /* host CLOCK_MONOTONIC when reuse began */
     uint64_t resets;
+    /* The vCPU's KVM exit count (all exits, in-kernel ones too) and the monitor's
+     * count of exits it saw, at the last reset: see request_was_quiet(). */
+    bool exits_stat;
+    uint64_t kvm_exits, monitor_exits;
 };
 
 #define SYNC_FIELDS (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS)
@@ -197,6 +201,8 @@ int tidal_vm_reuse_begin(struct tidal_vm *vm, const uint8_t *template_mem, struc
     probe_msrs(vm, &which);
     if (read_point(vm, &r->point, &which, err) || start_dirty_log(vm, r, err))
         return -1;
+    r->exits_stat = tidal_vm_stat(vm, "exits", &r->kvm_exits) == 0;
+    r->monitor_exits = vm->kvm_run_exits;
     return 0;
 }
 
@@ -284,18 +290,40 @@ static int set_ioctl(struct tidal_vm *vm, unsigned long req, const void *arg, co
     return vcpu_ioctl(vm, req, (void *)arg, name, err);
 }
 
+/* Whether every exit of the request since the last reset came to the monitor: then
+ * the guest executed nothing that KVM intercepts and handles by itself, and so did
+ * not change XCR0 (XSETBV always exits), the debug registers (the first access after
+ * each entry exits, on VMX and SVM as on PVM) or the TSC (writes always exit). Some
+ * MSRs, though, a VMX or SVM guest writes without an exit: those are reset always. */
+static bool request_was_quiet(struct tidal_vm *vm, struct tidal_reuse *r)
+{
+    uint64_t kvm_exits = 0;
+    bool read = r->exits_stat && tidal_vm_stat(vm, "exits", &kvm_exits) == 0;
+    bool quiet = read && !vm->kvm_run_interrupted &&
+                 kvm_exits - r->kvm_exits <= vm->kvm_run_exits - r->monitor_exits;
+    r->kvm_exits = kvm_exits;
+    r->monitor_exits = vm->kvm_run_exits;
+    vm->kvm_run_interrupted = false;
+    return quiet;
+}
+
 /* Registers through sync_regs where KVM offers it (applied at the next KVM_RUN, no
- * ioctl), and only the parts a request changed; the rest by ioctl, always, since a
- * guest can change them without the monitor seeing it. */
+ * ioctl), and only the parts a request changed; XSAVE and the MSRs by ioctl, always,
+ * since a guest changes them without the monitor seeing it; the rest by ioctl after
+ * a request that was not quiet. */
 static int reset_vcpu(struct tidal_vm *vm, struct tidal_reset_counts *c, struct tidal_err *err)
 {
     struct tidal_reuse *r = vm->reuse;
     const struct vcpu_point *p = &r->point;
+    bool quiet = request_was_quiet(vm, r);
+    c->quiet = quiet;
+    if (!quiet)
+        tidal_vcpu_recheck_tsc(vm);
     /* The request's last exit was an `out` that KVM finishes (steps over) at the next
      * KVM_RUN, after applying sync_regs, and only if RIP still points at it. It does
-     * not when the out lies elsewhere than the template RIP, the usual case; when it
-     * lies there, or RIP is unknown, finish it now, so the template's instruction is
-     * not skipped. */
+     * not when the out lies elsewhere than the template RIP (guestlib's READY has an
+     * `out` of its own); when it lies there, or RIP is unknown, finish it now, so the
+     * template's instruction is not skipped. */
     if (!r->sync_regs || vm->run->s.regs.regs.rip == p->regs.rip) {
         c->kvm_ioctls++;
         if (tidal_vm_run_no_entry(vm, err))
@@ -319,9 +347,10 @@ static int reset_vcpu(struct tidal_vm *vm, struct tidal_reset_counts *c, struct 
                set_ioctl(vm, KVM_SET_VCPU_EVENTS, &p->events, "KVM_SET_VCPU_EVENTS", c, err)) {
         return -1;
     }
-    if ((vm->cr4_osxsave && set_ioctl(vm, KVM_SET_XCRS, &p->xcrs, "KVM_SET_XCRS", c, err)) ||
+    if ((!quiet && vm->cr4_osxsave &&
+         set_ioctl(vm, KVM_SET_XCRS, &p->xcrs, "KVM_SET_XCRS", c, err)) ||
         set_ioctl(vm, KVM_SET_XSAVE, &p->xsave, "KVM_SET_XSAVE", c, err) ||
-        set_ioctl(vm, KVM_SET_DEBUGREGS, &p->debugregs, "KVM_SET_DEBUGREGS", c, err))
+        (!quiet && set_ioctl(vm, KVM_SET_DEBUGREGS, &p->debugregs, "KVM_SET_DEBUGREGS", c, err)))
         return -1;
     if (p->msrs.hdr.nmsrs) {
         c->kvm_ioctls++;

@@ -186,7 +186,7 @@ void tidal_vm_run(struct tidal_vm *vm, struct tidal_run_result *res)
         struct timespec wall;
         uint64_t tsc = 0;
         clock_gettime(CLOCK_REALTIME, &wall);
-        tidal_vcpu_read_tsc(vm, &tsc);
+        tidal_vcpu_guest_tsc(vm, &tsc);
         tidal_layout_set_clock(vm->mem.base, tsc,
                                (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec,
                                vm->mono_base_ns);
@@ -225,11 +225,13 @@ void tidal_vm_run(struct tidal_vm *vm, struct tidal_run_result *res)
         if (r < 0) {
             if (errno == EINTR || errno == EAGAIN) {
                 vm->run->immediate_exit = 0;
+                vm->kvm_run_interrupted = true;
                 continue;
             }
             set_error(res, "KVM_RUN: %s", strerror(errno));
             break;
         }
+        vm->kvm_run_exits++;
         if (vm->run->exit_reason < TIDAL_MAX_EXIT_REASONS)
             res->exits_by_reason[vm->run->exit_reason]++;
         running = dispatch(vm, res);

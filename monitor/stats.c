@@ -61,13 +61,15 @@ int tidal_vm_stats(struct tidal_vm *vm, void (*emit)(void *ctx, const char *name
 }
 
 /* Where a stat's value lies in the stats file, found once per VM and name: a lookup
- * on every request (pf_taken per serve request) then costs one pread. */
+ * on every request (pf_taken per serve request, exits per reset) then costs one pread. */
 static int find_offset(struct tidal_vm *vm, const char *name, uint64_t *offset)
 {
-    if (vm->stat_cached_name[0] && !strcmp(vm->stat_cached_name, name)) {
-        *offset = vm->stat_cached_offset;
-        return 0;
-    }
+    size_t slots = sizeof(vm->stat_cache) / sizeof(vm->stat_cache[0]);
+    for (size_t i = 0; i < slots; i++)
+        if (vm->stat_cache[i].name[0] && !strcmp(vm->stat_cache[i].name, name)) {
+            *offset = vm->stat_cache[i].offset;
+            return 0;
+        }
     struct kvm_stats_header h;
     size_t desc_size;
     char *descs = read_descriptors(vm, &h, &desc_size);
@@ -80,9 +82,10 @@ static int find_offset(struct tidal_vm *vm, const char *name, uint64_t *offset)
         }
     }
     free(descs);
-    if (!found && strlen(name) < sizeof(vm->stat_cached_name)) {
-        strcpy(vm->stat_cached_name, name);
-        vm->stat_cached_offset = *offset;
+    if (!found && strlen(name) < sizeof(vm->stat_cache[0].name)) {
+        unsigned slot = vm->stat_cache_next++ % slots;
+        strcpy(vm->stat_cache[slot].name, name);
+        vm->stat_cache[slot].offset = *offset;
     }
     return found;
 }

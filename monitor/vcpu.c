@@ -199,6 +199,38 @@ int tidal_vcpu_read_tsc(struct tidal_vm *vm, uint64_t *tsc)
     return 0;
 }
 
+static uint64_t host_tsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+/* A reused VM starts its clocks at every request, and a KVM_GET_MSRS costs as much as
+ * the rest of the request's set-up. The monitor never sets a TSC rate of its own
+ * (KVM_SET_TSC_KHZ), so KVM does not scale the guest's TSC: it is the host's plus an
+ * offset, which changes only when the guest writes the TSC (an exit KVM handles).
+ * Learnt from one read, it is right to within half that read's duration. */
+int tidal_vcpu_guest_tsc(struct tidal_vm *vm, uint64_t *tsc)
+{
+    if (vm->tsc_offset_known) {
+        *tsc = host_tsc() + (uint64_t)vm->tsc_offset;
+        return 0;
+    }
+    uint64_t before = host_tsc();
+    if (tidal_vcpu_read_tsc(vm, tsc))
+        return -1;
+    uint64_t after = host_tsc();
+    vm->tsc_offset = (int64_t)(*tsc - (before + (after - before) / 2));
+    vm->tsc_offset_known = true;
+    return 0;
+}
+
+void tidal_vcpu_recheck_tsc(struct tidal_vm *vm)
+{
+    vm->tsc_offset_known = false;
+}
+
 /* The MSRs a guest's state includes beyond regs/sregs: the syscall set-up and the
  * segment bases. The TSC is not saved: a restored guest's clocks are rebased. */
 static const uint32_t saved_msrs[] = {MSR_STAR,    MSR_LSTAR,   MSR_CSTAR,         MSR_SFMASK,

@@ -50,8 +50,17 @@ struct tidal_vm {
     volatile int stop_io;  /* set from signal handlers: leave KVM_RUN and any sleep */
     volatile sig_atomic_t pause_requested;
     struct tidal_reuse *reuse; /* reuse.c: set while the VM is reused in place */
-    char stat_cached_name[48]; /* stats.c: the stat last looked up, and where it lies */
-    uint64_t stat_cached_offset;
+    struct {
+        char name[48];
+        uint64_t offset;
+    } stat_cache[4]; /* stats.c: stats looked up, and where they lie */
+    unsigned stat_cache_next;
+    /* vcpu.c: the guest's TSC is the host's plus this, learnt from one KVM_GET_MSRS */
+    int64_t tsc_offset;
+    bool tsc_offset_known;
+    /* run.c: KVM_RUN calls that returned an exit, and whether one was interrupted */
+    uint64_t kvm_run_exits;
+    bool kvm_run_interrupted;
 };
 
 /* reuse.c */
@@ -84,6 +93,10 @@ void tidal_vcpu_long_mode_sregs(const struct tidal_vm *vm, struct kvm_sregs *s, 
 /* Steps that need guest memory in place: PVM's VIF page. */
 int tidal_vcpu_attach_memory(struct tidal_vm *vm, struct tidal_err *err);
 int tidal_vcpu_read_tsc(struct tidal_vm *vm, uint64_t *tsc);
+/* The guest's TSC now, from the host's through the learnt offset where it can. */
+int tidal_vcpu_guest_tsc(struct tidal_vm *vm, uint64_t *tsc);
+/* The next tidal_vcpu_guest_tsc reads the MSR again: the guest may have written it. */
+void tidal_vcpu_recheck_tsc(struct tidal_vm *vm);
 /* state.c: a KVM_RUN with immediate_exit, which does not enter the guest but does
  * what a run does first: finishes a pending `out` (KVM advances RIP only then),
  * applies sync_regs writes, and reports the synced registers afresh. */

@@ -25,6 +25,7 @@ struct tidal_reset_counts {
     uint64_t hot_pages;   /* pages left writable because every request writes them */
     uint64_t reprotected; /* pages write-protected again (their next write is a fault) */
     uint64_t kvm_ioctls;  /* KVM ioctls the reset made */
+    bool quiet;           /* every exit of the request came to the monitor: a shorter vCPU reset */
 };
 
 /* Starts reusing `vm`, which must be stopped at its template point (just restored,

@@ -1,7 +1,7 @@
 /* A hostile function for reused VMs: it first looks for anything an earlier request
  * left in the memory it can reach (its static data, the heap, the stack below its
- * frame, its FPU registers), then scribbles over all of it. On a VM reset in place,
- * every request must report "clean". */
+ * frame, its FPU registers, a debug register, an MSR), then scribbles over all of it.
+ * On a VM reset in place, every request must report "clean". */
 #include "tidal/guest.h"
 
 #include <stdint.h>
@@ -11,6 +11,8 @@
 /* Eight bytes no template holds by chance. */
 #define MARK 0x454c424249524353ull /* "SCRIBBLE" */
 #define CHUNK (64 * 1024)
+#define KERNEL_GS_BASE 0xc0000102u
+#define MSR_MARK (MARK >> 16) /* an MSR that holds an address takes canonical ones only */
 #define MAX_CHUNKS 512
 
 static uint64_t area[32 * 1024];
@@ -55,6 +57,12 @@ int main(void)
     __asm__ volatile("movq %%xmm7, %0" : "=r"(xmm7));
     if (xmm7 == MARK)
         found++;
+    /* State that only changes through an exit KVM handles by itself: a request that
+     * touched it gets the whole vCPU reset. */
+    uint64_t dr0, lo, hi;
+    __asm__ volatile("mov %%dr0, %0" : "=r"(dr0));
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(KERNEL_GS_BASE));
+    found += (dr0 == MARK) + ((hi << 32 | lo) == MSR_MARK);
     if (found)
         printf("dirty: %zu marked words\n", found);
     else
@@ -65,5 +73,10 @@ int main(void)
         mark(chunks[i], CHUNK / 8);
     stack_scribble();
     __asm__ volatile("movq %0, %%xmm7" : : "r"(MARK));
+    __asm__ volatile("mov %0, %%dr0" : : "r"(MARK));
+    __asm__ volatile("wrmsr"
+                     :
+                     : "c"(KERNEL_GS_BASE), "a"((uint32_t)MSR_MARK),
+                       "d"((uint32_t)(MSR_MARK >> 32)));
     return 0;
 }
