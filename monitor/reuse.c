@@ -257,6 +257,10 @@ static int reset_memory(struct tidal_vm *vm, struct tidal_reset_counts *c, struc
             guest &= (1ull << (r->npages % 64)) - 1;
             host &= (1ull << (r->npages % 64)) - 1;
         }
+        if (!(guest | host | r->prev_dirty[w])) {
+            r->to_clear[w] = 0; /* most of memory: nothing written, nothing to remember */
+            continue;
+        }
         uint64_t hot = r->manual_protect && !relearn ? guest & r->prev_dirty[w] : 0;
         uint64_t clear = guest & ~hot;
         r->prev_dirty[w] = relearn ? 0 : guest;
