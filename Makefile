@@ -3,16 +3,24 @@
 # with ASan+UBSan for the host side (guests are never instrumented).
 
 SAN ?= 0
-# `tidal` links statically: no dynamic loader at start (README.md, "How the binaries
-# are linked"). The sanitizers' runtimes need the dynamic loader, so not under SAN=1.
+# `tidal` links statically against musl: no dynamic loader and a small C library to
+# map at start (README.md, "How the binaries are linked"). The sanitizers' runtimes
+# need glibc and the dynamic loader, so under SAN=1 it is built like the rest.
 ifeq ($(SAN),1)
 B := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LEAN_CC = $(CC)
+LEAN_CFLAGS = $(CFLAGS)
 LEAN_LDFLAGS :=
+LEAN_OBJ = $(call obj,$(1))
 else
 B := build
 SANFLAGS :=
+# musl's headers leave out the kernel's; the KVM API comes from linux-libc-dev's.
+LEAN_CC = musl-gcc
+LEAN_CFLAGS = $(filter-out -Iinclude,$(CFLAGS)) -Iinclude -isystem $(B)/kernel-headers
 LEAN_LDFLAGS := -static
+LEAN_OBJ = $(patsubst %.c,$(B)/lean/%.o,$(1))
 endif
 
 SHELL := /bin/bash
@@ -80,8 +88,16 @@ $(SNAPSHOT_LIB): $(call obj,$(SNAPSHOT_SRC))
 $(SCHEDULER_LIB): $(call obj,$(SCHEDULER_SRC))
 $(HOST_LIB): $(call obj,$(HOST_SRC))
 
-$(B)/tidal: $(call obj,$(LEAN_CLI_SRC)) $(SNAPSHOT_LIB) $(MONITOR_LIB)
-	$(CC) $(LDFLAGS) $(LEAN_LDFLAGS) -o $@ $^ -lpthread
+$(B)/tidal: $(call LEAN_OBJ,$(LEAN_CLI_SRC) $(SNAPSHOT_SRC) $(MONITOR_SRC))
+	$(LEAN_CC) $(LDFLAGS) $(LEAN_LDFLAGS) -o $@ $^ -lpthread
+$(B)/lean/%.o: %.c | $(B)/kernel-headers
+	@mkdir -p $(dir $@)
+	$(LEAN_CC) $(LEAN_CFLAGS) -MMD -MP -c $< -o $@
+$(B)/kernel-headers:
+	@mkdir -p $@
+	ln -sfn /usr/include/linux $@/linux
+	ln -sfn /usr/include/asm-generic $@/asm-generic
+	ln -sfn /usr/include/$$(gcc -print-multiarch)/asm $@/asm
 $(B)/tidal-host: $(call obj,$(HOST_CLI_SRC)) $(HOST_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

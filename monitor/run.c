@@ -46,7 +46,11 @@ static int arm_timer(double seconds, timer_t *timer, struct tidal_err *err)
     if (sigaction(TIMEOUT_SIGNAL, &sa, NULL) < 0)
         return tidal_err_set(err, "sigaction: %s", strerror(errno));
     struct sigevent ev = {.sigev_notify = SIGEV_THREAD_ID, .sigev_signo = TIMEOUT_SIGNAL};
+#ifdef sigev_notify_thread_id /* musl names the field; glibc before 2.37 does not */
+    ev.sigev_notify_thread_id = gettid();
+#else
     ev._sigev_un._tid = gettid();
+#endif
     if (timer_create(CLOCK_MONOTONIC, &ev, timer) < 0)
         return tidal_err_set(err, "timer_create: %s", strerror(errno));
     struct itimerspec its = {.it_value.tv_sec = (time_t)seconds,
