@@ -106,7 +106,7 @@ run_clones() {
 echo
 echo "-- host memory per idle clone: tidal clone echo.snap -n $clones (MemAvailable drop / clones alive)$label"
 echo "   limits that bind first: open files (hard $(ulimit -Hn); tidal clone raises its soft limit to it;" \
-    "~5 per clone), vm.max_map_count $(cat /proc/sys/vm/max_map_count 2>/dev/null || echo '?')," \
+    "one per idle clone), vm.max_map_count $(cat /proc/sys/vm/max_map_count 2>/dev/null || echo '?')," \
     "MemAvailable $(awk '/MemAvailable/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
 run_clones "$clones" plain
 mem_plain=$clone_kib

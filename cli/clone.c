@@ -97,8 +97,9 @@ static int open_at(const char *dir, const char *name, int flags, char *error, si
     return fd;
 }
 
-/* Idle clones hold only their VM and vCPU descriptors; each one's files are opened
- * when it runs, so the clone count is not capped by files three times over. */
+/* Idle clones hold only their vCPU descriptor (which keeps the VM alive); each one's
+ * files are opened when it runs, so the clone count is not capped by files four times
+ * over. */
 static void restore_one(struct clone_job *job, unsigned i)
 {
     struct clone *c = &job->clones[i];
@@ -111,8 +112,10 @@ static void restore_one(struct clone_job *job, unsigned i)
         tidal_vm_destroy(c->vm);
         c->vm = NULL;
         c->rc = tidal_cli_create_rc(rc);
-    } else if (job->prefetch) {
-        tidal_ws_prefetch(job->prefetch, c->vm);
+    } else {
+        if (job->prefetch)
+            tidal_ws_prefetch(job->prefetch, c->vm);
+        tidal_vm_drop_vm_fd(c->vm);
     }
 }
 

@@ -282,6 +282,14 @@ void tidal_vm_destroy(struct tidal_vm *vm)
     free(vm);
 }
 
+void tidal_vm_drop_vm_fd(struct tidal_vm *vm)
+{
+    if (vm->vm_fd >= 0 && !vm->reuse)
+        close(vm->vm_fd);
+    if (!vm->reuse)
+        vm->vm_fd = -1;
+}
+
 void tidal_vm_set_io(struct tidal_vm *vm, int in_fd, int out_fd, int err_fd)
 {
     vm->io.in_fd = in_fd;

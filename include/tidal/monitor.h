@@ -79,6 +79,10 @@ int tidal_vm_create(const struct tidal_vm_config *cfg, const uint8_t *elf, size_
  * called again to run on. Counters in res accumulate over calls. */
 void tidal_vm_run(struct tidal_vm *vm, struct tidal_run_result *res);
 void tidal_vm_destroy(struct tidal_vm *vm);
+/* For a VM that will only run from now on (no reuse, diff snapshot or memory change):
+ * closes its VM descriptor, which its vCPU's keeps alive, so that a process holding
+ * many idle VMs spends one descriptor on each. Not for a reused VM (a no-op there). */
+void tidal_vm_drop_vm_fd(struct tidal_vm *vm);
 
 /* "io", "hlt", "shutdown"... for a KVM_EXIT_* number; NULL when unnamed. */
 const char *tidal_kvm_exit_name(unsigned reason);

@@ -179,6 +179,22 @@ Test(snapshot, reused_clones_have_own_input_output_and_id)
     check_clones(true);
 }
 
+/* Ten thousand clones of echo at once: each holds one descriptor and a few mappings,
+ * so neither the open-file limit nor vm.max_map_count stops them. */
+Test(snapshot, ten_thousand_clones_alive_at_once, .timeout = 900)
+{
+    const char *snap = in_dir("echo.snap"), *inputs = in_dir("in");
+    save("build/examples/echo.elf", snap);
+    cr_assert_eq(mkdir(inputs, 0755), 0);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/req", inputs);
+    write_file(path, "{\"n\": 1}\n");
+    const char *args[] = {"clone", snap, "-n", "10000", "--input-dir", inputs, NULL};
+    run_tidal(args, NULL, &p);
+    cr_assert_eq(p.status, 0, "%.2000s", p.err);
+    cr_assert(strstr(p.err, "10000 clones, 10000 alive at once, 10000 exited 0"), "%.2000s", p.err);
+}
+
 Test(snapshot, corrupt_snapshot_is_refused)
 {
     const char *snap = in_dir("bad.snap"), *input = in_dir("input");
