@@ -22,6 +22,7 @@
  * usage: restore-bench [-n RESTORES] [-c COLD_RUNS] [-w WARMUP] -s SNAP -i INPUT IMAGE
  *        restore-bench --probe     exit 0 if /dev/kvm is usable, else print why, exit 1 */
 #include "tidal/file.h"
+#include "tidal/prefetch.h"
 #include "tidal/snapshot_vm.h"
 #include "bench_stats.h"
 
@@ -63,15 +64,36 @@ static void run_to_end(struct tidal_vm *vm, const char *what)
     }
 }
 
+/* The working set recorded from one restored run (tidal restore --prefetch's), or NULL. */
+static struct tidal_ws *working_set;
+
 static struct tidal_vm *restore(const struct tidal_snap *snap, const struct tidal_vm_config *cfg,
-                                uint64_t clone_id, struct tidal_shell_pool *pool)
+                                uint64_t clone_id, struct tidal_shell_pool *pool, bool prefetch)
 {
     struct tidal_err err;
     struct tidal_vm *vm = NULL;
     int rc = tidal_snapshot_restore(&snap, 1, cfg, clone_id, pool, &vm, &err);
     if (rc)
         die("tidal_snapshot_restore", err.msg);
+    if (prefetch)
+        tidal_ws_prefetch(working_set, vm);
     return vm;
+}
+
+/* What `tidal restore --prefetch` records: the pages one restored run touched. */
+static void record_working_set(const struct tidal_snap *snap, const struct tidal_vm_config *cfg,
+                               const char *snap_path)
+{
+    char path[4096];
+    struct tidal_err err;
+    snprintf(path, sizeof(path), "%s.ws", snap_path);
+    rewind_fd(cfg->in_fd);
+    struct tidal_vm *vm = restore(snap, cfg, 0, NULL, false);
+    run_to_end(vm, "the recording restore");
+    if (tidal_ws_record(vm, path, &err) ||
+        tidal_ws_load(path, tidal_snap_info(snap)->mem_size, &working_set, &err) || !working_set)
+        die(path, working_set ? err.msg : "no working set recorded");
+    tidal_vm_destroy(vm);
 }
 
 static void refill(struct tidal_shell_pool *pool)
@@ -116,10 +138,10 @@ enum { F_FIRST, F_CALL, F_MEMORY, F_LOAD, F_FIRST_EXIT, NF };
 
 /* Part 2: RESTORES restores to the guest's first exit, with or without a pool. */
 static void first_instruction(const struct tidal_snap *snap, const struct tidal_vm_config *cfg,
-                              struct tidal_shell_pool *pool, int runs, int warmup,
+                              struct tidal_shell_pool *pool, bool prefetch, int runs, int warmup,
                               struct series s[NF])
 {
-    const char *tag = pool ? "pool" : "nopool";
+    const char *tag = prefetch ? "pool_ws" : pool ? "pool" : "nopool";
     char key[48];
     static const char *const names[NF] = {"first_insn", "call", "memory", "load", "first_exit"};
     static const char *const labels[NF] = {
@@ -134,7 +156,7 @@ static void first_instruction(const struct tidal_snap *snap, const struct tidal_
         refill(pool);
         rewind_fd(cfg->in_fd);
         uint64_t t0 = now_ns();
-        struct tidal_vm *vm = restore(snap, cfg, (uint64_t)(r + warmup + 1), pool);
+        struct tidal_vm *vm = restore(snap, cfg, (uint64_t)(r + warmup + 1), pool, prefetch);
         uint64_t t1 = now_ns();
         run_to_end(vm, "a restored guest");
         const struct tidal_vm_timing *t = tidal_vm_timing(vm);
@@ -186,7 +208,7 @@ static void check_output(const struct tidal_snap *snap, struct tidal_vm_config c
     fclose(in);
     cfg.out_fd = fileno(out);
     rewind_fd(cfg.in_fd);
-    struct tidal_vm *vm = restore(snap, &cfg, 0, NULL);
+    struct tidal_vm *vm = restore(snap, &cfg, 0, NULL, false);
     run_to_end(vm, "the checked restore");
     tidal_vm_destroy(vm);
     rewind(out);
@@ -270,9 +292,11 @@ int main(int argc, char **argv)
         die("tidal_shell_pool_new", "out of memory");
 
     /* 2. Restore to first guest instruction. */
-    struct series warm[NF], cold[NF];
-    first_instruction(snap, &cfg, pool, runs, warmup, warm);
-    first_instruction(snap, &cfg, NULL, runs, warmup, cold);
+    record_working_set(snap, &cfg, snap_path);
+    struct series warm[NF], cold[NF], warm_ws[NF];
+    first_instruction(snap, &cfg, pool, false, runs, warmup, warm);
+    first_instruction(snap, &cfg, NULL, false, runs, warmup, cold);
+    first_instruction(snap, &cfg, pool, true, runs, warmup, warm_ws);
     printf("\n%-52s %6s %10s %10s %10s\n", "in-process restore of the snapshot", "runs",
            "median us", "p99 us", "min us");
     printf("warm shell pool (VM + vCPU made ahead, refilled untimed):\n");
@@ -281,24 +305,30 @@ int main(int argc, char **argv)
     printf("cold shells (no pool: KVM_CREATE_VM + vCPU set-up in the restore):\n");
     for (int f = 0; f < NF; f++)
         series_report(&cold[f]);
+    printf("warm shell pool and the recorded working set populated writable (--prefetch;\n"
+           "the populating is part of the restore call):\n");
+    for (int f = 0; f < NF; f++)
+        series_report(&warm_ws[f]);
 
     /* 3. Restore to output vs cold boot, interleaved. */
-    enum { O_POOL, O_NOPOOL, O_COLD_READY, O_COLD_OUTPUT, NO };
+    enum { O_POOL, O_POOL_WS, O_NOPOOL, O_COLD_READY, O_COLD_OUTPUT, NO };
     struct series o[NO];
     series_init(&o[O_POOL], "output_pool", "restore + run to exit, warm pool", cold_runs);
+    series_init(&o[O_POOL_WS], "output_pool_ws", "restore + run to exit, warm pool, --prefetch",
+                cold_runs);
     series_init(&o[O_NOPOOL], "output_nopool", "restore + run to exit, cold shells", cold_runs);
     series_init(&o[O_COLD_READY], "cold_boot_ready", "cold boot: create + run to tidal_ready()",
                 cold_runs);
     series_init(&o[O_COLD_OUTPUT], "cold_boot_output", "cold boot: create + run to exit",
                 cold_runs);
     for (int r = -warmup; r < cold_runs; r++) {
-        uint64_t t[2];
-        for (int k = 0; k < 2; k++) {
-            struct tidal_shell_pool *p = k == 0 ? pool : NULL;
+        uint64_t t[3];
+        for (int k = 0; k < 3; k++) {
+            struct tidal_shell_pool *p = k == 1 ? NULL : pool;
             refill(p);
             rewind_fd(in_fd);
             uint64_t t0 = now_ns();
-            vm = restore(snap, &cfg, 1, p);
+            vm = restore(snap, &cfg, 1, p, k == 2);
             run_to_end(vm, "a restored guest");
             t[k] = now_ns() - t0;
             tidal_vm_destroy(vm);
@@ -312,6 +342,7 @@ int main(int argc, char **argv)
         if (r >= 0) {
             o[O_POOL].us[r] = (double)t[0] / 1e3;
             o[O_NOPOOL].us[r] = (double)t[1] / 1e3;
+            o[O_POOL_WS].us[r] = (double)t[2] / 1e3;
             o[O_COLD_READY].us[r] = (double)ready_ns / 1e3;
             o[O_COLD_OUTPUT].us[r] = (double)out_ns / 1e3;
         }
@@ -323,26 +354,33 @@ int main(int argc, char **argv)
     double ratio_pool = o[O_COLD_READY].med / o[O_POOL].med;
     double ratio_nopool = o[O_COLD_READY].med / o[O_NOPOOL].med;
     double ratio_output = o[O_COLD_OUTPUT].med / o[O_POOL].med;
-    printf("cold boot to tidal_ready() / restore to output: %.2fx (warm pool), %.2fx (cold "
-           "shells); cold boot to exit / restore to output (warm pool): %.2fx\n",
-           ratio_pool, ratio_nopool, ratio_output);
+    double ratio_ws = o[O_COLD_READY].med / o[O_POOL_WS].med;
+    printf("cold boot to tidal_ready() / restore to output: %.2fx (warm pool), %.2fx (warm pool, "
+           "--prefetch), %.2fx (cold shells); cold boot to exit / restore to output (warm pool): "
+           "%.2fx\n",
+           ratio_pool, ratio_ws, ratio_nopool, ratio_output);
 
     for (int f = 0; f < NF; f++)
         series_bench(&warm[f]);
     for (int f = 0; f < NF; f++)
         series_bench(&cold[f]);
+    for (int f = 0; f < NF; f++)
+        series_bench(&warm_ws[f]);
     for (int k = 0; k < NO; k++)
         series_bench(&o[k]);
     printf("BENCH restore_speedup_pool %.2f x\n", ratio_pool);
     printf("BENCH restore_speedup_nopool %.2f x\n", ratio_nopool);
+    printf("BENCH restore_speedup_pool_ws %.2f x\n", ratio_ws);
     printf("BENCH restore_speedup_pool_vs_cold_output %.2f x\n", ratio_output);
 
     for (int f = 0; f < NF; f++) {
         free(warm[f].us);
         free(cold[f].us);
+        free(warm_ws[f].us);
     }
     for (int k = 0; k < NO; k++)
         free(o[k].us);
+    tidal_ws_free(working_set);
     tidal_shell_pool_free(pool);
     tidal_snap_close(snap);
     close(in_fd);

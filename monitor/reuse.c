@@ -177,6 +177,7 @@ int tidal_vm_reuse_begin(struct tidal_vm *vm, const uint8_t *template_mem, struc
     if (!r)
         return tidal_err_set(err, "out of memory");
     vm->reuse = r;
+    vm->place_file_input = false; /* each request's input is placed by reuse_prepare */
     r->template_mem = template_mem;
     r->npages = vm->mem.size / TIDAL_PAGE_SIZE;
     r->words = tidal_vm_dirty_words(vm);

@@ -185,6 +185,8 @@ void tidal_vm_run(struct tidal_vm *vm, struct tidal_run_result *res)
     vm->io.interrupted = &vm->stop_io;
     uint64_t start = tidal_now_ns();
     bool first = !vm->started;
+    if (first && vm->place_file_input)
+        tidal_vm_place_file_input(vm);
     if (first) {
         /* The guest's clocks start from this pair, taken just before it runs. */
         struct timespec wall;

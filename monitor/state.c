@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const uint8_t *tidal_vm_memory(const struct tidal_vm *vm, uint64_t *size)
 {
@@ -75,6 +77,34 @@ int tidal_vm_write_ready_info(struct tidal_vm *vm, uint64_t generation, uint64_t
     return 0;
 }
 
+void tidal_vm_place_file_input(struct tidal_vm *vm)
+{
+    vm->place_file_input = false;
+    struct tidal_ready_info info;
+    memcpy(&info, vm->mem.base + vm->ready_gpa, sizeof(info));
+    struct stat st;
+    int fd = vm->io.in_fd;
+    if (!info.input_cap || fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode))
+        return;
+    off_t at = lseek(fd, 0, SEEK_CUR);
+    if (at < 0)
+        return;
+    uint64_t left = st.st_size > at ? (uint64_t)(st.st_size - at) : 0;
+    uint64_t n = left < info.input_cap ? left : info.input_cap;
+    /* The window is the guest's word: a bad one just means no placed input. */
+    uint8_t *window = n ? tidal_guest_range(&vm->mem, info.input_gpa, n, 1) : NULL;
+    if (n && !window)
+        return;
+    ssize_t got = n ? pread(fd, window, n, at) : 0;
+    if (got < 0 || lseek(fd, at + got, SEEK_SET) < 0)
+        return;
+    tidal_guest_mark_written(&vm->mem, info.input_gpa, (uint64_t)got);
+    info.input_len = (uint64_t)got;
+    info.input_flags = TIDAL_INPUT_PLACED | ((uint64_t)got == left ? TIDAL_INPUT_COMPLETE : 0);
+    memcpy(vm->mem.base + vm->ready_gpa, &info, sizeof(info));
+    tidal_guest_mark_written(&vm->mem, vm->ready_gpa, sizeof(info));
+}
+
 static int check_state(const struct tidal_vm_state *st, struct tidal_err *err)
 {
     if (st->abi_version != TIDAL_ABI_VERSION)
@@ -126,6 +156,7 @@ int tidal_vm_restore(const struct tidal_vm_config *cfg, const struct tidal_vcpu_
     vm->mono_base_ns = state->guest_mono_ns;
     if (vm->ready_gpa && tidal_vm_write_ready_info(vm, state->generation + 1, clone_id, 0, 0, err))
         return TIDAL_CREATE_SYSTEM;
+    vm->place_file_input = vm->ready_gpa != 0;
     struct tidal_boot_info *bi = (struct tidal_boot_info *)(vm->mem.base + TIDAL_BOOT_INFO_GPA);
     bi->tsc_khz = vm->tsc_khz ? vm->tsc_khz : bi->tsc_khz;
     bi->flags = (bi->flags & ~(uint32_t)TIDAL_BOOT_STDOUT_TTY) |

@@ -47,6 +47,7 @@ struct tidal_vm {
     uint64_t deadline_ns;  /* CLOCK_MONOTONIC end of the guest's time; 0: none */
     uint64_t mono_base_ns; /* guest CLOCK_MONOTONIC at its clock pair (restores) */
     uint64_t ready_gpa;    /* the guest's tidal_ready_info, once it has called READY */
+    bool place_file_input; /* restored at READY: stdin goes in its window at the first run */
     volatile int stop_io;  /* set from signal handlers: leave KVM_RUN and any sleep */
     volatile sig_atomic_t pause_requested;
     struct tidal_reuse *reuse; /* reuse.c: set while the VM is reused in place */
@@ -101,6 +102,11 @@ void tidal_vcpu_recheck_tsc(struct tidal_vm *vm);
  * what a run does first: finishes a pending `out` (KVM advances RIP only then),
  * applies sync_regs writes, and reports the synced registers afresh. */
 int tidal_vm_run_no_entry(struct tidal_vm *vm, struct tidal_err *err);
+/* A guest restored at tidal_ready() whose stdin is a regular file finds the file's
+ * next bytes in its input window (as many as fit), so its reads of them cost no READ
+ * exit; the file offset moves past them, and reads beyond continue through READ.
+ * Any other stdin, or a guest without a window, is left as it is. */
+void tidal_vm_place_file_input(struct tidal_vm *vm);
 /* state.c: writes the host's fields of the guest's tidal_ready_info (generation,
  * clone id, fresh entropy, input placement), keeping the guest's own. */
 int tidal_vm_write_ready_info(struct tidal_vm *vm, uint64_t generation, uint64_t clone_id,
