@@ -1,6 +1,7 @@
-/* `tidal clone SNAP -n N`: N clones of one saved guest, alive together in this
- * process (memory shared copy-on-write with the snapshot's memory image), then each
- * run to completion on worker threads with its own input and output files. With
+/* `tidal clone SNAP -n N`: N clones of one saved guest, alive together (memory shared
+ * copy-on-write with the snapshot's memory image), then each run to completion on
+ * worker threads with its own input and output files. Past GROUP_CLONES clones, groups
+ * of them live in child processes (see run_groups). With
  * --reuse, the N inputs run one after another on one VM per thread, reset in place
  * between them (tidal/reuse.h): the same results, without a VM per input. */
 #include "commands.h"
@@ -20,14 +21,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_CLONES 100000
+/* Clones per process. Creating a VM registers an MMU notifier, which locks every
+ * mapping of the process in turn, and each change to the process's page tables is
+ * announced to every VM in it: both grow with the VMs a process holds, so ten
+ * thousand VMs in one process cost minutes of kernel time, in groups seconds. */
+#define GROUP_CLONES 1000u
 #define REUSE_INPUT_MAX (16u << 20)
 
 struct clone {
     struct tidal_vm *vm;
-    int rc;
+    int rc; /* -1 until its process reports it */
     char error[600];
 };
 
@@ -41,6 +49,7 @@ struct clone_job {
     const char *input_dir, *output_dir;
     struct tidal_ws *prefetch;   /* working set to populate in each clone, or NULL */
     const uint8_t *template_mem; /* --reuse: the snapshot's memory, read-only */
+    unsigned first, end;         /* the clones this process holds */
     atomic_uint next;
 };
 
@@ -239,7 +248,7 @@ static void *worker(void *arg)
 {
     struct phase *p = arg;
     unsigned i;
-    while ((i = atomic_fetch_add(&p->job->next, 1)) < p->job->n)
+    while ((i = atomic_fetch_add(&p->job->next, 1)) < p->job->end)
         p->work(p->job, i);
     tidal_vm_destroy(reused);
     reused = NULL;
@@ -251,7 +260,7 @@ static void run_phase(struct clone_job *job, void (*work)(struct clone_job *, un
 {
     struct phase p = {job, work};
     pthread_t tids[256];
-    atomic_store(&job->next, 0);
+    atomic_store(&job->next, job->first);
     unsigned started = 0;
     for (; started < threads; started++)
         if (pthread_create(&tids[started], NULL, worker, &p))
@@ -260,6 +269,16 @@ static void run_phase(struct clone_job *job, void (*work)(struct clone_job *, un
         worker(&p);
     for (unsigned t = 0; t < started; t++)
         pthread_join(tids[t], NULL);
+}
+
+/* Restores this process's clones, counts them, then runs them. */
+static unsigned restore_all(struct clone_job *job, unsigned threads)
+{
+    run_phase(job, restore_one, threads);
+    unsigned alive = 0;
+    for (unsigned i = job->first; i < job->end; i++)
+        alive += job->clones[i].vm != NULL;
+    return alive;
 }
 
 /* MemAvailable in KiB: what the whole system (kernel included) has left. */
@@ -274,6 +293,48 @@ static long mem_available_kib(void)
     if (f)
         fclose(f);
     return kib;
+}
+
+/* One child process per GROUP_CLONES clones. Each restores its clones, says how many
+ * live, and waits until every group has (so that all clones are alive at once: the
+ * parent then closes `go`); then it runs them. Results go to memory shared with the
+ * parent; a group that dies leaves its clones at -1. before, after: MemAvailable
+ * around the restores. */
+static unsigned run_groups(struct clone_job *job, unsigned threads, long *before, long *after)
+{
+    unsigned groups = (job->n + GROUP_CLONES - 1) / GROUP_CLONES, alive = 0, started = 0;
+    int ready[2], go[2];
+    if (pipe(ready) || pipe(go))
+        return 0;
+    *before = mem_available_kib();
+    for (unsigned g = 0; g < groups; g++, started++) {
+        pid_t pid = fork();
+        if (pid < 0)
+            break;
+        if (pid == 0) {
+            close(ready[0]);
+            close(go[1]);
+            job->first = g * GROUP_CLONES;
+            job->end = job->first + GROUP_CLONES < job->n ? job->first + GROUP_CLONES : job->n;
+            unsigned n = restore_all(job, threads);
+            char byte;
+            if (write(ready[1], &n, sizeof(n)) != (ssize_t)sizeof(n) || read(go[0], &byte, 1) < 0)
+                _exit(1);
+            run_phase(job, run_one, threads);
+            _exit(0);
+        }
+    }
+    close(ready[1]);
+    close(go[0]);
+    unsigned n;
+    for (unsigned g = 0; g < started && read(ready[0], &n, sizeof(n)) == (ssize_t)sizeof(n); g++)
+        alive += n;
+    *after = mem_available_kib();
+    close(go[1]); /* end of file on go: every group starts running */
+    close(ready[0]);
+    while (wait(NULL) > 0 || errno == EINTR)
+        ;
+    return alive;
 }
 
 int tidal_cmd_clone(int argc, char **argv)
@@ -332,7 +393,7 @@ int tidal_cmd_clone(int argc, char **argv)
         return TIDAL_RC_NO_INPUT;
     }
     signal(SIGPIPE, SIG_IGN);
-    tidal_raise_fd_limit(); /* each idle clone holds two descriptors (VM, vCPU) */
+    tidal_raise_fd_limit(); /* each idle clone holds a descriptor (its vCPU's) */
 
     struct tidal_err err;
     struct tidal_snap *snap;
@@ -346,10 +407,14 @@ int tidal_cmd_clone(int argc, char **argv)
         if (tidal_ws_load(ws_path, tidal_snap_info(snap)->mem_size, &job.prefetch, &err))
             fprintf(stderr, "tidal clone: ignoring %s\n", err.msg);
     }
-    job.n = (unsigned)n;
-    job.clones = calloc(job.n, sizeof(*job.clones));
-    if (!job.clones)
+    job.n = job.end = (unsigned)n;
+    /* shared, so that the groups' children report into it */
+    size_t clones_size = job.n * sizeof(*job.clones);
+    job.clones = mmap(NULL, clones_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (job.clones == MAP_FAILED)
         return TIDAL_RC_SYSTEM;
+    for (unsigned i = 0; i < job.n; i++)
+        job.clones[i].rc = -1;
 
     long before = -1, after = -1;
     unsigned alive = 0;
@@ -362,12 +427,12 @@ int tidal_cmd_clone(int argc, char **argv)
         job.template_mem = tmpl;
         run_phase(&job, reuse_one, threads < job.n ? threads : job.n);
         tidal_snap_unmap_memory(snap, tmpl);
+    } else if (job.n > GROUP_CLONES) {
+        alive = run_groups(&job, threads, &before, &after);
     } else {
         before = mem_available_kib();
-        run_phase(&job, restore_one, threads);
+        alive = restore_all(&job, threads);
         after = mem_available_kib();
-        for (unsigned i = 0; i < job.n; i++)
-            alive += job.clones[i].vm != NULL;
         run_phase(&job, run_one, threads);
     }
     tidal_snap_close(snap);
@@ -377,8 +442,11 @@ int tidal_cmd_clone(int argc, char **argv)
         if (job.clones[i].rc == 0) {
             ok++;
         } else if (failed++ < 10) {
-            fprintf(stderr, "tidal clone: clone %u: exit %d%s%s\n", i, job.clones[i].rc,
-                    job.clones[i].error[0] ? ": " : "", job.clones[i].error);
+            if (job.clones[i].rc < 0)
+                fprintf(stderr, "tidal clone: clone %u: its process ended before it ran\n", i);
+            else
+                fprintf(stderr, "tidal clone: clone %u: exit %d%s%s\n", i, job.clones[i].rc,
+                        job.clones[i].error[0] ? ": " : "", job.clones[i].error);
         }
     }
     if (reuse)
@@ -393,7 +461,7 @@ int tidal_cmd_clone(int argc, char **argv)
     for (unsigned i = 0; i < job.ninputs; i++)
         free(job.inputs[i]);
     free(job.inputs);
-    free(job.clones);
+    munmap(job.clones, clones_size);
     tidal_ws_free(job.prefetch);
     return failed ? 1 : 0;
 }
