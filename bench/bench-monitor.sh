@@ -47,7 +47,8 @@ echo "-- hello: whole process, tidal run hello.elf vs static musl Linux hello ($
 "$timer" -n "$runs" -w 5 -p hello --name-a tidal --name-b linux -- \
     "$tidal" run build/examples/hello.elf --vs build/examples/hello.linux | tee "$tmp/hello"
 hello_median=$(bench_value "$tmp/hello" hello_tidal_median)
-echo "target: tidal median < 1.0 ms: $hello_median ms: $(verdict "$hello_median" "<" 1.0)"
+echo "target: tidal run hello.elf whole process <= 1.5 ms (reference host): $hello_median ms:" \
+    "$(verdict "$hello_median" "<=" 1.5); stretch < 1.0 ms: $(verdict "$hello_median" "<" 1.0)"
 
 echo
 echo "-- bring-up breakdown: create/run/destroy hello.elf in one process ($runs runs)$label"

@@ -284,10 +284,10 @@ void tidal_vm_destroy(struct tidal_vm *vm)
 
 void tidal_vm_drop_vm_fd(struct tidal_vm *vm)
 {
-    if (vm->vm_fd >= 0 && !vm->reuse)
-        close(vm->vm_fd);
-    if (!vm->reuse)
-        vm->vm_fd = -1;
+    if (vm->reuse || vm->vm_fd < 0)
+        return; /* reset reads the dirty log through the VM descriptor */
+    close(vm->vm_fd);
+    vm->vm_fd = -1;
 }
 
 void tidal_vm_set_io(struct tidal_vm *vm, int in_fd, int out_fd, int err_fd)
