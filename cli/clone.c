@@ -281,20 +281,6 @@ static unsigned restore_all(struct clone_job *job, unsigned threads)
     return alive;
 }
 
-/* MemAvailable in KiB: what the whole system (kernel included) has left. */
-static long mem_available_kib(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    long kib = -1;
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "MemAvailable: %ld kB", &kib) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kib;
-}
-
 /* One child process per GROUP_CLONES clones. Each restores its clones, says how many
  * live, and waits until every group has (so that all clones are alive at once: the
  * parent then closes `go`); then it runs them. Results go to memory shared with the
@@ -306,7 +292,7 @@ static unsigned run_groups(struct clone_job *job, unsigned threads, long *before
     int ready[2], go[2];
     if (pipe(ready) || pipe(go))
         return 0;
-    *before = mem_available_kib();
+    *before = tidal_mem_available_kib();
     for (unsigned g = 0; g < groups; g++, started++) {
         pid_t pid = fork();
         if (pid < 0)
@@ -329,7 +315,7 @@ static unsigned run_groups(struct clone_job *job, unsigned threads, long *before
     unsigned n;
     for (unsigned g = 0; g < started && read(ready[0], &n, sizeof(n)) == (ssize_t)sizeof(n); g++)
         alive += n;
-    *after = mem_available_kib();
+    *after = tidal_mem_available_kib();
     close(go[1]); /* end of file on go: every group starts running */
     close(ready[0]);
     while (wait(NULL) > 0 || errno == EINTR)
@@ -430,9 +416,9 @@ int tidal_cmd_clone(int argc, char **argv)
     } else if (job.n > GROUP_CLONES) {
         alive = run_groups(&job, threads, &before, &after);
     } else {
-        before = mem_available_kib();
+        before = tidal_mem_available_kib();
         alive = restore_all(&job, threads);
-        after = mem_available_kib();
+        after = tidal_mem_available_kib();
         run_phase(&job, run_one, threads);
     }
     tidal_snap_close(snap);

@@ -71,3 +71,16 @@ void tidal_raise_fd_limit(void)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
 }
+
+long tidal_mem_available_kib(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "MemAvailable: %ld kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kib;
+}

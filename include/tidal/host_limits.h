@@ -17,4 +17,7 @@ const char *tidal_describe_errno(int errnum, char *buf, size_t size);
  * stop a host at a few hundred. */
 void tidal_raise_fd_limit(void);
 
+/* MemAvailable of /proc/meminfo in KiB (what the whole system has left), or -1. */
+long tidal_mem_available_kib(void);
+
 #endif

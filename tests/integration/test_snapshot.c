@@ -1,5 +1,6 @@
 /* Snapshots end to end: save at tidal_ready(), restore with new input, clone. */
 #include "harness.h"
+#include "tidal/host_limits.h"
 #include "tidal/snapshot.h"
 #include "tidal/vmstate.h"
 
@@ -216,25 +217,12 @@ Test(snapshot, file_input_is_placed_in_the_window)
 
 /* Ten thousand clones of echo at once: each holds one descriptor and a few mappings,
  * so neither the open-file limit nor vm.max_map_count stops them. */
-static long mem_available_mib(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    long kib = -1;
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "MemAvailable: %ld kB", &kib) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kib / 1024;
-}
-
 Test(snapshot, ten_thousand_clones_alive_at_once, .timeout = 900)
 {
     /* ~200 KiB a clone, twice that for room (a nested test machine has 2 GiB) */
-    if (mem_available_mib() < 4096)
+    if (tidal_mem_available_kib() < (4l << 20))
         cr_skip_test("needs 4 GiB of available memory for 10,000 clones, this machine has %ld MiB",
-                     mem_available_mib());
+                     tidal_mem_available_kib() >> 10);
     const char *snap = in_dir("echo.snap"), *inputs = in_dir("in");
     save("build/examples/echo.elf", snap);
     cr_assert_eq(mkdir(inputs, 0755), 0);
