@@ -3,6 +3,9 @@
 #define TIDAL_MONITOR_MSR_H
 
 #define MSR_IA32_TSC 0x10u
+#define MSR_TSC_ADJUST 0x3bu
+#define MSR_SPEC_CTRL 0x48u
+#define MSR_TSC_DEADLINE 0x6e0u
 #define MSR_SYSENTER_CS 0x174u
 #define MSR_SYSENTER_ESP 0x175u
 #define MSR_SYSENTER_EIP 0x176u

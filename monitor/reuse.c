@@ -1,7 +1,7 @@
 /* Reusing a VM in place (tidal/reuse.h): the reset after each request, the state it
  * resets to, and the check that it was exact. */
 #include "tidal/reuse.h"
-#include "msr.h"
+#include "reset_msrs.h"
 #include "vm_internal.h"
 
 #include <errno.h>
@@ -14,20 +14,6 @@
  * writing does not stay on the copy list forever. */
 #define RELEARN_EVERY 256
 
-/* Every MSR a guest can write and read back that KVM keeps per vCPU and that could
- * carry data from one request to the next. The TSC is not among them: it counts on
- * (the clocks are rebased per request). */
-static const uint32_t reset_msr_candidates[] = {
-    MSR_STAR,         MSR_LSTAR,        MSR_CSTAR,          MSR_SFMASK,
-    MSR_FS_BASE,      MSR_GS_BASE,      MSR_KERNEL_GS_BASE, MSR_SYSENTER_CS,
-    MSR_SYSENTER_ESP, MSR_SYSENTER_EIP, MSR_TSC_AUX,        MSR_PAT};
-#define NCANDIDATES (sizeof(reset_msr_candidates) / sizeof(reset_msr_candidates[0]))
-
-struct msr_set {
-    struct kvm_msrs hdr;
-    struct kvm_msr_entry entries[NCANDIDATES];
-};
-
 /* The vCPU at the template point. */
 struct vcpu_point {
     struct kvm_regs regs;
@@ -36,7 +22,6 @@ struct vcpu_point {
     struct kvm_xsave xsave;
     struct kvm_xcrs xcrs;
     struct kvm_debugregs debugregs;
-    struct msr_set msrs;
 };
 
 struct tidal_reuse {
@@ -51,6 +36,7 @@ struct tidal_reuse {
     bool manual_protect;
     bool sync_regs;
     struct vcpu_point point;
+    struct reset_msrs msrs;
     uint64_t generation;   /* the template's tidal_ready_info.generation */
     uint64_t mono_base_ns; /* the guest's CLOCK_MONOTONIC at the template point */
     uint64_t begun_ns;     /* host CLOCK_MONOTONIC when reuse began */
@@ -70,6 +56,7 @@ void tidal_reuse_free(struct tidal_reuse *r)
     free(r->kvm_dirty);
     free(r->to_clear);
     free(r->prev_dirty);
+    tidal_reset_msrs_free(&r->msrs);
     free(r);
 }
 
@@ -93,18 +80,6 @@ static int vcpu_ioctl(struct tidal_vm *vm, unsigned long req, void *arg, const c
     return 0;
 }
 
-/* The MSRs of reset_msr_candidates this KVM lets us read (and so write back). */
-static int probe_msrs(struct tidal_vm *vm, struct msr_set *out)
-{
-    out->hdr.nmsrs = 0;
-    for (unsigned i = 0; i < NCANDIDATES; i++) {
-        struct msr_set one = {.hdr.nmsrs = 1, .entries[0].index = reset_msr_candidates[i]};
-        if (ioctl(vm->vcpu_fd, KVM_GET_MSRS, &one) == 1)
-            out->entries[out->hdr.nmsrs++] = one.entries[0];
-    }
-    return 0;
-}
-
 /* The registers that sync_regs carries, read the same way KVM will report them after
  * every exit, so later comparisons are like for like. */
 static int read_synced(struct tidal_vm *vm, struct vcpu_point *p, struct tidal_err *err)
@@ -123,19 +98,13 @@ static int read_synced(struct tidal_vm *vm, struct vcpu_point *p, struct tidal_e
            vcpu_ioctl(vm, KVM_GET_VCPU_EVENTS, &p->events, "KVM_GET_VCPU_EVENTS", err);
 }
 
-static int read_point(struct tidal_vm *vm, struct vcpu_point *p, const struct msr_set *which,
-                      struct tidal_err *err)
+static int read_point(struct tidal_vm *vm, struct vcpu_point *p, struct tidal_err *err)
 {
     memset(p, 0, sizeof(*p));
     if (read_synced(vm, p, err) || vcpu_ioctl(vm, KVM_GET_XSAVE, &p->xsave, "KVM_GET_XSAVE", err) ||
         (vm->cr4_osxsave && vcpu_ioctl(vm, KVM_GET_XCRS, &p->xcrs, "KVM_GET_XCRS", err)) ||
         vcpu_ioctl(vm, KVM_GET_DEBUGREGS, &p->debugregs, "KVM_GET_DEBUGREGS", err))
         return -1;
-    p->msrs.hdr.nmsrs = which->hdr.nmsrs;
-    for (unsigned i = 0; i < which->hdr.nmsrs; i++)
-        p->msrs.entries[i].index = which->entries[i].index;
-    if (p->msrs.hdr.nmsrs && ioctl(vm->vcpu_fd, KVM_GET_MSRS, &p->msrs) != (int)p->msrs.hdr.nmsrs)
-        return tidal_err_set(err, "KVM_GET_MSRS: %s", strerror(errno));
     return 0;
 }
 
@@ -198,9 +167,8 @@ int tidal_vm_reuse_begin(struct tidal_vm *vm, const uint8_t *template_mem, struc
     r->begun_ns = tidal_now_ns();
 
     align_with_template(vm, template_mem);
-    struct msr_set which;
-    probe_msrs(vm, &which);
-    if (read_point(vm, &r->point, &which, err) || start_dirty_log(vm, r, err))
+    if (read_point(vm, &r->point, err) || tidal_reset_msrs_init(vm, &r->msrs, err) ||
+        start_dirty_log(vm, r, err))
         return -1;
     r->exits_stat = tidal_vm_stat(vm, "exits", &r->kvm_exits) == 0;
     r->monitor_exits = vm->kvm_run_exits;
@@ -357,12 +325,8 @@ static int reset_vcpu(struct tidal_vm *vm, struct tidal_reset_counts *c, struct 
         set_ioctl(vm, KVM_SET_XSAVE, &p->xsave, "KVM_SET_XSAVE", c, err) ||
         (!quiet && set_ioctl(vm, KVM_SET_DEBUGREGS, &p->debugregs, "KVM_SET_DEBUGREGS", c, err)))
         return -1;
-    if (p->msrs.hdr.nmsrs) {
-        c->kvm_ioctls++;
-        if (ioctl(vm->vcpu_fd, KVM_SET_MSRS, &p->msrs) != (int)p->msrs.hdr.nmsrs)
-            return tidal_err_set(err, "KVM_SET_MSRS: %s", strerror(errno));
-    }
-    return 0;
+    c->kvm_ioctls++;
+    return tidal_reset_msrs_apply(vm, &r->msrs, !quiet, err);
 }
 
 int tidal_vm_reset(struct tidal_vm *vm, struct tidal_reset_counts *counts, struct tidal_err *err)
@@ -394,7 +358,7 @@ int tidal_vm_reuse_verify(struct tidal_vm *vm, struct tidal_err *err)
         }
     /* Reading applies the pending sync_regs writes first (an immediate-exit run). */
     struct vcpu_point now;
-    if (read_point(vm, &now, &r->point.msrs, err))
+    if (read_point(vm, &now, err))
         return -1;
     const struct vcpu_point *p = &r->point;
     if (memcmp(&now.regs, &p->regs, sizeof(p->regs)))
@@ -409,11 +373,5 @@ int tidal_vm_reuse_verify(struct tidal_vm *vm, struct tidal_err *err)
         return differs(err, "XCR0");
     if (memcmp(&now.debugregs, &p->debugregs, sizeof(p->debugregs)))
         return differs(err, "a debug register");
-    for (unsigned i = 0; i < p->msrs.hdr.nmsrs; i++)
-        if (now.msrs.entries[i].data != p->msrs.entries[i].data) {
-            char what[48];
-            snprintf(what, sizeof(what), "MSR 0x%x", p->msrs.entries[i].index);
-            return differs(err, what);
-        }
-    return 0;
+    return tidal_reset_msrs_verify(vm, &r->msrs, err);
 }
