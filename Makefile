@@ -135,18 +135,20 @@ examples: $(foreach e,$(EXAMPLES),build/examples/$(e).elf build/examples/$(e).li
 # ---- benchmark tools: bench/bench-*.sh runs them from build/, next to build/tidal ----
 # bench_stats is an object of its own: compiled along with $< it would overwrite $@.d.
 BENCH_STATS := $(call obj,bench/bench_stats.c)
+BENCH_PROBE := $(call obj,bench/kvm_probe.c)
 build/bench/proc-timer: bench/proc_timer.c $(BENCH_STATS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BENCH_STATS) -lm
-build/bench/bringup: bench/bringup.c $(BENCH_STATS) $(MONITOR_LIB)
+build/bench/bringup: bench/bringup.c $(BENCH_STATS) $(BENCH_PROBE) $(MONITOR_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BENCH_STATS) $(MONITOR_LIB) $(LDLIBS)
-build/bench/restore-bench: bench/restore_bench.c $(BENCH_STATS) $(SNAPSHOT_LIB) $(MONITOR_LIB)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BENCH_STATS) $(BENCH_PROBE) $(MONITOR_LIB) $(LDLIBS)
+KVM_BENCH_LIBS := $(BENCH_STATS) $(BENCH_PROBE) $(SNAPSHOT_LIB) $(MONITOR_LIB)
+build/bench/restore-bench: bench/restore_bench.c $(KVM_BENCH_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BENCH_STATS) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(LDLIBS)
-build/bench/reuse-bench: bench/reuse_bench.c $(BENCH_STATS) $(SNAPSHOT_LIB) $(MONITOR_LIB)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(KVM_BENCH_LIBS) $(LDLIBS)
+build/bench/reuse-bench: bench/reuse_bench.c $(KVM_BENCH_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BENCH_STATS) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(KVM_BENCH_LIBS) $(LDLIBS)
 
 # ---- tests: one Criterion binary per folder under tests/ ----
 define test_suite

@@ -10,6 +10,7 @@
 #include "tidal/file.h"
 #include "tidal/monitor.h"
 #include "bench_stats.h"
+#include "kvm_probe.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -74,13 +75,7 @@ static void one_run(const struct tidal_vm_config *cfg, const uint8_t *image, siz
 int main(int argc, char **argv)
 {
     struct tidal_err err;
-    if (argc == 2 && !strcmp(argv[1], "--probe")) {
-        if (tidal_kvm_available(&err)) {
-            puts(err.msg);
-            return 1;
-        }
-        return 0;
-    }
+    bench_handle_probe(argc, argv);
     int runs = 200, warmup = 5, i = 1;
     for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
         if (!strcmp(argv[i], "-n"))

@@ -25,6 +25,7 @@
 #include "tidal/prefetch.h"
 #include "tidal/snapshot_vm.h"
 #include "bench_stats.h"
+#include "kvm_probe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -228,13 +229,7 @@ static void check_output(const struct tidal_snap *snap, struct tidal_vm_config c
 int main(int argc, char **argv)
 {
     struct tidal_err err;
-    if (argc == 2 && !strcmp(argv[1], "--probe")) {
-        if (tidal_kvm_available(&err)) {
-            puts(err.msg);
-            return 1;
-        }
-        return 0;
-    }
+    bench_handle_probe(argc, argv);
     int runs = 1000, cold_runs = 200, warmup = 20, i = 1;
     const char *snap_path = NULL, *input_path = NULL;
     for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {

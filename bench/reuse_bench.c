@@ -19,6 +19,7 @@
 #include "tidal/reuse.h"
 #include "tidal/snapshot_vm.h"
 #include "bench_stats.h"
+#include "kvm_probe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -123,13 +124,7 @@ static void report(const char *name, struct series *s, const char *what)
 int main(int argc, char **argv)
 {
     struct tidal_err err;
-    if (argc == 2 && !strcmp(argv[1], "--probe")) {
-        if (tidal_kvm_available(&err)) {
-            puts(err.msg);
-            return 1;
-        }
-        return 0;
-    }
+    bench_handle_probe(argc, argv);
     int rounds = 1000, warmup = 50, i = 1;
     const char *snap_path = NULL, *input_path = NULL;
     for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
