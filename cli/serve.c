@@ -3,6 +3,7 @@
 #include "exit_codes.h"
 #include "tidal/http.h"
 #include "tidal/serve.h"
+#include "tidal/size.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,7 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputs("\nusage: tidal serve --listen HOST:PORT --function NAME=IMAGE... [--config FILE]\n"
           "                   [--workers N] [--http-threads N] [--backend vm|process]\n"
-          "                   [--log-format text|json] [--template-dir DIR]\n",
+          "                   [--log-format text|json] [--template-dir DIR] [--max-uploads SIZE]\n",
           stderr);
     return TIDAL_RC_USAGE;
 }
@@ -78,6 +79,14 @@ int tidal_cmd_serve(int argc, char **argv)
                 rc = usage_error("--log-format '%s': expected text or json", v);
         } else if (!strcmp(a, "--template-dir")) {
             cfg.template_dir = v;
+        } else if (!strcmp(a, "--max-uploads")) {
+            uint64_t bytes = 0;
+            if (tidal_parse_size(v, "--max-uploads", &bytes, &err))
+                rc = usage_error("%s", err.msg);
+            else if (!bytes)
+                rc = usage_error("%s", "--max-uploads: expected more than 0 bytes");
+            else
+                cfg.max_uploads = bytes;
         } else {
             rc = usage_error("unknown option '%s'", a);
             break;

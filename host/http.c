@@ -11,16 +11,25 @@
 
 int tidal_http_body_append(struct tidal_http_body *body, const char *data, size_t len)
 {
-    if (body->too_large)
+    if (body->too_large || body->over_shared)
         return 0;
     if (len > body->limit - body->len) {
         body->too_large = true;
         tidal_http_body_free(body);
         return 0;
     }
+    if (body->shared && atomic_fetch_add(body->shared, len) + len > body->shared_cap) {
+        atomic_fetch_sub(body->shared, len);
+        body->over_shared = true;
+        tidal_http_body_free(body);
+        return 0;
+    }
     char *grown = realloc(body->data, body->len + len + 1);
-    if (!grown)
+    if (!grown) {
+        if (body->shared)
+            atomic_fetch_sub(body->shared, len);
         return -1;
+    }
     memcpy(grown + body->len, data, len);
     body->data = grown;
     body->len += len;
@@ -30,6 +39,8 @@ int tidal_http_body_append(struct tidal_http_body *body, const char *data, size_
 
 void tidal_http_body_free(struct tidal_http_body *body)
 {
+    if (body->shared)
+        atomic_fetch_sub(body->shared, body->len);
     free(body->data);
     body->data = NULL;
     body->len = 0;

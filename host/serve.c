@@ -1,5 +1,6 @@
 /* `tidal serve` from start to graceful stop: templates, workers, HTTP, signals. */
 #include "serve_server.h"
+#include "tidal/host_limits.h"
 #include "tidal/snapshot.h"
 
 #include <arpa/inet.h>
@@ -8,11 +9,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* After the last invocation finished, how long its answer (and any upload still
  * arriving) may take to go out before the server closes every connection. */
 #define FLUSH_WAIT_NS (5ull * 1000000000ull)
+
+/* A connection that sends nothing for this long is closed: what bounds how long a
+ * client may take over its headers, or stall in its body. */
+#define IDLE_TIMEOUT_SEC 30
+#define MAX_CONNECTIONS 16384u
+#define MIN_CONNECTIONS 16u
+#define FDS_PER_VM 6u
+#define FD_RESERVE 64u /* the listening socket, epoll, logs, snapshots being opened */
 
 /* Templates live on tmpfs when there is one: in memory, as the page cache every
  * clone maps copy-on-write. */
@@ -46,16 +56,34 @@ static int register_all(struct tidal_server *srv, const char *dir, struct tidal_
     return 0;
 }
 
-static struct MHD_Daemon *start_http(struct tidal_server *srv, struct tidal_err *err)
+/* Connections get what the open-file limit leaves once every pooled VM, worker and
+ * template has its descriptors (a VM holds up to six: VM, vCPU, statistics, memory
+ * image, and its output files while it runs), so that a flood of connections makes
+ * the server refuse connections, never fail a request for want of a descriptor. */
+static unsigned connection_limit(const struct tidal_server *srv)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+        return MAX_CONNECTIONS;
+    uint64_t reserve = FD_RESERVE + (uint64_t)srv->cfg->workers * FDS_PER_VM;
+    for (unsigned i = 0; i < srv->nfns; i++)
+        reserve += (uint64_t)(srv->fns[i].pool_target + 1) * FDS_PER_VM;
+    uint64_t left =
+        rl.rlim_cur > reserve + MIN_CONNECTIONS ? rl.rlim_cur - reserve : MIN_CONNECTIONS;
+    return left < MAX_CONNECTIONS ? (unsigned)left : MAX_CONNECTIONS;
+}
+
+static struct MHD_Daemon *start_http(struct tidal_server *srv, unsigned connections,
+                                     struct tidal_err *err)
 {
     const struct tidal_serve_config *cfg = srv->cfg;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     struct MHD_OptionItem options[] = {
         {MHD_OPTION_SOCK_ADDR, 0, (void *)&cfg->listen},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)tidal_serve_completed, srv},
-        {MHD_OPTION_CONNECTION_LIMIT, 16384, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, connections, NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_SEC, NULL},
         {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)tidal_serve_keep_raw, NULL},
         /* Last, so that one epoll thread (the default) simply ends the list. */
         {cfg->http_threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
@@ -101,6 +129,7 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    tidal_raise_fd_limit();
     struct tidal_server srv = {.cfg = cfg, .nfns = cfg->nfns};
     pthread_mutex_init(&srv.log_lock, NULL);
     char dir[4200] = "";
@@ -120,17 +149,18 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
     struct MHD_Daemon *d = NULL;
     if (!rc && !(srv.dispatcher = tidal_dispatcher_start(srv.fns, srv.nfns, cfg->workers, err)))
         rc = TIDAL_SERVE_SYSTEM;
-    if (!rc && !(d = start_http(&srv, err)))
+    unsigned connections = connection_limit(&srv);
+    if (!rc && !(d = start_http(&srv, connections, err)))
         rc = TIDAL_SERVE_SYSTEM;
     if (!rc) {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
         char addr[INET_ADDRSTRLEN];
         inet_ntop(AF_INET, &cfg->listen.sin_addr, addr, sizeof(addr));
-        fprintf(
-            stderr,
-            "tidal serve: listening on http://%s:%u (%u function(s), %u worker(s), %s backend)\n",
-            addr, info ? info->port : ntohs(cfg->listen.sin_port), cfg->nfns, cfg->workers,
-            cfg->backend == TIDAL_BACKEND_VM ? "vm" : "process");
+        fprintf(stderr,
+                "tidal serve: listening on http://%s:%u (%u function(s), %u worker(s), %s backend, "
+                "%u connections at most)\n",
+                addr, info ? info->port : ntohs(cfg->listen.sin_port), cfg->nfns, cfg->workers,
+                cfg->backend == TIDAL_BACKEND_VM ? "vm" : "process", connections);
         int sig;
         sigwait(&stop, &sig);
         drain(&srv, d);

@@ -12,6 +12,9 @@
 
 #define DEFAULT_TIMEOUT_SEC 10.0
 #define DEFAULT_MAX_QUEUE 1024u
+/* What bodies being received may hold in all: 300 slow clients each sending the
+ * largest body would otherwise pin gigabytes. */
+#define DEFAULT_MAX_UPLOADS (256ull << 20)
 #define DEFAULT_MAX_BODY (1ull << 20)
 #define DEFAULT_MAX_OUTPUT (8ull << 20)
 #define MAX_FUNCTIONS 256
@@ -162,6 +165,8 @@ int tidal_serve_config_finish(struct tidal_serve_config *cfg, struct tidal_err *
     }
     if (!cfg->http_threads)
         cfg->http_threads = 1;
+    if (!cfg->max_uploads)
+        cfg->max_uploads = DEFAULT_MAX_UPLOADS;
     for (unsigned i = 0; i < cfg->nfns; i++) {
         struct tidal_fn_limits *l = &cfg->fns[i].limits;
         if (!l->mem_size)

@@ -8,6 +8,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+/* From the end of the headers to the end of the body, at most this. */
+#define BODY_DEADLINE_NS (30ull * 1000000000ull)
+
 #define INVOKE_PREFIX "/v1/functions/"
 #define INVOKE_SUFFIX "/invoke"
 
@@ -174,8 +177,9 @@ static enum MHD_Result respond(struct request *req, const char *method, const ch
         MHD_destroy_response(resp);
     } else if (inv->outcome == OUTCOME_REJECTED) {
         r = tidal_http_send_error_header(req->conn, status, "overloaded",
-                                         "the function's concurrency and queue are full; "
-                                         "retry later",
+                                         inv->detail[0] ? inv->detail
+                                                        : "the function's concurrency and queue "
+                                                          "are full; retry later",
                                          MHD_HTTP_HEADER_RETRY_AFTER, "1");
     } else {
         r = tidal_http_send_error(req->conn, status, outcome_message(inv->outcome), inv->detail);
@@ -235,6 +239,8 @@ static enum MHD_Result start_invoke(struct tidal_server *srv, struct MHD_Connect
     req->fn = fn;
     req->start_ns = tidal_serve_now_ns();
     req->body.limit = fn->spec->limits.max_body;
+    req->body.shared = &srv->upload_bytes;
+    req->body.shared_cap = srv->cfg->max_uploads;
     req->job.fn = fn;
     req->job.done = job_done;
     atomic_fetch_add(&srv->requests_in_flight, 1);
@@ -267,6 +273,9 @@ enum MHD_Result tidal_serve_handle(void *cls, struct MHD_Connection *conn, const
         return start_invoke(srv, conn, url, method, name, len, con_cls);
     }
     if (*upload_data_size) {
+        /* A body trickling in holds a connection and its memory: it has a deadline. */
+        if (tidal_serve_now_ns() - req->start_ns > BODY_DEADLINE_NS)
+            return MHD_NO; /* closes the connection */
         if (atomic_load(&req->phase) == RECEIVING &&
             tidal_http_body_append(&req->body, upload_data, *upload_data_size))
             return MHD_NO;
@@ -276,6 +285,12 @@ enum MHD_Result tidal_serve_handle(void *cls, struct MHD_Connection *conn, const
     if (atomic_load(&req->phase) == RECEIVING) {
         if (req->body.too_large) {
             req->job.result.outcome = OUTCOME_TOO_LARGE;
+        } else if (req->body.over_shared) {
+            req->job.result.outcome = OUTCOME_REJECTED;
+            snprintf(req->job.result.detail, sizeof(req->job.result.detail),
+                     "the request bodies being received hold the server's upload memory, "
+                     "%llu bytes (--max-uploads); retry later",
+                     (unsigned long long)srv->cfg->max_uploads);
         } else {
             req->job.body = req->body.data ? req->body.data : "";
             req->job.len = req->body.len;

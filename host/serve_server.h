@@ -11,6 +11,7 @@ struct tidal_server {
     unsigned nfns;
     struct tidal_dispatcher *dispatcher;
     atomic_uint requests_in_flight; /* invocations between headers and completion */
+    atomic_size_t upload_bytes;     /* held by the bodies being received */
     pthread_mutex_t log_lock;
 };
 

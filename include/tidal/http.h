@@ -4,6 +4,7 @@
 #define TIDAL_HTTP_H
 
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -13,10 +14,15 @@ struct tidal_http_body {
     size_t len;
     size_t limit;   /* bytes; more is refused */
     bool too_large; /* the client sent more than limit: answer 413 */
+    /* Optional: the bytes all bodies being received hold together, and their cap.
+     * A chunk that would take them past it is refused: over_shared (answer 503). */
+    atomic_size_t *shared;
+    size_t shared_cap;
+    bool over_shared;
 };
 
-/* Appends an upload chunk; sets too_large (and drops the data) past the limit.
- * Returns -1 only when memory runs out. */
+/* Appends an upload chunk; sets too_large (and drops the data) past the limit, and
+ * over_shared past the shared cap. Returns -1 only when memory runs out. */
 int tidal_http_body_append(struct tidal_http_body *body, const char *data, size_t len);
 void tidal_http_body_free(struct tidal_http_body *body);
 

@@ -42,6 +42,7 @@ struct tidal_serve_config {
     struct sockaddr_in listen;
     unsigned workers;      /* threads that run invocations; one per core when 0 */
     unsigned http_threads; /* libmicrohttpd's epoll threads; 1 when 0 */
+    uint64_t max_uploads;  /* bytes all bodies being received may hold; 256 MiB when 0 */
     enum tidal_serve_backend backend;
     enum tidal_log_format log_format;
     const char *template_dir; /* where templates are written; a private tmpfs dir when NULL */
