@@ -29,6 +29,7 @@ GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude \
 
 MONITOR_SRC := $(wildcard monitor/*.c)
 SNAPSHOT_SRC := $(wildcard snapshot/*.c)
+FS_SRC := $(wildcard fs/*.c)
 SCHEDULER_SRC := $(wildcard scheduler/*.c)
 HOST_SRC := $(wildcard host/*.c)
 # `tidal` has the commands that start guests and links no HTTP, TLS or JSON library;
@@ -56,10 +57,11 @@ obj = $(patsubst %,$(B)/obj/%.o,$(basename $(1)))
 
 MONITOR_LIB := $(B)/libtidal-monitor.a
 SNAPSHOT_LIB := $(B)/libtidal-snapshot.a
+FS_LIB := $(B)/libtidal-fs.a
 SCHEDULER_LIB := $(B)/libtidal-scheduler.a
 HOST_LIB := $(B)/libtidal-host.a
 GUEST_LIB := build/guest/libtidal-guest.a
-HOST_LIBS := $(HOST_LIB) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(SCHEDULER_LIB)
+HOST_LIBS := $(HOST_LIB) $(FS_LIB) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(SCHEDULER_LIB)
 
 .PHONY: all deps test test-nested demo bench clean format examples
 all: $(B)/tidal $(B)/tidal-host build/tidal-cc examples
@@ -77,10 +79,11 @@ $(B)/lib%.a:
 
 $(MONITOR_LIB): $(call obj,$(MONITOR_SRC))
 $(SNAPSHOT_LIB): $(call obj,$(SNAPSHOT_SRC))
+$(FS_LIB): $(call obj,$(FS_SRC))
 $(SCHEDULER_LIB): $(call obj,$(SCHEDULER_SRC))
 $(HOST_LIB): $(call obj,$(HOST_SRC))
 
-$(B)/tidal: $(call obj,$(LEAN_CLI_SRC)) $(SNAPSHOT_LIB) $(MONITOR_LIB)
+$(B)/tidal: $(call obj,$(LEAN_CLI_SRC)) $(FS_LIB) $(SNAPSHOT_LIB) $(MONITOR_LIB)
 	$(CC) $(LDFLAGS) $(LEAN_LDFLAGS) -o $@ $^ -lpthread
 $(B)/tidal-host: $(call obj,$(HOST_CLI_SRC)) $(HOST_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -7,11 +7,19 @@ static struct tidal_call call_block;
 
 int64_t tidal_hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
 {
+    return tidal_hypercall5(nr, a0, a1, a2, 0, 0);
+}
+
+int64_t tidal_hypercall5(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+                         uint64_t a4)
+{
     call_block.nr = nr;
     call_block.reserved = 0;
     call_block.arg[0] = a0;
     call_block.arg[1] = a1;
     call_block.arg[2] = a2;
+    call_block.arg[3] = a3;
+    call_block.arg[4] = a4;
     call_block.ret = 0;
     __asm__ volatile("outl %0, %w1"
                      :
