@@ -170,7 +170,7 @@ demo: deps
 
 bench: deps
 	$(MAKE) --no-print-directory all build/bench/proc-timer build/bench/bringup \
-		build/bench/restore-bench build/bench/reuse-bench
+		build/bench/restore-bench build/bench/reuse-bench build/tests/guests/files.elf
 	@set -e; for b in bench/bench-*.sh; do $$b; done
 
 format:
