@@ -292,3 +292,44 @@ Test(files, refused_paths_are_named)
     cr_assert_eq(p.status, 65, "%s", p.err);
     cr_assert(strstr(p.err, "guest path /x/one overlaps another --dir or --file"), "%s", p.err);
 }
+
+/* The scratch file system is guest memory: a snapshot keeps it, each restore finds
+ * the file the original wrote, and a VM reused in place starts every request from
+ * the template's files, never a previous request's. */
+Test(files, scratch_files_live_in_snapshots_and_reset_between_requests)
+{
+    make_dir();
+    char snap[128], in[128], out[128], path[256];
+    snprintf(snap, sizeof(snap), "%s/keep.snap", dir);
+    snprintf(in, sizeof(in), "%s/in", dir);
+    snprintf(out, sizeof(out), "%s/out", dir);
+    const char *save[] = {"run", "--snapshot-on-ready", snap,
+                          path_to("build/tests/guests/scratch_keep.elf"), NULL};
+    run_tidal(save, NULL, &p);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    for (int i = 0; i < 2; i++) {
+        const char *restore[] = {"restore", snap, NULL};
+        run_tidal(restore, NULL, &p);
+        cr_assert_eq(p.status, 0, "%s", p.err);
+        cr_assert_str_eq(p.out, "written at init\n");
+    }
+    cr_assert_eq(mkdir(in, 0755), 0);
+    cr_assert_eq(mkdir(out, 0755), 0);
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "in/%d", i);
+        put(path, "x", 1);
+    }
+    const char *clone[] = {"clone", snap, "-n", "4", "--threads", "1", "--input-dir", in,
+                           "--output-dir", out, "--reuse", NULL};
+    run_tidal(clone, NULL, &p);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof(path), "%s/clone-%05d.out", out, i);
+        FILE *f = fopen(path, "r");
+        cr_assert(f, "%s", path);
+        char buf[256] = {0};
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        cr_assert_str_eq(buf, "written at init\n", "request %d saw: %.*s", i, (int)n, buf);
+    }
+}
