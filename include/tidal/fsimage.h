@@ -26,6 +26,12 @@ int tidal_fs_spec_parse(char *arg, bool is_dir, struct tidal_fs_spec *out, struc
 int tidal_fs_build(const struct tidal_fs_spec *specs, unsigned n, uint8_t **image, size_t *size,
                    struct tidal_err *err);
 
+/* Whether the trees the specs name now are those a snapshot's guest was given: the
+ * same guest paths, each with the checksum recorded in the file image in its memory
+ * (mem: the restored guest's memory). 0, or -1 naming the tree that differs. */
+int tidal_fs_match_snapshot(const uint8_t *mem, uint64_t mem_size,
+                            const struct tidal_fs_spec *specs, unsigned n, struct tidal_err *err);
+
 /* Checks an image as a guest would (every offset inside it); 0 or -1 with why. */
 int tidal_fs_image_check(const uint8_t *image, size_t size, struct tidal_err *err);
 

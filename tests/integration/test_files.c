@@ -333,3 +333,30 @@ Test(files, scratch_files_live_in_snapshots_and_reset_between_requests)
         cr_assert_str_eq(buf, "written at init\n", "request %d saw: %.*s", i, (int)n, buf);
     }
 }
+
+/* A snapshot records its trees; a restore given them again refuses a changed one. */
+Test(files, restore_refuses_a_tree_changed_since_the_snapshot)
+{
+    make_dir();
+    sub("tree");
+    put("tree/a.txt", "first", 5);
+    char snap[128], spec[160], other[160];
+    snprintf(snap, sizeof(snap), "%s/t.snap", dir);
+    snprintf(spec, sizeof(spec), "%s/tree:/data", dir);
+    snprintf(other, sizeof(other), "%s/tree:/elsewhere", dir);
+    const char *save[] = {"run", "--snapshot-on-ready", snap, "--dir", spec,
+                          path_to("build/tests/guests/scratch_keep.elf"), NULL};
+    run_tidal(save, NULL, &p);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    const char *same[] = {"restore", "--dir", spec, snap, NULL};
+    run_tidal(same, NULL, &p);
+    cr_assert_eq(p.status, 0, "%s", p.err);
+    const char *moved[] = {"restore", "--dir", other, snap, NULL};
+    run_tidal(moved, NULL, &p);
+    cr_assert_eq(p.status, 65, "%s", p.err);
+    cr_assert(strstr(p.err, "the snapshot has no tree at /elsewhere"), "%s", p.err);
+    put("tree/a.txt", "second", 6);
+    run_tidal(same, NULL, &p);
+    cr_assert_eq(p.status, 65, "%s", p.err);
+    cr_assert(strstr(p.err, "tree: changed since the snapshot (its tree at /data"), "%s", p.err);
+}
