@@ -359,4 +359,8 @@ Test(files, restore_refuses_a_tree_changed_since_the_snapshot)
     run_tidal(same, NULL, &p);
     cr_assert_eq(p.status, 65, "%s", p.err);
     cr_assert(strstr(p.err, "tree: changed since the snapshot (its tree at /data"), "%s", p.err);
+    const char *clone[] = {"clone", snap, "-n", "1", "--dir", spec, NULL};
+    run_tidal(clone, NULL, &p);
+    cr_assert_eq(p.status, 65, "%s", p.err);
+    cr_assert(strstr(p.err, "tree: changed since the snapshot"), "%s", p.err);
 }
