@@ -322,7 +322,8 @@ static int emit(struct builder *b, const struct tidal_fs_spec *specs, unsigned n
         struct bnode *n = q[head];
         n->index = head++;
         n->perm &= 0555;
-        qsort(n->kids, n->nkids, sizeof(*n->kids), by_name);
+        if (n->nkids > 1) /* qsort of no array at all is undefined */
+            qsort(n->kids, n->nkids, sizeof(*n->kids), by_name);
         for (unsigned i = 0; i < n->nkids; i++)
             q[tail++] = n->kids[i];
         names += strlen(n->name);
