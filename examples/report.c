@@ -66,8 +66,7 @@ int main(int argc, char **argv)
     fprintf(out, "report on %s: %u lines, %u skipped\n", data, lines, skipped);
     double all = 0;
     for (unsigned i = 0; i < nregions; i++) {
-        fprintf(out, "%-12s %8u rows %14.2f\n", regions[i].name, regions[i].rows,
-                regions[i].total);
+        fprintf(out, "%-12s %8u rows %14.2f\n", regions[i].name, regions[i].rows, regions[i].total);
         all += regions[i].total;
     }
     fprintf(out, "%-12s %8s      %14.2f\n", "total", "", all);

@@ -107,9 +107,10 @@ static int set_file(struct builder *b, struct bnode *n, const char *host, const 
 
 static const char *kind_of(mode_t m)
 {
-    return S_ISCHR(m) || S_ISBLK(m) ? "a device file" : S_ISSOCK(m) ? "a socket"
-                                                     : S_ISFIFO(m) ? "a FIFO"
-                                                                   : "not a regular file";
+    return S_ISCHR(m) || S_ISBLK(m) ? "a device file"
+           : S_ISSOCK(m)            ? "a socket"
+           : S_ISFIFO(m)            ? "a FIFO"
+                                    : "not a regular file";
 }
 
 /* A symbolic link inside a tree: kept only when it resolves to a regular file inside
@@ -128,8 +129,10 @@ static int add_link(struct builder *b, struct bnode *n, const char *path, const 
     if (stat(real, &st))
         return tidal_err_set(b->err, "%s: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode))
-        return tidal_err_set(b->err, "%s: symbolic link to a directory (only links to files "
-                                     "are followed)", path);
+        return tidal_err_set(b->err,
+                             "%s: symbolic link to a directory (only links to files "
+                             "are followed)",
+                             path);
     if (!S_ISREG(st.st_mode))
         return tidal_err_set(b->err, "%s: symbolic link to %s", path, kind_of(st.st_mode));
     return set_file(b, n, real, &st);

@@ -15,13 +15,13 @@ int tidal_fs_image_check(const uint8_t *image, size_t size, struct tidal_err *er
         return tidal_err_set(err, "file image: magic 0x%x (expected 0x%x)", h.magic,
                              TIDAL_FS_MAGIC);
     if (h.size > size || h.nnodes == 0 || h.nodes_off % 8 || h.nodes_off > h.size ||
-        h.nnodes > (h.size - h.nodes_off) / sizeof(struct tidal_fs_node) ||
-        h.trees_off > h.size || h.ntrees > (h.size - h.trees_off) / sizeof(struct tidal_fs_tree))
-        return tidal_err_set(err, "file image: header out of bounds (size %llu, %u nodes at "
-                                  "%llu, %u trees at %llu)",
-                             (unsigned long long)h.size, h.nnodes,
-                             (unsigned long long)h.nodes_off, h.ntrees,
-                             (unsigned long long)h.trees_off);
+        h.nnodes > (h.size - h.nodes_off) / sizeof(struct tidal_fs_node) || h.trees_off > h.size ||
+        h.ntrees > (h.size - h.trees_off) / sizeof(struct tidal_fs_tree))
+        return tidal_err_set(err,
+                             "file image: header out of bounds (size %llu, %u nodes at "
+                             "%llu, %u trees at %llu)",
+                             (unsigned long long)h.size, h.nnodes, (unsigned long long)h.nodes_off,
+                             h.ntrees, (unsigned long long)h.trees_off);
     for (uint32_t i = 0; i < h.nnodes; i++) {
         struct tidal_fs_node n;
         memcpy(&n, image + h.nodes_off + (uint64_t)i * sizeof(n), sizeof(n));

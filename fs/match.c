@@ -48,8 +48,9 @@ int tidal_fs_match_snapshot(const uint8_t *mem, uint64_t mem_size,
     struct trees old = {0}, now;
     if (bi.fs_size) {
         if (bi.fs_gpa > mem_size || bi.fs_size > mem_size - bi.fs_gpa)
-            return tidal_err_set(err, "the snapshot's file image (0x%llx, %llu bytes) lies "
-                                      "outside its memory",
+            return tidal_err_set(err,
+                                 "the snapshot's file image (0x%llx, %llu bytes) lies "
+                                 "outside its memory",
                                  (unsigned long long)bi.fs_gpa, (unsigned long long)bi.fs_size);
         if (trees_of(mem + bi.fs_gpa, bi.fs_size, &old, err))
             return -1;
@@ -76,8 +77,8 @@ int tidal_fs_match_snapshot(const uint8_t *mem, uint64_t mem_size,
                                (unsigned long long)t.checksum);
     }
     if (!rc && old.h.ntrees != now.h.ntrees)
-        rc = tidal_err_set(err, "the snapshot recorded %u trees; %u --dir/--file given", old.h.ntrees,
-                           now.h.ntrees);
+        rc = tidal_err_set(err, "the snapshot recorded %u trees; %u --dir/--file given",
+                           old.h.ntrees, now.h.ntrees);
     free(img);
     return rc;
 }

@@ -23,8 +23,7 @@ struct rec {
 };
 
 /* The record at *pos, or -1 with why; *pos moves past it. */
-static int next_rec(const uint8_t *a, size_t len, size_t *pos, struct rec *r,
-                    struct tidal_err *err)
+static int next_rec(const uint8_t *a, size_t len, size_t *pos, struct rec *r, struct tidal_err *err)
 {
     struct tidal_out_record h;
     if (len - *pos < sizeof(h))
@@ -32,8 +31,8 @@ static int next_rec(const uint8_t *a, size_t len, size_t *pos, struct rec *r,
     memcpy(&h, a + *pos, sizeof(h));
     size_t body = len - *pos - sizeof(h);
     if ((h.type != TIDAL_FS_DIR && h.type != TIDAL_FS_FILE) || h.path_len == 0 ||
-        h.path_len >= MAX_PATH || h.path_len > body ||
-        (h.type == TIDAL_FS_DIR && h.size) || h.size > body - h.path_len)
+        h.path_len >= MAX_PATH || h.path_len > body || (h.type == TIDAL_FS_DIR && h.size) ||
+        h.size > body - h.path_len)
         return tidal_err_set(err,
                              "/out archive: bad record at byte %zu (type %u, path %u bytes, "
                              "size %llu; %zu bytes left)",
@@ -57,8 +56,7 @@ static int check_path(const struct rec *r, struct tidal_err *err)
         const char *slash = memchr(p, '/', (size_t)(end - p));
         const char *stop = slash ? slash : end;
         size_t n = (size_t)(stop - p);
-        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.') ||
-            n > 255)
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.') || n > 255)
             return tidal_err_set(err, "/out archive: path '%.*s' has an empty, '.' or '..' part",
                                  (int)r->path_len, r->path);
         if (!slash)

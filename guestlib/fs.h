@@ -69,8 +69,8 @@ void fs_ref_stat(struct fs_ref r, struct stat *st);
 int fs_walk(int dirfd, const char *path, struct fs_ref *out);
 /* Resolves all but the last component into *dir; the last is name/len (len 0 when the
  * path names "/" itself). *must_dir: the path ended with '/'. */
-int fs_walk_parent(int dirfd, const char *path, struct fs_ref *dir, const char **name,
-                   size_t *len, int *must_dir);
+int fs_walk_parent(int dirfd, const char *path, struct fs_ref *dir, const char **name, size_t *len,
+                   int *must_dir);
 /* The entry `name` of directory `dir`, or -ENOENT. */
 int fs_lookup(struct fs_ref dir, const char *name, size_t len, struct fs_ref *out);
 

@@ -114,8 +114,8 @@ int fs_walk(int dirfd, const char *path, struct fs_ref *out)
     return 0;
 }
 
-int fs_walk_parent(int dirfd, const char *path, struct fs_ref *dir, const char **name,
-                   size_t *len, int *must_dir)
+int fs_walk_parent(int dirfd, const char *path, struct fs_ref *dir, const char **name, size_t *len,
+                   int *must_dir)
 {
     int r = start_of(dirfd, path, dir);
     if (r)

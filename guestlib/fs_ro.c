@@ -36,8 +36,8 @@ static void check_image(void)
     if (!b->fs_gpa || b->fs_size < sizeof(struct tidal_fs_header))
         return;
     const struct tidal_fs_header *h = (const void *)(uintptr_t)b->fs_gpa;
-    if (h->magic != TIDAL_FS_MAGIC || h->size > b->fs_size || h->nnodes == 0 ||
-        h->nodes_off % 8 || h->nodes_off > h->size ||
+    if (h->magic != TIDAL_FS_MAGIC || h->size > b->fs_size || h->nnodes == 0 || h->nodes_off % 8 ||
+        h->nodes_off > h->size ||
         h->nnodes > (h->size - h->nodes_off) / sizeof(struct tidal_fs_node))
         return;
     nodes = (const void *)((const char *)h + h->nodes_off);

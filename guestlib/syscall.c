@@ -326,9 +326,9 @@ uint64_t tidal_syscall(struct syscall_frame *f)
         break;
     case SYS_renameat:
     case SYS_renameat2:
-        r = f->nr == SYS_renameat2 && f->a5 ? -EINVAL
-                                            : fs_rename((int)f->a1, (const char *)f->a2,
-                                                        (int)f->a3, (const char *)f->a4);
+        r = f->nr == SYS_renameat2 && f->a5
+                ? -EINVAL
+                : fs_rename((int)f->a1, (const char *)f->a2, (int)f->a3, (const char *)f->a4);
         break;
     case SYS_access:
         r = fs_access(AT_FDCWD, (const char *)f->a1, (int)f->a2);

@@ -141,7 +141,6 @@ static int load_function(struct tidal_serve_config *cfg, const cJSON *entry, str
     return 0;
 }
 
-
 static int load_root(struct tidal_serve_config *cfg, const cJSON *root, struct tidal_err *err)
 {
     static const char *const known[] = {"functions", NULL};

@@ -44,7 +44,7 @@ int tidal_layout_plan(uint64_t mem_size, const struct tidal_elf_image *img,
     out->stack_bottom = mem_size - stack;
     out->heap_start = page_up(img->image_end);
     out->heap_end = out->stack_bottom - PAGE; /* guard page */
-    out->fs_start = out->fs_size = 0; /* tidal_layout_reserve_fs takes it from the heap */
+    out->fs_start = out->fs_size = 0;         /* tidal_layout_reserve_fs takes it from the heap */
     if (img->image_end > out->heap_end || out->heap_end - out->heap_start < (64ull << 10))
         return tidal_err_set(err,
                              "--mem %llu KiB is too small for this image (it ends at 0x%llx; "

@@ -136,8 +136,8 @@ struct tidal_fault {
 #define TIDAL_BOOT_MAGIC 0x4c444954u /* "TIDL" */
 
 enum tidal_boot_flags {
-    TIDAL_BOOT_STDOUT_TTY = 1u << 0, /* the monitor's stdout is a terminal: an exit per write */
-    TIDAL_BOOT_FSGSBASE = 1u << 1,   /* CR4.FSGSBASE is on: wrfsbase works without a trap */
+    TIDAL_BOOT_STDOUT_TTY = 1u << 0,  /* the monitor's stdout is a terminal: an exit per write */
+    TIDAL_BOOT_FSGSBASE = 1u << 1,    /* CR4.FSGSBASE is on: wrfsbase works without a trap */
     TIDAL_BOOT_COLLECT_OUT = 1u << 2, /* the host keeps /out: EXIT passes its archive */
 };
 
@@ -157,9 +157,9 @@ struct tidal_boot_info {
     uint32_t argc;
     uint32_t envc;
     uint32_t reserved;
-    uint64_t argv_gpa;   /* argc + 1 GPAs of NUL-terminated strings (last is 0) */
-    uint64_t envp_gpa;   /* envc + 1 GPAs, likewise */
-    uint8_t entropy[32]; /* fresh random seed from the host */
+    uint64_t argv_gpa;    /* argc + 1 GPAs of NUL-terminated strings (last is 0) */
+    uint64_t envp_gpa;    /* envc + 1 GPAs, likewise */
+    uint8_t entropy[32];  /* fresh random seed from the host */
     uint64_t fs_gpa;      /* the read-only file image (struct tidal_fs_header); 0: none */
     uint64_t fs_size;     /* bytes of it (mapped read-only) */
     uint64_t scratch_max; /* bytes the writable scratch file system (/tmp, /out) may hold */

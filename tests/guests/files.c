@@ -211,7 +211,8 @@ int main(int argc, char **argv)
         return out(1);
     if (argc >= 4 && !strcmp(argv[1], "exits"))
         return exits(atoi(argv[2]), argv[3]);
-    fputs("usage: files walk DIR | scratch | erofs PATH | enospc | out | out_crash | exits N PATH\n",
-          stderr);
+    fputs(
+        "usage: files walk DIR | scratch | erofs PATH | enospc | out | out_crash | exits N PATH\n",
+        stderr);
     return 2;
 }

@@ -319,8 +319,8 @@ Test(files, scratch_files_live_in_snapshots_and_reset_between_requests)
         snprintf(path, sizeof(path), "in/%d", i);
         put(path, "x", 1);
     }
-    const char *clone[] = {"clone", snap, "-n", "4", "--threads", "1", "--input-dir", in,
-                           "--output-dir", out, "--reuse", NULL};
+    const char *clone[] = {"clone",       snap, "-n",           "4", "--threads", "1",
+                           "--input-dir", in,   "--output-dir", out, "--reuse",   NULL};
     run_tidal(clone, NULL, &p);
     cr_assert_eq(p.status, 0, "%s", p.err);
     for (int i = 0; i < 4; i++) {
@@ -344,8 +344,10 @@ Test(files, restore_refuses_a_tree_changed_since_the_snapshot)
     snprintf(snap, sizeof(snap), "%s/t.snap", dir);
     snprintf(spec, sizeof(spec), "%s/tree:/data", dir);
     snprintf(other, sizeof(other), "%s/tree:/elsewhere", dir);
-    const char *save[] = {"run", "--snapshot-on-ready", snap, "--dir", spec,
-                          path_to("build/tests/guests/scratch_keep.elf"), NULL};
+    const char *save[] = {"run", "--snapshot-on-ready",
+                          snap,  "--dir",
+                          spec,  path_to("build/tests/guests/scratch_keep.elf"),
+                          NULL};
     run_tidal(save, NULL, &p);
     cr_assert_eq(p.status, 0, "%s", p.err);
     const char *same[] = {"restore", "--dir", spec, snap, NULL};

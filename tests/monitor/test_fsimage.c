@@ -107,8 +107,8 @@ Test(fsimage, built_image_is_breadth_first_sorted_and_checks)
 
 static size_t rec(uint8_t *buf, size_t at, uint32_t type, const char *path, const char *data)
 {
-    struct tidal_out_record h = {.type = type, .path_len = (uint32_t)strlen(path),
-                                 .size = data ? strlen(data) : 0};
+    struct tidal_out_record h = {
+        .type = type, .path_len = (uint32_t)strlen(path), .size = data ? strlen(data) : 0};
     memcpy(buf + at, &h, sizeof(h));
     memcpy(buf + at + sizeof(h), path, h.path_len);
     if (data)
