@@ -37,6 +37,7 @@ GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude \
 
 MONITOR_SRC := $(wildcard monitor/*.c)
 SNAPSHOT_SRC := $(wildcard snapshot/*.c)
+FS_SRC := $(wildcard fs/*.c)
 SCHEDULER_SRC := $(wildcard scheduler/*.c)
 HOST_SRC := $(wildcard host/*.c)
 # `tidal` has the commands that start guests and links no HTTP, TLS or JSON library;
@@ -64,10 +65,11 @@ obj = $(patsubst %,$(B)/obj/%.o,$(basename $(1)))
 
 MONITOR_LIB := $(B)/libtidal-monitor.a
 SNAPSHOT_LIB := $(B)/libtidal-snapshot.a
+FS_LIB := $(B)/libtidal-fs.a
 SCHEDULER_LIB := $(B)/libtidal-scheduler.a
 HOST_LIB := $(B)/libtidal-host.a
 GUEST_LIB := build/guest/libtidal-guest.a
-HOST_LIBS := $(HOST_LIB) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(SCHEDULER_LIB)
+HOST_LIBS := $(HOST_LIB) $(FS_LIB) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(SCHEDULER_LIB)
 
 .PHONY: all deps test test-nested demo bench clean format examples
 all: $(B)/tidal $(B)/tidal-host build/tidal-cc examples
@@ -85,10 +87,11 @@ $(B)/lib%.a:
 
 $(MONITOR_LIB): $(call obj,$(MONITOR_SRC))
 $(SNAPSHOT_LIB): $(call obj,$(SNAPSHOT_SRC))
+$(FS_LIB): $(call obj,$(FS_SRC))
 $(SCHEDULER_LIB): $(call obj,$(SCHEDULER_SRC))
 $(HOST_LIB): $(call obj,$(HOST_SRC))
 
-$(B)/tidal: $(call LEAN_OBJ,$(LEAN_CLI_SRC) $(SNAPSHOT_SRC) $(MONITOR_SRC))
+$(B)/tidal: $(call LEAN_OBJ,$(LEAN_CLI_SRC) $(FS_SRC) $(SNAPSHOT_SRC) $(MONITOR_SRC))
 	$(LEAN_CC) $(LDFLAGS) $(LEAN_LDFLAGS) -o $@ $^ -lpthread
 $(B)/lean/%.o: %.c | $(B)/kernel-headers
 	@mkdir -p $(dir $@)
@@ -185,7 +188,7 @@ demo: deps
 
 bench: deps
 	$(MAKE) --no-print-directory all build/bench/proc-timer build/bench/bringup \
-		build/bench/restore-bench build/bench/reuse-bench
+		build/bench/restore-bench build/bench/reuse-bench build/tests/guests/files.elf
 	@set -e; for b in bench/bench-*.sh; do $$b; done
 
 format:

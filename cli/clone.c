@@ -6,6 +6,7 @@
  * between them (tidal/reuse.h): the same results, without a VM per input. */
 #include "commands.h"
 #include "exit_codes.h"
+#include "tidal/fsimage.h"
 #include "tidal/host_limits.h"
 #include "tidal/prefetch.h"
 #include "tidal/reuse.h"
@@ -58,7 +59,8 @@ static int usage_error(const char *fmt, const char *arg)
     fputs("tidal clone: ", stderr);
     fprintf(stderr, fmt, arg);
     fputs("\nusage: tidal clone SNAP -n N [--input-dir DIR] [--output-dir DIR] [--threads T] "
-          "[--timeout SEC] [--prefetch | --reuse]\n",
+          "[--timeout SEC] [--prefetch | --reuse]\n"
+          "                   [--dir HOST:GUEST]... [--file HOST:GUEST]...\n",
           stderr);
     return TIDAL_RC_USAGE;
 }
@@ -330,6 +332,8 @@ int tidal_cmd_clone(int argc, char **argv)
     unsigned threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     long n = -1;
     bool prefetch = false, reuse = false;
+    struct tidal_fs_spec trees[64];
+    unsigned ntrees = 0;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         if (opt[0] != '-') {
@@ -350,7 +354,14 @@ int tidal_cmd_clone(int argc, char **argv)
             return usage_error("%s needs a value", opt);
         const char *val = argv[++i];
         char *end;
-        if (!strcmp(opt, "-n")) {
+        if (!strcmp(opt, "--dir") || !strcmp(opt, "--file")) {
+            struct tidal_err err;
+            if (ntrees == 64)
+                return usage_error("more than %s --dir and --file options", "64");
+            if (tidal_fs_spec_parse(argv[i], !strcmp(opt, "--dir"), &trees[ntrees], &err))
+                return usage_error("%s", err.msg);
+            ntrees++;
+        } else if (!strcmp(opt, "-n")) {
             n = strtol(val, &end, 10);
             if (*end || n < 1 || n > MAX_CLONES)
                 return usage_error("-n '%s': expected 1..100000 clones", val);
@@ -387,6 +398,19 @@ int tidal_cmd_clone(int argc, char **argv)
     if (rc)
         return rc;
     job.snap = snap;
+    if (ntrees) {
+        /* The clones get the snapshot's files; given again, they must be the same. */
+        uint8_t *mem = tidal_snapshot_template_memory(snap, &err);
+        int bad = !mem || tidal_fs_match_snapshot(mem, tidal_snap_info(snap)->mem_size, trees,
+                                                  ntrees, &err);
+        if (mem)
+            tidal_snap_unmap_memory(snap, mem);
+        if (bad) {
+            fprintf(stderr, "tidal clone: %s: %s\n", snap_path, err.msg);
+            tidal_snap_close(snap);
+            return TIDAL_RC_BAD_INPUT;
+        }
+    }
     if (prefetch) {
         char ws_path[4096];
         snprintf(ws_path, sizeof(ws_path), "%s.ws", snap_path);

@@ -3,6 +3,7 @@
 #include "console_timer.h"
 #include "exit_codes.h"
 #include "tidal/file.h"
+#include "tidal/fsimage.h"
 #include "tidal/prefetch.h"
 #include "tidal/snapshot_vm.h"
 #include "tidal/vmstate.h"
@@ -17,13 +18,15 @@
 #include <unistd.h>
 
 #define MAX_CHAIN 64
+#define MAX_TREES 64
 
 static int usage_error(const char *fmt, const char *arg)
 {
     fputs("tidal restore: ", stderr);
     fprintf(stderr, fmt, arg);
     fputs("\nusage: tidal restore [--input FILE] [--clone-id N] [--timeout SEC] [--stats] "
-          "[--prefetch] SNAP [DIFF...]\n",
+          "[--prefetch]\n"
+          "                     [--dir HOST:GUEST]... [--file HOST:GUEST]... SNAP [DIFF...]\n",
           stderr);
     return TIDAL_RC_USAGE;
 }
@@ -56,6 +59,8 @@ int tidal_cmd_restore(int argc, char **argv)
     double timeout = 0;
     unsigned long long clone_id = 0;
     bool stats = false, prefetch = false;
+    struct tidal_fs_spec trees[MAX_TREES];
+    unsigned ntrees = 0;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         if (opt[0] != '-') {
@@ -76,7 +81,14 @@ int tidal_cmd_restore(int argc, char **argv)
             return usage_error("%s needs a value", opt);
         const char *val = argv[++i];
         char *end;
-        if (!strcmp(opt, "--input")) {
+        if (!strcmp(opt, "--dir") || !strcmp(opt, "--file")) {
+            struct tidal_err err;
+            if (ntrees == MAX_TREES)
+                return usage_error("more than %s --dir and --file options", "64");
+            if (tidal_fs_spec_parse(argv[i], !strcmp(opt, "--dir"), &trees[ntrees], &err))
+                return usage_error("%s", err.msg);
+            ntrees++;
+        } else if (!strcmp(opt, "--input")) {
             input = val;
         } else if (!strcmp(opt, "--timeout")) {
             if (tidal_cli_parse_timeout(val, &timeout))
@@ -125,6 +137,14 @@ int tidal_cmd_restore(int argc, char **argv)
         fprintf(stderr, "tidal restore: %s: %s\n", paths[npaths - 1], err.msg);
         tidal_vm_destroy(vm);
         return tidal_cli_create_rc(rc);
+    }
+    /* The guest has its files in its memory; given again, they must be the same. */
+    uint64_t mem_size;
+    const uint8_t *mem = tidal_vm_memory(vm, &mem_size);
+    if (ntrees && tidal_fs_match_snapshot(mem, mem_size, trees, ntrees, &err)) {
+        fprintf(stderr, "tidal restore: %s: %s\n", paths[npaths - 1], err.msg);
+        tidal_vm_destroy(vm);
+        return TIDAL_RC_BAD_INPUT;
     }
     char ws_path[4096];
     snprintf(ws_path, sizeof(ws_path), "%s.ws", paths[npaths - 1]);

@@ -3,6 +3,7 @@
 #include "console_timer.h"
 #include "exit_codes.h"
 #include "tidal/file.h"
+#include "tidal/fsimage.h"
 #include "tidal/layout.h"
 #include "tidal/monitor.h"
 #include "tidal/size.h"
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #define MAX_ENV 256
+#define MAX_TREES 64
 
 struct run_options {
     uint64_t mem_size;
@@ -32,6 +34,10 @@ struct run_options {
     const char *snapshot_path;     /* save here on SIGUSR1 and run on */
     int diff;                      /* later SIGUSR1s save diffs: path.1, path.2... */
     bool huge_pages;
+    struct tidal_fs_spec trees[MAX_TREES]; /* --dir, --file */
+    unsigned ntrees;
+    uint64_t scratch_max;   /* --scratch */
+    const char *output_dir; /* --output-dir: /out is copied here at exit */
 };
 
 static struct tidal_vm *volatile usr1_vm;
@@ -94,6 +100,8 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputs("\nusage: tidal run [--mem SIZE] [--timeout SEC] [--stats] [--env K=V]...\n"
           "                 [--huge-pages on|off] [--snapshot-on-ready SNAP]\n"
+          "                 [--dir HOST:GUEST]... [--file HOST:GUEST]... [--scratch SIZE]\n"
+          "                 [--output-dir DIR]\n"
           "                 [--snapshot-path SNAP [--diff]] IMAGE [--] [ARGS...]\n",
           stderr);
     return TIDAL_RC_USAGE;
@@ -118,12 +126,28 @@ static int parse_options(int argc, char **argv, struct run_options *o)
         }
         if (strcmp(opt, "--mem") && strcmp(opt, "--timeout") && strcmp(opt, "--env") &&
             strcmp(opt, "--snapshot-on-ready") && strcmp(opt, "--snapshot-path") &&
-            strcmp(opt, "--huge-pages"))
+            strcmp(opt, "--huge-pages") && strcmp(opt, "--dir") && strcmp(opt, "--file") &&
+            strcmp(opt, "--scratch") && strcmp(opt, "--output-dir"))
             return usage_error("unknown option '%s'", opt);
         if (i + 1 >= argc)
             return usage_error("%s needs a value", opt);
         const char *val = argv[++i];
-        if (!strcmp(opt, "--snapshot-on-ready")) {
+        if (!strcmp(opt, "--dir") || !strcmp(opt, "--file")) {
+            struct tidal_err err;
+            if (o->ntrees == MAX_TREES)
+                return usage_error("more than %s --dir and --file options", "64");
+            if (tidal_fs_spec_parse(argv[i], !strcmp(opt, "--dir"), &o->trees[o->ntrees], &err))
+                return usage_error("%s", err.msg);
+            o->ntrees++;
+        } else if (!strcmp(opt, "--scratch")) {
+            struct tidal_err err;
+            if (tidal_parse_size(val, "--scratch", &o->scratch_max, &err))
+                return usage_error("%s", err.msg);
+            if (o->scratch_max == 0 || o->scratch_max > TIDAL_MEM_MAX)
+                return usage_error("--scratch '%s': expected a size from 1 byte to 3G", val);
+        } else if (!strcmp(opt, "--output-dir")) {
+            o->output_dir = val;
+        } else if (!strcmp(opt, "--snapshot-on-ready")) {
             o->snapshot_on_ready = val;
         } else if (!strcmp(opt, "--snapshot-path")) {
             o->snapshot_path = val;
@@ -188,6 +212,12 @@ int tidal_cmd_run(int argc, char **argv)
         watch_usr1();
 
     struct tidal_err err;
+    uint8_t *fs_image = NULL;
+    size_t fs_size = 0;
+    if (o.ntrees && tidal_fs_build(o.trees, o.ntrees, &fs_image, &fs_size, &err)) {
+        fprintf(stderr, "tidal run: %s\n", err.msg);
+        return TIDAL_RC_BAD_INPUT;
+    }
     const uint8_t *image;
     size_t image_size;
     if (tidal_file_map(o.image, TIDAL_IMAGE_MAX_BYTES, &image, &image_size, &err)) {
@@ -206,9 +236,14 @@ int tidal_cmd_run(int argc, char **argv)
         .err_fd = 2,
         .stdout_is_tty = isatty(1),
         .huge_pages = o.huge_pages,
+        .fs_image = fs_image,
+        .fs_image_size = fs_size,
+        .scratch_max = o.scratch_max,
+        .collect_out = o.output_dir != NULL,
     };
     struct tidal_vm *vm = NULL;
     rc = tidal_vm_create(&cfg, image, image_size, o.image, &vm, &err);
+    free(fs_image);
     if (rc) {
         fprintf(stderr, "tidal run: %s\n", err.msg);
         tidal_vm_destroy(vm);
@@ -242,6 +277,13 @@ int tidal_cmd_run(int argc, char **argv)
         }
         fprintf(stderr, "tidal run: saved %s at tidal_ready()\n", o.snapshot_on_ready);
         return tidal_cli_finish(vm, &res, "tidal run", o.image, o.stats, 0);
+    }
+    /* Only a guest that exited through EXIT hands /out over: after a crash or a
+     * timeout nothing reaches the host. */
+    if (o.output_dir && res.reason == TIDAL_EXIT_HALTED &&
+        tidal_fs_write_outputs(res.outputs, res.outputs_len, o.output_dir, &err)) {
+        fprintf(stderr, "tidal run: %s\n", err.msg);
+        return tidal_cli_finish(vm, &res, "tidal run", o.image, o.stats, TIDAL_RC_SYSTEM);
     }
     return tidal_cli_finish(vm, &res, "tidal run", o.image, o.stats, -1);
 }

@@ -27,6 +27,16 @@ else
     show build/tidal run build/examples/crash.elf
     show build/tidal run --timeout 1 build/examples/spin.elf
 
+    # Files: a data file from the host, read-only in the guest; the report the guest
+    # writes under /out is copied to the host when it exits.
+    files=$(mktemp -d)
+    awk 'BEGIN { split("north south east west", r); print "region,amount"
+                 for (i = 1; i <= 2000; i++) printf "%s,%d.25\n", r[i % 4 + 1], i % 97 }' > "$files/sales.csv"
+    show build/tidal run --file "$files/sales.csv:/data/sales.csv" --output-dir "$files/out" \
+        build/examples/report.elf
+    show cat "$files/out/report.txt"
+    rm -rf "$files"
+
     # A function server: kv builds its table once; each request runs in a fresh clone.
     echo
     echo "\$ build/tidal serve --listen 127.0.0.1:0 --function kv=build/examples/kv.elf --function echo=build/examples/echo.elf &"

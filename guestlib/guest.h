@@ -13,6 +13,8 @@ extern const struct tidal_boot_info *tidal_boot;
  * static because it must sit below 4 GiB (the port value is 32 bits) and the guest
  * has one vCPU. */
 int64_t tidal_hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2);
+int64_t tidal_hypercall5(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+                         uint64_t a4);
 int64_t tidal_hypercall_ready(uint64_t info_gpa);
 
 /* Reads stdin (at most TIDAL_CALL_LEN_MAX per call). A READ the host cut short to

@@ -6,13 +6,16 @@
 static struct tidal_call call_block;
 
 static inline __attribute__((always_inline)) int64_t call_host(uint32_t nr, uint64_t a0,
-                                                               uint64_t a1, uint64_t a2)
+                                                               uint64_t a1, uint64_t a2,
+                                                               uint64_t a3, uint64_t a4)
 {
     call_block.nr = nr;
     call_block.reserved = 0;
     call_block.arg[0] = a0;
     call_block.arg[1] = a1;
     call_block.arg[2] = a2;
+    call_block.arg[3] = a3;
+    call_block.arg[4] = a4;
     call_block.ret = 0;
     __asm__ volatile("outl %0, %w1"
                      :
@@ -21,9 +24,15 @@ static inline __attribute__((always_inline)) int64_t call_host(uint32_t nr, uint
     return call_block.ret;
 }
 
+int64_t tidal_hypercall5(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+                         uint64_t a4)
+{
+    return call_host(nr, a0, a1, a2, a3, a4);
+}
+
 int64_t tidal_hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
 {
-    return call_host(nr, a0, a1, a2);
+    return tidal_hypercall5(nr, a0, a1, a2, 0, 0);
 }
 
 /* READY has an `out` of its own. A reused VM goes back to the point just after it
@@ -32,7 +41,7 @@ int64_t tidal_hypercall(uint32_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
  * drops it by itself, and the host needs no extra KVM_RUN to finish it first. */
 __attribute__((noinline)) int64_t tidal_hypercall_ready(uint64_t info_gpa)
 {
-    return call_host(TIDAL_CALL_READY, info_gpa, 0, 0);
+    return call_host(TIDAL_CALL_READY, info_gpa, 0, 0, 0, 0);
 }
 
 static const unsigned char *placed;

@@ -2,7 +2,7 @@
  * still work, at the price of one trap each. Hot paths (stdio, malloc, clocks,
  * random) never get here. Unknown syscalls answer -ENOSYS; docs/guestlib.md lists
  * what is supported. */
-#include "guest.h"
+#include "fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +30,7 @@ static uint64_t brk_value;
 static int64_t sys_write(int fd, const void *buf, size_t len)
 {
     if (fd != 1 && fd != 2)
-        return -EBADF;
+        return fs_write(fd, buf, len);
     struct iovec one = {(void *)buf, len};
     tidal_console_writev(fd, &one, 1);
     return (int64_t)len;
@@ -38,10 +38,18 @@ static int64_t sys_write(int fd, const void *buf, size_t len)
 
 static int64_t sys_writev(int fd, const struct iovec *iov, int cnt)
 {
-    if (fd != 1 && fd != 2)
-        return -EBADF;
     if (cnt < 0 || cnt > 1024)
         return -EINVAL;
+    if (fd != 1 && fd != 2) {
+        int64_t total = 0;
+        for (int i = 0; i < cnt; i++) {
+            int64_t r = fs_write(fd, iov[i].iov_base, iov[i].iov_len);
+            if (r < 0)
+                return total ? total : r;
+            total += r;
+        }
+        return total;
+    }
     int64_t total = 0;
     for (int i = 0; i < cnt; i++)
         total += (int64_t)iov[i].iov_len;
@@ -52,7 +60,7 @@ static int64_t sys_writev(int fd, const struct iovec *iov, int cnt)
 static int64_t sys_read(int fd, void *buf, size_t len)
 {
     if (fd != 0)
-        return -EBADF;
+        return fs_read(fd, buf, len);
     return tidal_read_stdin(buf, len);
 }
 
@@ -72,17 +80,43 @@ static int64_t sys_readv(int fd, const struct iovec *iov, int cnt)
     return total;
 }
 
-static int64_t sys_mmap(uint64_t addr, size_t len, int prot, int flags, int fd)
+/* A file mapping is a private copy in fresh heap pages: the image's pages are
+ * read-only and the scratch file system's are not page-aligned. A shared writable
+ * mapping would need writes to reach the file, so it is refused. */
+static int64_t map_file(size_t len, int prot, int flags, int fd, int64_t off)
+{
+    struct fs_ref ref;
+    int r = fs_fd_ref(fd, &ref);
+    if (r)
+        return r;
+    if (fs_ref_is_dir(ref))
+        return -ENODEV;
+    if ((flags & MAP_SHARED) && (prot & PROT_WRITE))
+        return -ENODEV;
+    if (off < 0 || (off & 4095))
+        return -EINVAL;
+    void *p = tidal_pages_alloc(len);
+    if (!p)
+        return -ENOMEM;
+    int64_t got = fs_pread(fd, p, len, off);
+    if (got < 0) {
+        tidal_pages_free(p, len);
+        return got;
+    }
+    return (int64_t)(uintptr_t)p;
+}
+
+static int64_t sys_mmap(uint64_t addr, size_t len, int prot, int flags, int fd, int64_t off)
 {
     (void)addr; /* a hint only; MAP_FIXED is refused below */
-    if (!(flags & MAP_ANONYMOUS) || fd != -1)
-        return -ENODEV; /* no files in a Tidal guest */
     if (flags & MAP_FIXED)
         return -EINVAL;
     if (prot & PROT_EXEC)
         return -EACCES; /* heap pages are never executable (W^X) */
     if (!len)
         return -EINVAL;
+    if (!(flags & MAP_ANONYMOUS))
+        return map_file(len, prot, flags, fd, off);
     void *p = tidal_pages_alloc(len);
     return p ? (int64_t)(uintptr_t)p : -ENOMEM;
 }
@@ -135,13 +169,14 @@ static int64_t sys_ioctl(int fd, unsigned long req, void *arg)
         *ws = (struct winsize){.ws_row = 24, .ws_col = 80};
         return 0;
     }
-    return fd >= 0 && fd <= 2 ? -ENOTTY : -EBADF;
+    struct fs_ref ref;
+    return fd >= 0 && fd <= 2 ? -ENOTTY : fs_fd_ref(fd, &ref) ? -EBADF : -ENOTTY;
 }
 
 static int64_t sys_fstat(int fd, struct stat *st)
 {
     if (fd < 0 || fd > 2)
-        return -EBADF;
+        return fs_fstat(fd, st);
     memset(st, 0, sizeof(*st));
     st->st_mode = S_IFCHR | 0620;
     st->st_blksize = 4096;
@@ -182,7 +217,7 @@ uint64_t tidal_syscall(struct syscall_frame *f)
         r = sys_brk(f->a1);
         break;
     case SYS_mmap:
-        r = sys_mmap(f->a1, f->a2, (int)f->a3, (int)f->a4, (int)f->a5);
+        r = sys_mmap(f->a1, f->a2, (int)f->a3, (int)f->a4, (int)f->a5, (int64_t)f->a6);
         break;
     case SYS_munmap:
         if (f->a1 & 4095)
@@ -234,17 +269,102 @@ uint64_t tidal_syscall(struct syscall_frame *f)
         r = sys_fstat((int)f->a1, (struct stat *)f->a2);
         break;
     case SYS_lseek:
-        r = f->a1 <= 2 ? -ESPIPE : -EBADF;
+        r = f->a1 <= 2 ? -ESPIPE : fs_lseek((int)f->a1, (int64_t)f->a2, (int)f->a3);
         break;
     case SYS_close:
-        r = f->a1 <= 2 ? 0 : -EBADF;
+        r = f->a1 <= 2 ? 0 : fs_close((int)f->a1);
         break;
     case SYS_fcntl:
-        r = f->a1 <= 2 ? 0 : -EBADF;
+        r = f->a1 <= 2 ? 0 : fs_fcntl((int)f->a1, (int)f->a2, f->a3);
         break;
     case SYS_open:
+        r = fs_open(AT_FDCWD, (const char *)f->a1, (int)f->a2, (unsigned)f->a3);
+        break;
     case SYS_openat:
-        r = -ENOENT;
+        r = fs_open((int)f->a1, (const char *)f->a2, (int)f->a3, (unsigned)f->a4);
+        break;
+    case SYS_creat:
+        r = fs_open(AT_FDCWD, (const char *)f->a1, O_CREAT | O_WRONLY | O_TRUNC, (unsigned)f->a2);
+        break;
+    case SYS_pread64:
+        r = f->a1 <= 2 ? -ESPIPE : fs_pread((int)f->a1, (void *)f->a2, f->a3, (int64_t)f->a4);
+        break;
+    case SYS_pwrite64:
+        r = f->a1 <= 2 ? -ESPIPE
+                       : fs_pwrite((int)f->a1, (const void *)f->a2, f->a3, (int64_t)f->a4);
+        break;
+    case SYS_stat:
+    case SYS_lstat:
+        r = fs_stat(AT_FDCWD, (const char *)f->a1, (struct stat *)f->a2, 0);
+        break;
+    case SYS_newfstatat:
+        if ((f->a4 & AT_EMPTY_PATH) && f->a1 <= 2 && f->a2 && !*(const char *)f->a2)
+            r = sys_fstat((int)f->a1, (struct stat *)f->a3);
+        else
+            r = fs_stat((int)f->a1, (const char *)f->a2, (struct stat *)f->a3, (int)f->a4);
+        break;
+    case SYS_getdents64:
+        r = fs_getdents((int)f->a1, (void *)f->a2, f->a3);
+        break;
+    case SYS_unlink:
+        r = fs_unlink(AT_FDCWD, (const char *)f->a1, 0);
+        break;
+    case SYS_rmdir:
+        r = fs_unlink(AT_FDCWD, (const char *)f->a1, AT_REMOVEDIR);
+        break;
+    case SYS_unlinkat:
+        r = fs_unlink((int)f->a1, (const char *)f->a2, (int)f->a3);
+        break;
+    case SYS_mkdir:
+        r = fs_mkdir(AT_FDCWD, (const char *)f->a1, (unsigned)f->a2);
+        break;
+    case SYS_mkdirat:
+        r = fs_mkdir((int)f->a1, (const char *)f->a2, (unsigned)f->a3);
+        break;
+    case SYS_rename:
+        r = fs_rename(AT_FDCWD, (const char *)f->a1, AT_FDCWD, (const char *)f->a2);
+        break;
+    case SYS_renameat:
+    case SYS_renameat2:
+        r = f->nr == SYS_renameat2 && f->a5
+                ? -EINVAL
+                : fs_rename((int)f->a1, (const char *)f->a2, (int)f->a3, (const char *)f->a4);
+        break;
+    case SYS_access:
+        r = fs_access(AT_FDCWD, (const char *)f->a1, (int)f->a2);
+        break;
+    case SYS_faccessat:
+        r = fs_access((int)f->a1, (const char *)f->a2, (int)f->a3);
+        break;
+    case SYS_ftruncate:
+        r = f->a1 <= 2 ? -EINVAL : fs_ftruncate((int)f->a1, (int64_t)f->a2);
+        break;
+    case SYS_truncate:
+        r = fs_truncate((const char *)f->a1, (int64_t)f->a2);
+        break;
+    case SYS_fsync:
+    case SYS_fdatasync: {
+        struct fs_ref ref;
+        r = f->a1 <= 2 ? 0 : fs_fd_ref((int)f->a1, &ref);
+        break;
+    }
+    case SYS_dup:
+        r = fs_dup((int)f->a1, 3);
+        break;
+    case SYS_readlink:
+    case SYS_readlinkat:
+        r = -EINVAL; /* there are no symbolic links in a guest */
+        break;
+    case SYS_getcwd:
+        if (f->a2 < 2)
+            r = -ERANGE;
+        else {
+            strcpy((char *)f->a1, "/");
+            r = 2;
+        }
+        break;
+    case SYS_chdir:
+        r = strcmp((const char *)f->a1, "/") ? -ENOSYS : 0;
         break;
     case SYS_getpid:
     case SYS_gettid:

@@ -67,8 +67,14 @@ static int boot_to_template(struct tidal_function *fn, const char *dir, struct t
     const struct tidal_fn_spec *spec = fn->spec;
     const uint8_t *elf;
     size_t size;
-    if (tidal_file_map(spec->image, TIDAL_IMAGE_MAX_BYTES, &elf, &size, err))
+    uint8_t *fs_image = NULL;
+    size_t fs_size = 0;
+    if (spec->ntrees && tidal_fs_build(spec->trees, spec->ntrees, &fs_image, &fs_size, err))
         return TIDAL_SERVE_BAD_INPUT;
+    if (tidal_file_map(spec->image, TIDAL_IMAGE_MAX_BYTES, &elf, &size, err)) {
+        free(fs_image);
+        return TIDAL_SERVE_BAD_INPUT;
+    }
     char *argv[] = {spec->image, NULL};
     /* Output before tidal_ready() is the function's start-up log: ours too. */
     struct tidal_vm_config cfg = {.mem_size = spec->limits.mem_size,
@@ -77,12 +83,16 @@ static int boot_to_template(struct tidal_function *fn, const char *dir, struct t
                                   .argv = argv,
                                   .in_fd = -1,
                                   .out_fd = STDERR_FILENO,
-                                  .err_fd = STDERR_FILENO};
+                                  .err_fd = STDERR_FILENO,
+                                  .fs_image = fs_image,
+                                  .fs_image_size = fs_size,
+                                  .scratch_max = spec->scratch_max};
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     cfg.in_fd = devnull;
     struct tidal_vm *vm = NULL;
     int rc = tidal_vm_create(&cfg, elf, size, spec->image, &vm, err);
     tidal_file_unmap(elf, size);
+    free(fs_image);
     if (rc) {
         tidal_vm_destroy(vm);
         close(devnull);

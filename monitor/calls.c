@@ -216,9 +216,15 @@ enum tidal_call_outcome tidal_call_handle(const struct tidal_guest_mem *mem,
         if (c.arg[0] > 255)
             return invalid(res, "EXIT: status %llu (expected 0..255)",
                            (unsigned long long)c.arg[0]);
+        if (c.arg[4] && !tidal_guest_range(mem, c.arg[3], c.arg[4], 0))
+            return invalid(res,
+                           "EXIT: /out archive at 0x%llx (%llu bytes) lies outside guest memory",
+                           (unsigned long long)c.arg[3], (unsigned long long)c.arg[4]);
         out = console_flush(mem, io, c.arg[1], c.arg[2], res, &ret);
         if (out == TIDAL_CALL_CONTINUE) {
             res->status = (int)c.arg[0];
+            res->out_gpa = c.arg[4] ? c.arg[3] : 0;
+            res->out_len = c.arg[4];
             out = TIDAL_CALL_EXITED;
         }
         break;

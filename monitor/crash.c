@@ -65,6 +65,8 @@ static void diagnose_address(const struct tidal_vm *vm, uint64_t cr2, char *out,
         (const struct tidal_boot_info *)(vm->mem.base + TIDAL_BOOT_INFO_GPA);
     if (cr2 < TIDAL_PAGE_SIZE)
         snprintf(out, size, ": NULL pointer dereference");
+    else if (bi->fs_size && cr2 >= bi->fs_gpa && cr2 - bi->fs_gpa < bi->fs_size)
+        snprintf(out, size, ": inside the read-only file image");
     else if (cr2 >= bi->heap_end && cr2 < bi->stack_bottom)
         snprintf(out, size, ": stack overflow (the guard page below the %llu KiB stack)",
                  (unsigned long long)((bi->stack_top - bi->stack_bottom) >> 10));

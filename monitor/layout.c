@@ -44,12 +44,29 @@ int tidal_layout_plan(uint64_t mem_size, const struct tidal_elf_image *img,
     out->stack_bottom = mem_size - stack;
     out->heap_start = page_up(img->image_end);
     out->heap_end = out->stack_bottom - PAGE; /* guard page */
+    out->fs_start = out->fs_size = 0;         /* tidal_layout_reserve_fs takes it from the heap */
     if (img->image_end > out->heap_end || out->heap_end - out->heap_start < (64ull << 10))
         return tidal_err_set(err,
                              "--mem %llu KiB is too small for this image (it ends at 0x%llx; "
                              "the stack takes %llu KiB and the heap needs at least 64 KiB)",
                              (unsigned long long)(mem_size >> 10),
                              (unsigned long long)img->image_end, (unsigned long long)(stack >> 10));
+    return 0;
+}
+
+int tidal_layout_reserve_fs(struct tidal_layout *lay, uint64_t size, struct tidal_err *err)
+{
+    uint64_t need = page_up(size);
+    if (need > lay->heap_end - lay->heap_start ||
+        lay->heap_end - lay->heap_start - need < (64ull << 10))
+        return tidal_err_set(err,
+                             "guest memory of %llu KiB is too small for %llu KiB of files and a "
+                             "heap of at least 64 KiB",
+                             (unsigned long long)(lay->mem_size >> 10),
+                             (unsigned long long)(need >> 10));
+    lay->fs_start = lay->heap_end - need;
+    lay->fs_size = need;
+    lay->heap_end = lay->fs_start;
     return 0;
 }
 
@@ -74,6 +91,9 @@ int tidal_layout_map(struct tidal_pt *pt, uint8_t *mem, const struct tidal_layou
                      TIDAL_SEG_R | TIDAL_SEG_W, err) ||
         tidal_pt_map(pt, lay->stack_bottom, lay->stack_top - lay->stack_bottom,
                      TIDAL_SEG_R | TIDAL_SEG_W, err))
+        return -1;
+    /* Read-only: a guest's stray write into its files faults instead of changing them. */
+    if (lay->fs_size && tidal_pt_map(pt, lay->fs_start, lay->fs_size, TIDAL_SEG_R, err))
         return -1;
     return 0;
 }
@@ -178,6 +198,9 @@ int tidal_layout_write_boot(uint8_t *mem, const struct tidal_layout *lay,
         .envc = (uint32_t)args->envc,
         .argv_gpa = argv_gpa,
         .envp_gpa = envp_gpa,
+        .fs_gpa = lay->fs_size ? lay->fs_start : 0,
+        .fs_size = lay->fs_size,
+        .scratch_max = args->scratch_max,
     };
     memcpy(bi.entropy, args->entropy, sizeof(bi.entropy));
     memcpy(mem + TIDAL_BOOT_INFO_GPA, &bi, sizeof(bi));

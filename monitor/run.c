@@ -110,6 +110,8 @@ static bool handle_io(struct tidal_vm *vm, struct tidal_run_result *res)
     case TIDAL_CALL_EXITED:
         res->reason = TIDAL_EXIT_HALTED;
         res->status = cr.status;
+        res->outputs = cr.out_len ? vm->mem.base + cr.out_gpa : NULL;
+        res->outputs_len = cr.out_len;
         return false;
     case TIDAL_CALL_FAULTED:
         res->reason = TIDAL_EXIT_CRASHED;

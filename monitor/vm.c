@@ -76,7 +76,12 @@ static int load_image(struct tidal_vm *vm, const struct tidal_vm_config *cfg, co
         .flags = (cfg->stdout_is_tty ? TIDAL_BOOT_STDOUT_TTY : 0u) |
                  (vm->fsgsbase ? TIDAL_BOOT_FSGSBASE : 0u),
         .tsc_khz = vm->tsc_khz,
+        .scratch_max = cfg->scratch_max ? cfg->scratch_max : TIDAL_SCRATCH_DEFAULT,
     };
+    if (cfg->collect_out)
+        args.flags |= TIDAL_BOOT_COLLECT_OUT;
+    if (cfg->fs_image_size)
+        memcpy(vm->mem.base + vm->layout.fs_start, cfg->fs_image, cfg->fs_image_size);
     if (getrandom(args.entropy, sizeof(args.entropy), 0) != (ssize_t)sizeof(args.entropy))
         return tidal_err_set(err, "getrandom: %s", strerror(errno));
     if (tidal_layout_write_boot(vm->mem.base, &vm->layout, &args, err))
@@ -87,6 +92,10 @@ static int load_image(struct tidal_vm *vm, const struct tidal_vm_config *cfg, co
 static void apply_config(struct tidal_vm *vm, const struct tidal_vm_config *cfg)
 {
     vm->mem.size = cfg->mem_size ? cfg->mem_size : TIDAL_MEM_DEFAULT;
+    /* Files and scratch space come on top of what the program asked for; a sum past
+     * the supported range is refused by the layout, naming it. */
+    vm->mem.size += ((uint64_t)cfg->fs_image_size + 4095) & ~4095ull;
+    vm->mem.size += (cfg->scratch_max + 4095) & ~4095ull;
     vm->timeout_sec = cfg->timeout_sec;
     vm->huge_pages = cfg->huge_pages;
     vm->io =
@@ -240,7 +249,8 @@ int tidal_vm_create(const struct tidal_vm_config *cfg, const uint8_t *elf, size_
     /* A bad image is reported before KVM is touched: quicker, and it works on
      * machines without /dev/kvm. */
     if (tidal_elf_parse(elf, elf_size, path, TIDAL_IMAGE_MIN_GPA, vm->mem.size, &vm->img, err) ||
-        tidal_layout_plan(vm->mem.size, &vm->img, &vm->layout, err))
+        tidal_layout_plan(vm->mem.size, &vm->img, &vm->layout, err) ||
+        (cfg->fs_image_size && tidal_layout_reserve_fs(&vm->layout, cfg->fs_image_size, err)))
         return TIDAL_CREATE_BAD_INPUT;
     vm->console_ring = (struct tidal_console_ring_place){vm->img.note.console_ring,
                                                          vm->img.note.console_ring_size};

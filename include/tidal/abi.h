@@ -14,7 +14,9 @@
 #ifndef TIDAL_ABI_H
 #define TIDAL_ABI_H
 
-#define TIDAL_ABI_VERSION 3 /* 2: TIDAL_CALL_PROGRESS; 3: request input in tidal_ready_info */
+/* 2: TIDAL_CALL_PROGRESS; 3: request input in tidal_ready_info; 4: files (the read-only
+ * file image, the scratch budget and the /out archive of EXIT) */
+#define TIDAL_ABI_VERSION 4
 
 /* ---- The image note: a PT_NOTE with this name and type, desc = tidal_image_note ---- */
 #define TIDAL_NOTE_NAME "Tidal"
@@ -50,7 +52,8 @@ enum tidal_call_nr {
     TIDAL_CALL_WRITE = 1,    /* arg0 = GPA of tidal_iov[], arg1 = count; ret = bytes or -errno.
                               * count 0: only the ring drain that precedes every call */
     TIDAL_CALL_READ = 2,     /* arg0 = fd (0), arg1 = GPA of buffer, arg2 = length; ret = bytes */
-    TIDAL_CALL_EXIT = 3,     /* arg0 = status, arg1/arg2 = final console flush (iov, count) */
+    TIDAL_CALL_EXIT = 3,     /* arg0 = status, arg1/arg2 = final console flush (iov, count),
+                              * arg3/arg4 = GPA and length of the /out archive (0: none) */
     TIDAL_CALL_FAULT = 4,    /* arg0 = GPA of tidal_fault, arg1/arg2 = final flush; never returns */
     TIDAL_CALL_SLEEP = 5,    /* arg0 = nanoseconds; ret = 0 */
     TIDAL_CALL_READY = 6,    /* arg0 = GPA of tidal_ready_info, arg1/arg2 = console flush;
@@ -133,8 +136,9 @@ struct tidal_fault {
 #define TIDAL_BOOT_MAGIC 0x4c444954u /* "TIDL" */
 
 enum tidal_boot_flags {
-    TIDAL_BOOT_STDOUT_TTY = 1u << 0, /* the monitor's stdout is a terminal: an exit per write */
-    TIDAL_BOOT_FSGSBASE = 1u << 1,   /* CR4.FSGSBASE is on: wrfsbase works without a trap */
+    TIDAL_BOOT_STDOUT_TTY = 1u << 0,  /* the monitor's stdout is a terminal: an exit per write */
+    TIDAL_BOOT_FSGSBASE = 1u << 1,    /* CR4.FSGSBASE is on: wrfsbase works without a trap */
+    TIDAL_BOOT_COLLECT_OUT = 1u << 2, /* the host keeps /out: EXIT passes its archive */
 };
 
 struct tidal_boot_info {
@@ -153,9 +157,70 @@ struct tidal_boot_info {
     uint32_t argc;
     uint32_t envc;
     uint32_t reserved;
-    uint64_t argv_gpa;   /* argc + 1 GPAs of NUL-terminated strings (last is 0) */
-    uint64_t envp_gpa;   /* envc + 1 GPAs, likewise */
-    uint8_t entropy[32]; /* fresh random seed from the host */
+    uint64_t argv_gpa;    /* argc + 1 GPAs of NUL-terminated strings (last is 0) */
+    uint64_t envp_gpa;    /* envc + 1 GPAs, likewise */
+    uint8_t entropy[32];  /* fresh random seed from the host */
+    uint64_t fs_gpa;      /* the read-only file image (struct tidal_fs_header); 0: none */
+    uint64_t fs_size;     /* bytes of it (mapped read-only) */
+    uint64_t scratch_max; /* bytes the writable scratch file system (/tmp, /out) may hold */
+};
+
+/* ---- Files: the read-only image the monitor places in guest memory at boot ----
+ * One tree rooted at "/" that merges every --dir and --file of the command line.
+ * Nodes are in breadth-first order: node 0 is "/", and the children of a directory
+ * are consecutive and sorted by name (bytewise), so a guest finds a path component
+ * by binary search without building anything. All offsets are from the header; the
+ * guest checks them against fs_size before use. /tmp and /out are never in it: they
+ * belong to the guest's scratch file system. */
+#define TIDAL_FS_MAGIC 0x53464454u /* "TDFS" */
+#define TIDAL_FS_ROOT 0u
+
+enum tidal_fs_type {
+    TIDAL_FS_DIR = 1,
+    TIDAL_FS_FILE = 2,
+};
+
+struct tidal_fs_header {
+    uint32_t magic;
+    uint32_t nnodes;
+    uint64_t size;      /* bytes of the whole image */
+    uint64_t nodes_off; /* nnodes x struct tidal_fs_node */
+    uint64_t trees_off; /* ntrees x struct tidal_fs_tree */
+    uint32_t ntrees;
+    uint32_t reserved;
+};
+
+struct tidal_fs_node {
+    uint32_t type;        /* enum tidal_fs_type */
+    uint32_t perm;        /* permission bits as on the host, write bits cleared */
+    uint32_t parent;      /* node 0 is its own parent */
+    uint32_t name_len;    /* bytes, no NUL; 0 for the root */
+    uint64_t name_off;    /* the name's bytes */
+    uint32_t first_child; /* directories: children are [first_child, first_child+nchildren) */
+    uint32_t nchildren;
+    uint64_t data_off; /* files: content bytes */
+    uint64_t size;     /* files: bytes of content */
+    int64_t mtime;     /* seconds since the epoch, from the host */
+};
+
+/* What each --dir/--file was: a snapshot records it, so a restore can refuse a tree
+ * that changed (same guest path, other checksum). */
+struct tidal_fs_tree {
+    uint64_t checksum; /* FNV-1a 64 over each node's path, type, size and content */
+    uint64_t path_off; /* the guest path, e.g. "/data" */
+    uint32_t path_len;
+    uint32_t node; /* its node */
+};
+
+/* ---- The /out archive a guest passes with EXIT (TIDAL_BOOT_COLLECT_OUT) ----
+ * Records one after another, each 8-byte aligned: a header, the path relative to
+ * /out (no NUL, no "." or ".." component), then for files the content. Directories
+ * come before what they hold. The host checks the whole archive before it writes a
+ * byte, and refuses it whole when anything is malformed. */
+struct tidal_out_record {
+    uint32_t type; /* enum tidal_fs_type */
+    uint32_t path_len;
+    uint64_t size; /* files: bytes of content after the path */
 };
 
 #endif /* __ASSEMBLER__ */

@@ -60,6 +60,7 @@ struct tidal_call_result {
     uint64_t ready_gpa;
     struct tidal_fault fault;
     uint32_t nr;
+    uint64_t out_gpa, out_len; /* EXIT: the /out archive, checked to lie in guest memory */
     char msg[256];
 };
 

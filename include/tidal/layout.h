@@ -33,6 +33,7 @@ struct tidal_layout {
     uint64_t mem_size;
     uint64_t heap_start, heap_end;
     uint64_t stack_bottom, stack_top; /* one unmapped guard page lies below stack_bottom */
+    uint64_t fs_start, fs_size;       /* the read-only file image, between heap and guard */
 };
 
 /* Checks a guest memory size against the supported range and page granularity. */
@@ -42,6 +43,10 @@ int tidal_layout_check_mem(uint64_t mem_size, struct tidal_err *err);
  * outside [TIDAL_MEM_MIN, TIDAL_MEM_MAX], naming the sizes. */
 int tidal_layout_plan(uint64_t mem_size, const struct tidal_elf_image *img,
                       struct tidal_layout *out, struct tidal_err *err);
+
+/* Takes `size` bytes (rounded up to 4 KiB) from the top of the heap for the read-only
+ * file image; fails, naming the sizes, when the heap would keep less than 64 KiB. */
+int tidal_layout_reserve_fs(struct tidal_layout *lay, uint64_t size, struct tidal_err *err);
 
 /* Builds the page tables: boot area and exception stack, descriptor tables, each
  * image segment with its own permissions (W^X), heap and stack. Page 0 and the
@@ -70,6 +75,7 @@ struct tidal_boot_args {
     uint32_t flags; /* enum tidal_boot_flags */
     uint64_t tsc_khz;
     uint8_t entropy[32];
+    uint64_t scratch_max; /* the scratch file system's budget (boot info) */
 };
 
 /* Fails, naming the sizes, when the arguments and environment do not fit in the boot

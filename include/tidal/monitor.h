@@ -23,7 +23,18 @@ struct tidal_vm_config {
      * heap and large stacks with transparent huge pages, so that first touches cost one
      * fault per 2 MiB; host memory is then committed in 2 MiB steps there. */
     bool huge_pages;
+    /* Files (guest ABI 4): the read-only file image (include/tidal/fsimage.h builds it),
+     * placed in guest memory above the heap and mapped read-only; guest memory grows
+     * by its size rounded to 4 KiB, so --mem stays what the program has for itself. */
+    const uint8_t *fs_image;
+    size_t fs_image_size;
+    /* Bytes the scratch file system (/tmp, /out) may hold; guest memory grows by as
+     * much. 0: TIDAL_SCRATCH_DEFAULT, taken from the heap without growing memory. */
+    uint64_t scratch_max;
+    bool collect_out; /* the guest hands its /out archive over with EXIT */
 };
+
+#define TIDAL_SCRATCH_DEFAULT (1ull << 20)
 
 enum tidal_exit_reason {
     TIDAL_EXIT_HALTED,  /* the guest exited; status holds its exit status */
@@ -50,6 +61,11 @@ struct tidal_run_result {
     uint64_t calls_by_nr[8];                          /* TIDAL_CALL_* handled */
     uint64_t bytes_out;
     uint64_t stdout_errors; /* guest stdout the host could not write (see calls.h) */
+    /* With collect_out, the guest's /out archive (abi.h, struct tidal_out_record) when
+     * it exited through EXIT: inside guest memory, valid until tidal_vm_destroy. Only
+     * its place was checked; its content is the guest's (tidal_fs_write_outputs). */
+    const uint8_t *outputs;
+    uint64_t outputs_len;
 };
 
 struct tidal_vm;

@@ -168,3 +168,33 @@ Test(serve_reuse, fresh_entropy_and_clocks_per_request, .timeout = 600)
     }
     cr_expect_eq(server_stop(&s), 0, "%s", server_log(&s));
 }
+
+/* Files in a function's config: the read-only tree is the template's, and each request
+ * starts from the template's scratch files, never a previous request's. */
+Test(serve_reuse, requests_see_the_templates_files_only, .timeout = 300)
+{
+    require_kvm();
+    static char dir[64];
+    strcpy(dir, "/tmp/tidal-fn-files-XXXXXX");
+    cr_assert(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/greeting", dir);
+    FILE *g = fopen(path, "w");
+    fputs("hello from the host\n", g);
+    fclose(g);
+    char limits[256];
+    snprintf(limits, sizeof(limits), "\"dirs\": [\"%s:/data\"], \"scratch\": \"64K\"", dir);
+    struct server s;
+    start_one(&s, "files", function_image("fn_files", true), limits);
+    for (int i = 0; i < 20; i++) {
+        struct reply r;
+        char body[32];
+        snprintf(body, sizeof(body), "request %d", i);
+        invoke(&s, "files", body, &r);
+        cr_assert_eq(r.status, 200, "request %d: %s", i, r.body);
+        cr_assert_str_eq(r.body, "hello from the host\nstate: template\n", "request %d", i);
+    }
+    cr_assert_eq(server_stop(&s), 0, "%s", server_log(&s));
+    unlink(path);
+    rmdir(dir);
+}
