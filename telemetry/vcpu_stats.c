@@ -53,7 +53,29 @@ out:
     free(descs);
 }
 
-/* The vCPUs of one process; returns how many were added, -1 when access was denied. */
+/* Adds a row for fd of pid: counted from a copy when it is a statistics descriptor,
+ * empty (TIDAL_TOP_NO_COUNTS) for a bare vCPU. Returns -1 when the copy is refused. */
+static int add_row(int pidfd, uint32_t pid, int fd, int is_stats, struct tidal_top_vm *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->pid = v->tid = pid;
+    v->kvm = (uint64_t)fd;
+    if (!is_stats) {
+        v->flags = TIDAL_TOP_NO_COUNTS;
+        return 0;
+    }
+    int copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    if (copy < 0)
+        return -1;
+    read_stats(copy, v);
+    close(copy);
+    return 0;
+}
+
+/* The vCPUs of one process; returns how many rows were added, -1 when its
+ * descriptors could not be read. KVM answers vCPU ioctls only in the process that
+ * made the VM, so a vCPU's statistics are readable from outside only through a
+ * statistics descriptor the process opened itself (`tidal run --stats` does). */
 static int scan_process(uint32_t pid, struct tidal_top_vm *out, size_t max)
 {
     char path[64];
@@ -61,42 +83,36 @@ static int scan_process(uint32_t pid, struct tidal_top_vm *out, size_t max)
     DIR *d = opendir(path);
     if (!d)
         return -1;
-    int pidfd = -1, n = 0, denied = 0;
+    int vcpus[64], nvcpus = 0, stats[64], nstats = 0;
     struct dirent *e;
-    while ((size_t)n < max && (e = readdir(d))) {
+    while ((e = readdir(d))) {
         char link[300], target[64];
         snprintf(link, sizeof(link), "/proc/%u/fd/%s", pid, e->d_name);
         ssize_t len = readlink(link, target, sizeof(target) - 1);
         if (len <= 0)
             continue;
         target[len] = 0;
-        if (strncmp(target, "anon_inode:kvm-vcpu:", 20))
-            continue;
-        if (pidfd < 0 && (pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
-            denied = 1;
-            break;
-        }
-        int fd = atoi(e->d_name);
-        int copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-        if (copy < 0) {
-            denied = 1;
-            break;
-        }
-        int stats = ioctl(copy, KVM_GET_STATS_FD, NULL);
-        close(copy);
-        if (stats < 0)
-            continue;
-        struct tidal_top_vm *v = &out[n++];
-        memset(v, 0, sizeof(*v));
-        v->pid = v->tid = pid;
-        v->kvm = (uint64_t)fd;
-        read_stats(stats, v);
-        close(stats);
+        if (!strcmp(target, "anon_inode:kvm-vcpu-stats") && nstats < 64)
+            stats[nstats++] = atoi(e->d_name);
+        else if (!strncmp(target, "anon_inode:kvm-vcpu:", 20) && nvcpus < 64)
+            vcpus[nvcpus++] = atoi(e->d_name);
     }
     closedir(d);
-    if (pidfd >= 0)
-        close(pidfd);
-    return denied && n == 0 ? -1 : n;
+    if (nvcpus == 0 && nstats == 0)
+        return 0;
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0)
+        return -1;
+    int n = 0, refused = 0;
+    int *fds = nstats ? stats : vcpus, count = nstats ? nstats : nvcpus;
+    for (int i = 0; i < count && (size_t)n < max; i++) {
+        if (add_row(pidfd, pid, fds[i], nstats > 0, &out[n]) == 0)
+            n++;
+        else
+            refused = 1;
+    }
+    close(pidfd);
+    return refused && n == 0 ? -1 : n;
 }
 
 int tidal_top_read_vcpu_stats(struct tidal_top_vm *out, size_t max, unsigned *denied)

@@ -12,8 +12,12 @@
 #define TIDAL_TOP_LAT_BUCKETS 32
 
 /* One VM as the kernel saw it: kvm tells VMs of one process apart (an opaque id). */
+/* flags: the row is a vCPU whose counts could not be read (no statistics fd). */
+#define TIDAL_TOP_NO_COUNTS 1u
+
 struct tidal_top_vm {
     uint32_t pid, tid;
+    uint32_t flags;
     uint64_t kvm;
     uint64_t kernel_exits;
     uint64_t user_exits[TIDAL_TOP_EXIT_REASONS]; /* by KVM_EXIT_* reason */
@@ -38,11 +42,12 @@ int tidal_telemetry_read(struct tidal_telemetry *t, struct tidal_top_vm *out, si
                          struct tidal_err *err);
 
 /* Without BPF: the vCPUs of every process on the host that holds KVM vCPU
- * descriptors, read from their binary statistics (KVM_GET_STATS_FD on a copy of the
- * descriptor, pidfd_getfd). One entry per vCPU; kvm is its descriptor number, times
- * and the latency histogram stay 0, user_exits holds only what the statistics name
- * (io, mmio, hlt as halt_exits). *denied counts processes whose descriptors could not
- * be copied (another user's, or no ptrace access). */
+ * descriptors. Counted from a copy (pidfd_getfd) of the process's vCPU statistics
+ * descriptor where it opened one; KVM refuses vCPU ioctls from other processes, so
+ * other vCPUs are listed with TIDAL_TOP_NO_COUNTS. One entry per vCPU; kvm is its
+ * descriptor number, times and the histogram stay 0, user_exits holds only what the
+ * statistics name (io, mmio, hlt). *denied counts processes whose descriptors could
+ * not be read (another user's, or no ptrace access). */
 int tidal_top_read_vcpu_stats(struct tidal_top_vm *out, size_t max, unsigned *denied);
 
 /* The process's command line (spaces between arguments, cut to size) and resident
