@@ -235,7 +235,6 @@ static cJSON *vm_json(const struct row *r)
     }
     cJSON_AddNumberToObject(o, "page_faults", (double)v->page_faults);
     cJSON_AddNumberToObject(o, "page_faults_per_s", r->faults_s);
-    cJSON_AddNumberToObject(o, "pio", (double)v->pio);
     cJSON_AddNumberToObject(o, "guest_ns", (double)v->guest_ns);
     cJSON_AddNumberToObject(o, "guest_pct", r->guest_pct);
     cJSON_AddNumberToObject(o, "kernel_handling_ns", (double)v->handling_ns);

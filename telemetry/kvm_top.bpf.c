@@ -2,11 +2,14 @@
  * need no tracefs and read their arguments directly.
  *
  * Where each figure comes from, and why:
- * - The VM: the vcpu argument of kvm_entry/kvm_exit (VMX, SVM), else the vCPU that
- *   KVM has loaded on this CPU (kvm_running_vcpu) when kvm_pio or kvm_userspace_exit
- *   fire. Under PVM kvm_entry/kvm_exit never fire (its exit path bypasses them), and
- *   kernels without kprobes or BPF trampolines leave tracepoints as the only hooks.
- *   The vCPU thread remembers its VM for the tracepoints that know neither.
+ * - The VM: the vcpu argument of kvm_entry/kvm_exit (VMX, SVM), else the vCPU loaded
+ *   on the thread when kvm_pio fires (running_vcpu()). Under PVM kvm_entry/kvm_exit
+ *   never fire (its exit path bypasses them), and kernels without kprobes or BPF
+ *   trampolines leave tracepoints as the only hooks. The vCPU thread remembers its
+ *   VM for kvm_userspace_exit, which comes after KVM has unloaded the vCPU. So under
+ *   PVM a VM's exits other than port I/O (hlt, mmio) are charged to the VM its
+ *   thread last made port I/O for: Tidal's guests call the monitor by port I/O, and
+ *   a thread runs one VM until it ends.
  * - kvm_userspace_exit: exits to the monitor by KVM_EXIT_* reason, and the interval
  *   between two of them (the latency histogram: one exit round trip each).
  * - kvm_entry/kvm_exit/kvm_page_fault (VMX and SVM): every exit from the guest, time
@@ -27,27 +30,20 @@ struct {
     __type(value, struct top_vm);
 } vms SEC(".maps");
 
-/* Per vCPU thread: its VM and the timestamps that open an interval (0: none open). */
-struct thread_state {
-    struct top_key key;
-    __u64 user_exit_ns; /* the last exit to the monitor */
-    __u64 entered_ns;   /* kvm_entry */
-    __u64 exited_ns;    /* kvm_exit */
-};
-
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, TOP_MAX_VMS * 4);
     __type(key, __u32);
-    __type(value, struct thread_state);
+    __type(value, struct top_thread);
 } threads SEC(".maps");
 
 /* Set by the loader: 0 counts every VM on the host, otherwise only this process
  * (tests use it to keep other users' guests out of their figures). */
 const volatile __u32 only_tgid = 0;
 
-/* The template a new VM's entry starts from: too big for the 512-byte BPF stack. */
+/* The templates new entries start from: too big for the 512-byte BPF stack. */
 const struct top_vm zero_vm = {};
+const struct top_thread zero_thread = {};
 
 static __always_inline struct top_vm *vm_of(struct top_key *key, __u32 tid)
 {
@@ -73,24 +69,49 @@ static __always_inline __u32 log2_bucket(__u64 ns)
     return b;
 }
 
+/* Moves the thread's counters into its VM's entry, before the thread changes VM. */
+static __always_inline void flush(struct top_thread *t, __u32 tid)
+{
+    struct top_vm *v = vm_of(&t->key, tid);
+    for (int i = 0; i < TOP_EXIT_REASONS; i++) {
+        if (v && t->user_exits[i])
+            __sync_fetch_and_add(&v->user_exits[i], t->user_exits[i]);
+        t->user_exits[i] = 0;
+    }
+    for (int i = 0; i < TOP_LAT_BUCKETS; i++) {
+        if (v && t->lat_hist[i])
+            __sync_fetch_and_add(&v->lat_hist[i], t->lat_hist[i]);
+        t->lat_hist[i] = 0;
+    }
+    t->user_exit_ns = t->entered_ns = t->exited_ns = 0;
+}
+
 /* The calling thread's state, created for vcpu's VM (when given) if it has none, or
  * moved to it: a thread may run another VM after one ends (clones, reused shells). */
-static __always_inline struct thread_state *thread_of(struct kvm_vcpu *vcpu, __u32 *tid_out)
+static __always_inline struct top_thread *thread_of(struct kvm_vcpu *vcpu, __u32 *tid_out)
 {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 tgid = id >> 32, tid = (__u32)id;
     *tid_out = tid;
     if (only_tgid && only_tgid != tgid)
         return 0;
-    struct thread_state *t = bpf_map_lookup_elem(&threads, &tid);
+    struct top_thread *t = bpf_map_lookup_elem(&threads, &tid);
     if (!vcpu)
         return t;
     __u64 kvm = (__u64)BPF_CORE_READ(vcpu, kvm);
     if (t && t->key.kvm == kvm && t->key.tgid == tgid)
         return t;
-    struct thread_state fresh = {.key = {.tgid = tgid, .kvm = kvm}};
-    bpf_map_update_elem(&threads, &tid, &fresh, BPF_ANY);
-    return bpf_map_lookup_elem(&threads, &tid);
+    if (t) {
+        flush(t, tid);
+    } else {
+        bpf_map_update_elem(&threads, &tid, &zero_thread, BPF_ANY);
+        t = bpf_map_lookup_elem(&threads, &tid);
+        if (!t)
+            return 0;
+    }
+    t->key.tgid = tgid;
+    t->key.kvm = kvm;
+    return t;
 }
 
 /* The vCPU loaded on this thread, NULL outside KVM_RUN. vcpu_load registers the
@@ -112,22 +133,19 @@ SEC("tp_btf/kvm_userspace_exit")
 int BPF_PROG(on_userspace_exit, __u32 reason, int err)
 {
     __u32 tid;
-    struct thread_state *t = thread_of(running_vcpu(), &tid);
+    struct top_thread *t = thread_of(0, &tid);
     if (!t)
         return 0;
     /* An interrupted KVM_RUN (err < 0: a signal, a pause) hands the monitor no exit. */
     if (err < 0)
         return 0;
-    struct top_vm *v = vm_of(&t->key, tid);
-    if (!v)
-        return 0;
     __u32 r = reason < TOP_EXIT_REASONS ? reason : TOP_EXIT_REASONS - 1;
-    __sync_fetch_and_add(&v->user_exits[r], 1);
+    t->user_exits[r]++;
     __u64 now = bpf_ktime_get_ns();
     if (t->user_exit_ns) {
         __u32 b = log2_bucket(now - t->user_exit_ns);
         if (b < TOP_LAT_BUCKETS)
-            __sync_fetch_and_add(&v->lat_hist[b], 1);
+            t->lat_hist[b]++;
     }
     t->user_exit_ns = now;
     return 0;
@@ -137,7 +155,7 @@ SEC("tp_btf/kvm_entry")
 int BPF_PROG(on_entry, struct kvm_vcpu *vcpu)
 {
     __u32 tid;
-    struct thread_state *t = thread_of(vcpu, &tid);
+    struct top_thread *t = thread_of(vcpu, &tid);
     if (!t)
         return 0;
     __u64 now = bpf_ktime_get_ns();
@@ -155,7 +173,7 @@ SEC("tp_btf/kvm_exit")
 int BPF_PROG(on_exit, struct kvm_vcpu *vcpu)
 {
     __u32 tid;
-    struct thread_state *t = thread_of(vcpu, &tid);
+    struct top_thread *t = thread_of(vcpu, &tid);
     if (!t)
         return 0;
     struct top_vm *v = vm_of(&t->key, tid);
@@ -174,20 +192,19 @@ SEC("tp_btf/kvm_page_fault")
 int BPF_PROG(on_page_fault, struct kvm_vcpu *vcpu)
 {
     __u32 tid;
-    struct thread_state *t = thread_of(vcpu, &tid);
+    struct top_thread *t = thread_of(vcpu, &tid);
     struct top_vm *v = t ? vm_of(&t->key, tid) : 0;
     if (v)
         __sync_fetch_and_add(&v->page_faults, 1);
     return 0;
 }
 
+/* Only names the thread's VM for the userspace exit that follows (under PVM nothing
+ * else does): every I/O exit passes here, so it does no more than that. */
 SEC("tp_btf/kvm_pio")
 int BPF_PROG(on_pio)
 {
     __u32 tid;
-    struct thread_state *t = thread_of(running_vcpu(), &tid);
-    struct top_vm *v = t ? vm_of(&t->key, tid) : 0;
-    if (v)
-        __sync_fetch_and_add(&v->pio, 1);
+    thread_of(running_vcpu(), &tid);
     return 0;
 }

@@ -22,12 +22,24 @@ struct top_vm {
     __u64 kernel_exits;                 /* kvm_exit: every exit from the guest */
     __u64 user_exits[TOP_EXIT_REASONS]; /* kvm_userspace_exit by KVM_EXIT_* */
     __u64 page_faults;                  /* kvm_page_fault */
-    __u64 pio;                          /* kvm_pio */
     __u64 guest_ns;                     /* kvm_entry -> kvm_exit */
     __u64 handling_ns;                  /* kvm_exit -> next kvm_entry */
     __u64 lat_hist[TOP_LAT_BUCKETS];    /* between consecutive userspace exits */
     __u32 last_tid;                     /* the vCPU thread seen last */
     __u32 pad;
+};
+
+/* Per vCPU thread: its VM, the timestamps that open an interval (0: none open), and
+ * the counters of the hot path under PVM (port I/O exits), which the thread alone
+ * updates: plain adds, one map lookup per exit. They move into the VM's top_vm
+ * when the thread changes VM; a reader adds them to it. */
+struct top_thread {
+    struct top_key key;
+    __u64 user_exit_ns; /* the last exit to the monitor */
+    __u64 entered_ns;   /* kvm_entry */
+    __u64 exited_ns;    /* kvm_exit */
+    __u64 user_exits[TOP_EXIT_REASONS];
+    __u64 lat_hist[TOP_LAT_BUCKETS];
 };
 
 #endif

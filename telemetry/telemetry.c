@@ -101,10 +101,32 @@ static void copy_vm(struct tidal_top_vm *o, const struct top_key *k, const struc
     o->kernel_exits = v->kernel_exits;
     memcpy(o->user_exits, v->user_exits, sizeof(o->user_exits));
     o->page_faults = v->page_faults;
-    o->pio = v->pio;
     o->guest_ns = v->guest_ns;
     o->handling_ns = v->handling_ns;
     memcpy(o->lat_hist, v->lat_hist, sizeof(o->lat_hist));
+}
+
+/* Adds a thread's own counters to its VM's row in out[0..*n), appending the row when
+ * the VM has none yet. */
+static void merge_thread(struct tidal_top_vm *out, size_t *n, size_t max, __u32 tid,
+                         const struct top_thread *t)
+{
+    size_t i = 0;
+    while (i < *n && !(out[i].pid == t->key.tgid && out[i].kvm == t->key.kvm))
+        i++;
+    if (i == *n) {
+        if (*n == max)
+            return;
+        memset(&out[i], 0, sizeof(out[i]));
+        out[i].pid = t->key.tgid;
+        out[i].tid = tid;
+        out[i].kvm = t->key.kvm;
+        (*n)++;
+    }
+    for (int r = 0; r < TOP_EXIT_REASONS; r++)
+        out[i].user_exits[r] += t->user_exits[r];
+    for (int b = 0; b < TOP_LAT_BUCKETS; b++)
+        out[i].lat_hist[b] += t->lat_hist[b];
 }
 
 int tidal_telemetry_read(struct tidal_telemetry *t, struct tidal_top_vm *out, size_t max,
@@ -125,6 +147,18 @@ int tidal_telemetry_read(struct tidal_telemetry *t, struct tidal_top_vm *out, si
     }
     if (n < max && rc != 0 && errno != ENOENT)
         return tidal_err_set(err, "BPF: reading the vms map: %s", strerror(errno));
+    fd = bpf_map__fd(t->skel->maps.threads);
+    __u32 tid, next_tid;
+    struct top_thread th;
+    prev = NULL;
+    while ((rc = bpf_map_get_next_key(fd, prev, &next_tid)) == 0) {
+        tid = next_tid;
+        prev = &tid;
+        if (bpf_map_lookup_elem(fd, &tid, &th) == 0 && th.key.kvm)
+            merge_thread(out, &n, max, tid, &th);
+    }
+    if (errno != ENOENT)
+        return tidal_err_set(err, "BPF: reading the threads map: %s", strerror(errno));
     return (int)n;
 }
 

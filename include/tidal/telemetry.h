@@ -21,7 +21,7 @@ struct tidal_top_vm {
     uint64_t kvm;
     uint64_t kernel_exits;
     uint64_t user_exits[TIDAL_TOP_EXIT_REASONS]; /* by KVM_EXIT_* reason */
-    uint64_t page_faults, pio;
+    uint64_t page_faults;
     uint64_t guest_ns, handling_ns; /* in the guest; kernel handling exits (VMX/SVM) */
     /* log2 ns between consecutive exits to the monitor: one round trip (guest work,
      * the kernel's and the monitor's handling) each; bucket i holds [2^i, 2^(i+1)) */

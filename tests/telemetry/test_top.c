@@ -73,9 +73,9 @@ Test(top, once_json_schema_lists_a_busy_guest)
     }
     cr_assert(mine, "the storm guest (pid %d) is not listed: %s", storm, out);
     static const char *const numbers[] = {
-        "tid",        "rss_kib",          "kernel_exits", "kernel_exits_per_s",
-        "user_exits", "user_exits_per_s", "page_faults",  "page_faults_per_s",
-        "pio",        "guest_ns",         "guest_pct",    "kernel_handling_ns"};
+        "tid",        "rss_kib",          "kernel_exits",      "kernel_exits_per_s",
+        "user_exits", "user_exits_per_s", "page_faults",       "page_faults_per_s",
+        "guest_ns",   "guest_pct",        "kernel_handling_ns"};
     for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
         expect_number(mine, numbers[i]);
     cr_expect(cJSON_IsString(cJSON_GetObjectItemCaseSensitive(mine, "vm_id")));
