@@ -83,6 +83,9 @@ static __always_inline void flush(struct top_thread *t, __u32 tid)
             __sync_fetch_and_add(&v->lat_hist[i], t->lat_hist[i]);
         t->lat_hist[i] = 0;
     }
+    if (v && t->interval_ns)
+        __sync_fetch_and_add(&v->interval_ns, t->interval_ns);
+    t->interval_ns = 0;
     t->user_exit_ns = t->entered_ns = t->exited_ns = 0;
 }
 
@@ -143,6 +146,7 @@ int BPF_PROG(on_userspace_exit, __u32 reason, int err)
     t->user_exits[r]++;
     __u64 now = bpf_ktime_get_ns();
     if (t->user_exit_ns) {
+        t->interval_ns += now - t->user_exit_ns;
         __u32 b = log2_bucket(now - t->user_exit_ns);
         if (b < TOP_LAT_BUCKETS)
             t->lat_hist[b]++;

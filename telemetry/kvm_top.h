@@ -25,6 +25,7 @@ struct top_vm {
     __u64 guest_ns;                     /* kvm_entry -> kvm_exit */
     __u64 handling_ns;                  /* kvm_exit -> next kvm_entry */
     __u64 lat_hist[TOP_LAT_BUCKETS];    /* between consecutive userspace exits */
+    __u64 interval_ns;                  /* their sum */
     __u32 last_tid;                     /* the vCPU thread seen last */
     __u32 pad;
 };
@@ -40,6 +41,7 @@ struct top_thread {
     __u64 exited_ns;    /* kvm_exit */
     __u64 user_exits[TOP_EXIT_REASONS];
     __u64 lat_hist[TOP_LAT_BUCKETS];
+    __u64 interval_ns;
 };
 
 #endif

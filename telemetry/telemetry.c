@@ -104,6 +104,7 @@ static void copy_vm(struct tidal_top_vm *o, const struct top_key *k, const struc
     o->guest_ns = v->guest_ns;
     o->handling_ns = v->handling_ns;
     memcpy(o->lat_hist, v->lat_hist, sizeof(o->lat_hist));
+    o->interval_ns = v->interval_ns;
 }
 
 /* Adds a thread's own counters to its VM's row in out[0..*n), appending the row when
@@ -127,6 +128,7 @@ static void merge_thread(struct tidal_top_vm *out, size_t *n, size_t max, __u32 
         out[i].user_exits[r] += t->user_exits[r];
     for (int b = 0; b < TOP_LAT_BUCKETS; b++)
         out[i].lat_hist[b] += t->lat_hist[b];
+    out[i].interval_ns += t->interval_ns;
 }
 
 int tidal_telemetry_read(struct tidal_telemetry *t, struct tidal_top_vm *out, size_t max,

@@ -26,6 +26,7 @@ struct tidal_top_vm {
     /* log2 ns between consecutive exits to the monitor: one round trip (guest work,
      * the kernel's and the monitor's handling) each; bucket i holds [2^i, 2^(i+1)) */
     uint64_t lat_hist[TIDAL_TOP_LAT_BUCKETS];
+    uint64_t interval_ns; /* the sum of those intervals */
 };
 
 struct tidal_telemetry;
