@@ -3,13 +3,14 @@
 # `tidal top` cost a busy guest. exit_storm makes exits to the monitor as fast as it
 # can for BENCH_STORM_SEC seconds; its exit round trips per second are measured with
 # tracing off and on (a `tidal top` holding the BPF programs attached, counting
-# every VM on the host), interleaved round by round; medians and their ratio.
+# every VM on the host), interleaved round by round; medians, their ratio, and
+# the median of each round's own on/off ratio.
 # Figures are reported next to their target (on/off >= 0.95), never asserted.
 #
 # Without a usable /dev/kvm it prints `BENCH-SKIP telemetry: ...`; without BPF
 # privileges or BTF, `BENCH-SKIP telemetry: ...` with tidal top's reason.
 #
-# Environment: BENCH_TELEMETRY_ROUNDS (default 5), BENCH_STORM_SEC (default 1).
+# Environment: BENCH_TELEMETRY_ROUNDS (default 11), BENCH_STORM_SEC (default 1).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -17,7 +18,7 @@ cd "$root"
 . bench/lib.sh
 
 bench_init telemetry figures "$@"
-rounds=${BENCH_TELEMETRY_ROUNDS:-5}
+rounds=${BENCH_TELEMETRY_ROUNDS:-11}
 storm_sec=${BENCH_STORM_SEC:-1}
 tidal=build/tidal
 bench_require "build/bench/bringup" "$tidal" build/tidal-host build/bench/bringup \
@@ -59,9 +60,13 @@ done
 off=$(median <"$tmp/off")
 on=$(median <"$tmp/on")
 ratio=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f", a / b }')
+# Each round's on/off pair runs back to back, so its ratio is spared most of the
+# drift of a shared machine's load; their median is the figure the target is met by.
+paired=$(paste "$tmp/on" "$tmp/off" | awk '{ printf "%.4f\n", $1 / $2 }' | median)
 echo "off: $(tr '\n' ' ' <"$tmp/off")"
 echo "on:  $(tr '\n' ' ' <"$tmp/on")"
 echo "BENCH exit_round_trips_tracing_off $off per_s"
 echo "BENCH exit_round_trips_tracing_on $on per_s"
 echo "BENCH exit_round_trips_on_off_ratio $ratio x"
-echo "target: on/off >= 0.95: $ratio: $(verdict "$ratio" ">=" 0.95)"
+echo "BENCH exit_round_trips_on_off_paired_ratio $paired x"
+echo "target: on/off >= 0.95 (median of paired rounds): $paired: $(verdict "$paired" ">=" 0.95)"
