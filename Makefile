@@ -27,7 +27,7 @@ SHELL := /bin/bash
 CC := gcc
 CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude $(SANFLAGS)
 LDFLAGS := $(SANFLAGS)
-LDLIBS := -lmicrohttpd -lcjson -lm -lpthread
+LDLIBS := -lmicrohttpd -lcjson -lbpf -lm -lpthread
 
 # Guest code: freestanding, no red zone dependence in our own code, no SSE in handlers.
 GUEST_CC := musl-gcc
@@ -40,6 +40,7 @@ SNAPSHOT_SRC := $(wildcard snapshot/*.c)
 FS_SRC := $(wildcard fs/*.c)
 SCHEDULER_SRC := $(wildcard scheduler/*.c)
 HOST_SRC := $(wildcard host/*.c)
+TELEMETRY_SRC := $(filter-out %.bpf.c,$(wildcard telemetry/*.c))
 # `tidal` has the commands that start guests and links no HTTP, TLS or JSON library;
 # it execs tidal-host, beside it, for the others (README.md, "How the binaries are
 # linked").
@@ -68,8 +69,9 @@ SNAPSHOT_LIB := $(B)/libtidal-snapshot.a
 FS_LIB := $(B)/libtidal-fs.a
 SCHEDULER_LIB := $(B)/libtidal-scheduler.a
 HOST_LIB := $(B)/libtidal-host.a
+TELEMETRY_LIB := $(B)/libtidal-telemetry.a
 GUEST_LIB := build/guest/libtidal-guest.a
-HOST_LIBS := $(HOST_LIB) $(FS_LIB) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(SCHEDULER_LIB)
+HOST_LIBS := $(HOST_LIB) $(TELEMETRY_LIB) $(FS_LIB) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(SCHEDULER_LIB)
 
 .PHONY: all deps test test-nested demo bench clean format examples
 all: $(B)/tidal $(B)/tidal-host build/tidal-cc examples
@@ -90,6 +92,19 @@ $(SNAPSHOT_LIB): $(call obj,$(SNAPSHOT_SRC))
 $(FS_LIB): $(call obj,$(FS_SRC))
 $(SCHEDULER_LIB): $(call obj,$(SCHEDULER_SRC))
 $(HOST_LIB): $(call obj,$(HOST_SRC))
+$(TELEMETRY_LIB): $(call obj,$(TELEMETRY_SRC))
+
+# ---- the BPF program behind `tidal top` (telemetry/): CO-RE, so it is compiled once
+# against this kernel's BTF and relocated by libbpf on whatever kernel loads it ----
+$(B)/telemetry/vmlinux.h:
+	@mkdir -p $(dir $@)
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+$(B)/telemetry/kvm_top.bpf.o: telemetry/kvm_top.bpf.c telemetry/kvm_top.h $(B)/telemetry/vmlinux.h
+	clang -g -O2 -target bpf -D__TARGET_ARCH_x86 -I$(B)/telemetry -Itelemetry -c $< -o $@
+$(B)/telemetry/kvm_top.skel.h: $(B)/telemetry/kvm_top.bpf.o
+	bpftool gen skeleton $< name kvm_top > $@.tmp && mv $@.tmp $@
+$(call obj,$(TELEMETRY_SRC)): CFLAGS += -I$(B)/telemetry
+$(call obj,$(TELEMETRY_SRC)): $(B)/telemetry/kvm_top.skel.h
 
 $(B)/tidal: $(call LEAN_OBJ,$(LEAN_CLI_SRC) $(FS_SRC) $(SNAPSHOT_SRC) $(MONITOR_SRC))
 	$(LEAN_CC) $(LDFLAGS) $(LEAN_LDFLAGS) -o $@ $^ -lpthread

@@ -19,5 +19,6 @@ int tidal_cmd_daemon(int argc, char **argv);
 int tidal_cmd_vm(int argc, char **argv);
 int tidal_cmd_ps(int argc, char **argv);
 int tidal_cmd_batch(int argc, char **argv);
+int tidal_cmd_top(int argc, char **argv);
 
 #endif

@@ -40,6 +40,7 @@ static void usage(FILE *out)
           "  vm create|start|pause|resume|snapshot|suspend|restore|stop|rm|get|console|ls\n"
           "                    VMs on the daemon (tidal vm for usage)\n"
           "  ps                list the daemon's VMs\n"
+          "  top               every VM on the host, live, from the kernel (--once, --json)\n"
           "  batch submit JOB.json|ls|get NAME|cancel NAME\n"
           "                    batch jobs on the daemon, with progress bars\n"
           "  version           print the version and the guest ABI version\n",
@@ -49,7 +50,7 @@ static void usage(FILE *out)
 /* The commands that host_main.c dispatches, in tidal-host. */
 static bool is_host_command(const char *cmd)
 {
-    static const char *const names[] = {"serve", "daemon", "vm", "ps", "batch", "plan"};
+    static const char *const names[] = {"serve", "daemon", "vm", "ps", "batch", "top", "plan"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (!strcmp(cmd, names[i]))
             return true;

@@ -15,7 +15,8 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputs("\nusage: tidal serve --listen HOST:PORT --function NAME=IMAGE... [--config FILE]\n"
           "                   [--workers N] [--http-threads N] [--backend vm|process]\n"
-          "                   [--log-format text|json] [--template-dir DIR] [--max-uploads SIZE]\n",
+          "                   [--log-format text|json] [--template-dir DIR] [--max-uploads SIZE]\n"
+          "                   [--kernel-metrics on|off]\n",
           stderr);
     return TIDAL_RC_USAGE;
 }
@@ -77,6 +78,11 @@ int tidal_cmd_serve(int argc, char **argv)
                 cfg.log_format = TIDAL_LOG_JSON;
             else
                 rc = usage_error("--log-format '%s': expected text or json", v);
+        } else if (!strcmp(a, "--kernel-metrics")) {
+            if (!strcmp(v, "on") || !strcmp(v, "off"))
+                cfg.kernel_metrics = !strcmp(v, "on");
+            else
+                rc = usage_error("--kernel-metrics '%s': expected on or off", v);
         } else if (!strcmp(a, "--template-dir")) {
             cfg.template_dir = v;
         } else if (!strcmp(a, "--max-uploads")) {

@@ -59,6 +59,15 @@ else
         echo
         echo "\$ curl -s $url/metrics | grep -E 'invocations_total.*ok|restores'"
         curl -s "$url/metrics" | grep -E 'invocations_total.*outcome="ok"|^tidal_restores'
+        # Every VM on the host, from the kernel's kvm tracepoints, while requests
+        # keep the server's clones busy (without BPF privileges it says what is
+        # missing and falls back to the vCPU statistics).
+        for _ in $(seq 1 40); do
+            curl -s -o /dev/null --data-binary 'busy' "$url/v1/functions/echo/invoke"
+        done &
+        load_pid=$!
+        show build/tidal top --once --interval 0.5
+        wait "$load_pid" || true
     fi
     kill -TERM "$serve_pid" 2> /dev/null || true
     wait "$serve_pid" || true

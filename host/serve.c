@@ -146,6 +146,15 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
      * exit, so that a server killed with SIGKILL leaves nothing behind. */
     if (dir[0])
         rmdir(dir);
+    /* Loaded for this process only: serve's VMs run in it (clone groups past 1,000
+     * clones run in children, which these figures leave out). A refusal costs the
+     * figures, not the server. */
+    if (!rc && cfg->kernel_metrics) {
+        struct tidal_err why;
+        srv.kvm = tidal_telemetry_open((uint32_t)getpid(), &why);
+        if (!srv.kvm)
+            fprintf(stderr, "tidal serve: --kernel-metrics: left out of /metrics: %s\n", why.msg);
+    }
     struct MHD_Daemon *d = NULL;
     if (!rc && !(srv.dispatcher = tidal_dispatcher_start(srv.fns, srv.nfns, cfg->workers, err)))
         rc = TIDAL_SERVE_SYSTEM;
@@ -172,6 +181,7 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
     for (unsigned i = 0; srv.fns && i < cfg->nfns; i++)
         tidal_function_release(&srv.fns[i]);
     free(srv.fns);
+    tidal_telemetry_close(srv.kvm);
     pthread_mutex_destroy(&srv.log_lock);
     if (!rc)
         fprintf(stderr, "tidal serve: stopped\n");

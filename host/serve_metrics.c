@@ -182,6 +182,8 @@ char *tidal_serve_metrics(struct tidal_server *srv)
             "# HELP tidal_resident_bytes Resident memory of the server process.\n"
             "# TYPE tidal_resident_bytes gauge\ntidal_resident_bytes %lu\n",
             resident_bytes());
+    if (srv->kvm)
+        tidal_serve_kvm_metrics(out, srv->kvm);
     fclose(out);
     return text;
 }

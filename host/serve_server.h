@@ -4,6 +4,9 @@
 
 #include "serve_fn.h"
 #include "tidal/http.h"
+#include "tidal/telemetry.h"
+
+#include <stdio.h>
 
 struct tidal_server {
     const struct tidal_serve_config *cfg;
@@ -13,6 +16,7 @@ struct tidal_server {
     atomic_uint requests_in_flight; /* invocations between headers and completion */
     atomic_size_t upload_bytes;     /* held by the bodies being received */
     pthread_mutex_t log_lock;
+    struct tidal_telemetry *kvm; /* --kernel-metrics on, when BPF could be loaded */
 };
 
 /* libmicrohttpd's access handler and completion callback (serve_http.c). */
@@ -29,6 +33,8 @@ void tidal_serve_completed(void *cls, struct MHD_Connection *conn, void **con_cl
  * Both return malloc'd NUL-terminated text, NULL when memory runs out. */
 char *tidal_serve_metrics(struct tidal_server *srv);
 char *tidal_serve_functions_json(struct tidal_server *srv);
+/* The kernel's figures for this process's VMs, Prometheus text (serve_kvm_metrics.c). */
+void tidal_serve_kvm_metrics(FILE *out, struct tidal_telemetry *kvm);
 void tidal_serve_record(struct tidal_function *fn, enum tidal_outcome outcome, uint64_t ns);
 
 /* One line per request on stderr, text or JSON (serve_log.c). */

@@ -55,6 +55,7 @@ struct tidal_serve_config {
     enum tidal_serve_backend backend;
     enum tidal_log_format log_format;
     const char *template_dir; /* where templates are written; a private tmpfs dir when NULL */
+    bool kernel_metrics;      /* /metrics adds the BPF counters of this process's VMs */
     struct tidal_fn_spec *fns;
     unsigned nfns;
 };
