@@ -94,6 +94,19 @@ Test(serve_limits, slow_connections_do_not_starve_a_good_client, .timeout = 300)
     cr_expect_eq(server_stop(&s), 0, "%s", server_log(&s));
 }
 
+static bool maps_library(pid_t pid, const char *name)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(path, "r");
+    bool found = false;
+    while (f && !found && fgets(line, sizeof(line), f))
+        found = strstr(line, name) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
 static long rss_kib(pid_t pid)
 {
     char path[64], line[256];
@@ -131,8 +144,10 @@ Test(serve_limits, half_sent_bodies_hold_at_most_the_upload_cap, .timeout = 300)
     }
     usleep(300000); /* let the server read what was sent */
     long grown = rss_kib(s.pid) - before;
-    cr_expect_lt(grown, 16 * 1024, "%d half-sent bodies grew the server by %ld KiB", HALF_BODIES,
-                 grown);
+    /* An AddressSanitizer build keeps freed memory in quarantine: its size means nothing. */
+    if (!maps_library(s.pid, "libasan"))
+        cr_expect_lt(grown, 16 * 1024, "%d half-sent bodies grew the server by %ld KiB",
+                     HALF_BODIES, grown);
     static char big[1000000];
     memset(big, 'y', sizeof(big));
     struct reply r;
