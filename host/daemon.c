@@ -189,6 +189,7 @@ int tidal_daemon_run(const struct tidal_daemon_options *o)
                 dlog(d, "%s: final checkpoint failed: %s", v->name, err.msg);
     pthread_mutex_unlock(&d->lock);
     daemon_persist(d);
+    daemon_cgroup_release(d);
     struct stat st; /* only our own socket: whatever replaced it is not ours to remove */
     if (lstat(d->socket_path, &st) == 0 && st.st_dev == d->socket_dev && st.st_ino == d->socket_ino)
         unlink(d->socket_path);

@@ -194,6 +194,8 @@ void api_host(struct daemon *d, const struct api_request *q, struct api_reply *r
     cJSON_AddStringToObject(o, "state_dir", d->state_dir);
     cJSON_AddBoolToObject(o, "cgroups", d->cgroups_ok);
     cJSON_AddStringToObject(o, "cgroups_note", d->cgroup_note);
+    if (d->cgroups_ok)
+        cJSON_AddStringToObject(o, "cgroup_dir", d->cgroup_dir);
     cJSON *c = cJSON_AddObjectToObject(o, "clock");
     char t[32];
     tidal_format_time(tidal_clock_now(&d->clock), t);

@@ -102,6 +102,7 @@ struct daemon {
     double started_real;
     char cgroup_note[1024]; /* how CPU/memory limits are applied, or why they are not */
     bool cgroups_ok;
+    char cgroup_dir[512]; /* this daemon's own group, when cgroups_ok */
     char plan_note[1024];              /* guarded by lock: the last plan's outcome */
     bool plan_stale;                   /* guarded by lock: jobs changed since the last plan */
     uint64_t plan_signature;           /* guarded by lock: the day and jobs it was made for */
@@ -164,5 +165,6 @@ bool daemon_job_may_run(struct daemon *d, struct dvm *v, double now);
 /* daemon_cgroup.c */
 void daemon_cgroup_init(struct daemon *d);
 void daemon_cgroup_place(struct daemon *d, struct dvm *v);
+void daemon_cgroup_release(struct daemon *d);
 
 #endif
