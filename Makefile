@@ -37,7 +37,6 @@ GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude \
 
 MONITOR_SRC := $(wildcard monitor/*.c)
 SNAPSHOT_SRC := $(wildcard snapshot/*.c)
-FS_SRC := $(wildcard fs/*.c)
 SCHEDULER_SRC := $(wildcard scheduler/*.c)
 HOST_SRC := $(wildcard host/*.c)
 TELEMETRY_SRC := $(filter-out %.bpf.c,$(wildcard telemetry/*.c))
@@ -66,12 +65,11 @@ obj = $(patsubst %,$(B)/obj/%.o,$(basename $(1)))
 
 MONITOR_LIB := $(B)/libtidal-monitor.a
 SNAPSHOT_LIB := $(B)/libtidal-snapshot.a
-FS_LIB := $(B)/libtidal-fs.a
 SCHEDULER_LIB := $(B)/libtidal-scheduler.a
 HOST_LIB := $(B)/libtidal-host.a
 TELEMETRY_LIB := $(B)/libtidal-telemetry.a
 GUEST_LIB := build/guest/libtidal-guest.a
-HOST_LIBS := $(HOST_LIB) $(TELEMETRY_LIB) $(FS_LIB) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(SCHEDULER_LIB)
+HOST_LIBS := $(HOST_LIB) $(TELEMETRY_LIB) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(SCHEDULER_LIB)
 
 .PHONY: all deps test test-nested demo bench clean format examples
 all: $(B)/tidal $(B)/tidal-host build/tidal-cc examples
@@ -89,7 +87,6 @@ $(B)/lib%.a:
 
 $(MONITOR_LIB): $(call obj,$(MONITOR_SRC))
 $(SNAPSHOT_LIB): $(call obj,$(SNAPSHOT_SRC))
-$(FS_LIB): $(call obj,$(FS_SRC))
 $(SCHEDULER_LIB): $(call obj,$(SCHEDULER_SRC))
 $(HOST_LIB): $(call obj,$(HOST_SRC))
 $(TELEMETRY_LIB): $(call obj,$(TELEMETRY_SRC))
@@ -106,7 +103,7 @@ $(B)/telemetry/kvm_top.skel.h: $(B)/telemetry/kvm_top.bpf.o
 $(call obj,$(TELEMETRY_SRC)): CFLAGS += -I$(B)/telemetry
 $(call obj,$(TELEMETRY_SRC)): $(B)/telemetry/kvm_top.skel.h
 
-$(B)/tidal: $(call LEAN_OBJ,$(LEAN_CLI_SRC) $(FS_SRC) $(SNAPSHOT_SRC) $(MONITOR_SRC))
+$(B)/tidal: $(call LEAN_OBJ,$(LEAN_CLI_SRC) $(SNAPSHOT_SRC) $(MONITOR_SRC))
 	$(LEAN_CC) $(LDFLAGS) $(LEAN_LDFLAGS) -o $@ $^ -lpthread
 $(B)/lean/%.o: %.c | $(B)/kernel-headers
 	@mkdir -p $(dir $@)

@@ -212,9 +212,9 @@ int tidal_cmd_run(int argc, char **argv)
         watch_usr1();
 
     struct tidal_err err;
-    uint8_t *fs_image = NULL;
+    struct tidal_fs_plan *fs_plan = NULL;
     size_t fs_size = 0;
-    if (o.ntrees && tidal_fs_build(o.trees, o.ntrees, &fs_image, &fs_size, &err)) {
+    if (o.ntrees && tidal_fs_plan(o.trees, o.ntrees, &fs_plan, &fs_size, &err)) {
         fprintf(stderr, "tidal run: %s\n", err.msg);
         return TIDAL_RC_BAD_INPUT;
     }
@@ -236,14 +236,14 @@ int tidal_cmd_run(int argc, char **argv)
         .err_fd = 2,
         .stdout_is_tty = isatty(1),
         .huge_pages = o.huge_pages,
-        .fs_image = fs_image,
+        .fs_plan = fs_plan,
         .fs_image_size = fs_size,
         .scratch_max = o.scratch_max,
         .collect_out = o.output_dir != NULL,
     };
     struct tidal_vm *vm = NULL;
     rc = tidal_vm_create(&cfg, image, image_size, o.image, &vm, &err);
-    free(fs_image);
+    tidal_fs_plan_free(fs_plan);
     if (rc) {
         fprintf(stderr, "tidal run: %s\n", err.msg);
         tidal_vm_destroy(vm);

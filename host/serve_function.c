@@ -67,12 +67,12 @@ static int boot_to_template(struct tidal_function *fn, const char *dir, struct t
     const struct tidal_fn_spec *spec = fn->spec;
     const uint8_t *elf;
     size_t size;
-    uint8_t *fs_image = NULL;
+    struct tidal_fs_plan *fs_plan = NULL;
     size_t fs_size = 0;
-    if (spec->ntrees && tidal_fs_build(spec->trees, spec->ntrees, &fs_image, &fs_size, err))
+    if (spec->ntrees && tidal_fs_plan(spec->trees, spec->ntrees, &fs_plan, &fs_size, err))
         return TIDAL_SERVE_BAD_INPUT;
     if (tidal_file_map(spec->image, TIDAL_IMAGE_MAX_BYTES, &elf, &size, err)) {
-        free(fs_image);
+        tidal_fs_plan_free(fs_plan);
         return TIDAL_SERVE_BAD_INPUT;
     }
     char *argv[] = {spec->image, NULL};
@@ -84,7 +84,7 @@ static int boot_to_template(struct tidal_function *fn, const char *dir, struct t
                                   .in_fd = -1,
                                   .out_fd = STDERR_FILENO,
                                   .err_fd = STDERR_FILENO,
-                                  .fs_image = fs_image,
+                                  .fs_plan = fs_plan,
                                   .fs_image_size = fs_size,
                                   .scratch_max = spec->scratch_max};
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -92,7 +92,7 @@ static int boot_to_template(struct tidal_function *fn, const char *dir, struct t
     struct tidal_vm *vm = NULL;
     int rc = tidal_vm_create(&cfg, elf, size, spec->image, &vm, err);
     tidal_file_unmap(elf, size);
-    free(fs_image);
+    tidal_fs_plan_free(fs_plan);
     if (rc) {
         tidal_vm_destroy(vm);
         close(devnull);

@@ -1,5 +1,6 @@
 /* VM lifecycle: KVM handles, guest memory, image load, vCPU; and teardown. */
 #include "vm_internal.h"
+#include "tidal/fsimage.h"
 #include "tidal/host_limits.h"
 
 #include <errno.h>
@@ -80,8 +81,8 @@ static int load_image(struct tidal_vm *vm, const struct tidal_vm_config *cfg, co
     };
     if (cfg->collect_out)
         args.flags |= TIDAL_BOOT_COLLECT_OUT;
-    if (cfg->fs_image_size)
-        memcpy(vm->mem.base + vm->layout.fs_start, cfg->fs_image, cfg->fs_image_size);
+    if (cfg->fs_plan && tidal_fs_write(cfg->fs_plan, vm->mem.base + vm->layout.fs_start, err))
+        return TIDAL_CREATE_BAD_INPUT;
     if (getrandom(args.entropy, sizeof(args.entropy), 0) != (ssize_t)sizeof(args.entropy))
         return tidal_err_set(err, "getrandom: %s", strerror(errno));
     if (tidal_layout_write_boot(vm->mem.base, &vm->layout, &args, err))

@@ -6,7 +6,7 @@
 #include "tidal/file.h"
 #include "tidal/host_limits.h"
 
-#include "crc32c.h"
+#include "tidal/checksum.h"
 #include "format.h"
 
 #include <errno.h>

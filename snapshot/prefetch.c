@@ -2,6 +2,7 @@
 #include "tidal/file.h"
 #include "tidal/vmstate.h"
 
+#include "tidal/checksum.h"
 #include "tidal/snapshot.h"
 
 #include <errno.h>

@@ -206,7 +206,7 @@ struct tidal_fs_node {
 /* What each --dir/--file was: a snapshot records it, so a restore can refuse a tree
  * that changed (same guest path, other checksum). */
 struct tidal_fs_tree {
-    uint64_t checksum; /* FNV-1a 64 over each node's path, type, size and content */
+    uint64_t checksum; /* FNV-1a 64 over each node's name, type, size and content CRC32C */
     uint64_t path_off; /* the guest path, e.g. "/data" */
     uint32_t path_len;
     uint32_t node; /* its node */

@@ -1,6 +1,7 @@
 /* The host side of guest files (guest ABI 4): building the read-only file image
- * from --dir and --file (fs/build.c) and writing a guest's /out archive to the host
- * (fs/outputs.c). Used by `tidal run` and by the tests. */
+ * from --dir and --file (monitor/fs_build.c), checking a snapshot's trees against
+ * the host's (snapshot/fs_match.c) and writing a guest's /out archive to the host
+ * (monitor/fs_outputs.c). */
 #ifndef TIDAL_FSIMAGE_H
 #define TIDAL_FSIMAGE_H
 
@@ -19,10 +20,20 @@ struct tidal_fs_spec {
 /* Splits "HOST:GUEST" (the last ':' separates them). */
 int tidal_fs_spec_parse(char *arg, bool is_dir, struct tidal_fs_spec *out, struct tidal_err *err);
 
-/* Builds the image (abi.h, "Files") from the specs, in malloc'ed memory. Refuses,
- * naming the path: a ".." component, a guest path at or under /tmp or /out or
- * overlapping another, symbolic links that point outside their tree or to a
- * directory, device files, sockets and FIFOs. */
+/* The image (abi.h, "Files") in two steps: tidal_fs_plan walks the trees and lays the
+ * image out (its size in *size); tidal_fs_write then writes it, reading every file,
+ * into size bytes at dst (guest memory, with no copy in between). The specs must
+ * outlive the plan. Refused, naming the path: a ".." component, a guest path at or
+ * under /tmp or /out or overlapping another, symbolic links that point outside their
+ * tree or to a directory, device files, sockets and FIFOs; a file that changed size
+ * since it was planned. */
+struct tidal_fs_plan;
+int tidal_fs_plan(const struct tidal_fs_spec *specs, unsigned n, struct tidal_fs_plan **plan,
+                  size_t *size, struct tidal_err *err);
+int tidal_fs_write(struct tidal_fs_plan *plan, uint8_t *dst, struct tidal_err *err);
+void tidal_fs_plan_free(struct tidal_fs_plan *plan);
+
+/* Both steps into malloc'ed memory, for an image kept on the host side. */
 int tidal_fs_build(const struct tidal_fs_spec *specs, unsigned n, uint8_t **image, size_t *size,
                    struct tidal_err *err);
 

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct tidal_fs_plan; /* include/tidal/fsimage.h */
+
 struct tidal_vm_config {
     uint64_t mem_size;  /* bytes; TIDAL_MEM_DEFAULT when 0 */
     double timeout_sec; /* 0: no limit */
@@ -23,10 +25,11 @@ struct tidal_vm_config {
      * heap and large stacks with transparent huge pages, so that first touches cost one
      * fault per 2 MiB; host memory is then committed in 2 MiB steps there. */
     bool huge_pages;
-    /* Files (guest ABI 4): the read-only file image (include/tidal/fsimage.h builds it),
-     * placed in guest memory above the heap and mapped read-only; guest memory grows
-     * by its size rounded to 4 KiB, so --mem stays what the program has for itself. */
-    const uint8_t *fs_image;
+    /* Files (guest ABI 4): the read-only file image, planned (include/tidal/fsimage.h)
+     * and written into guest memory above the heap as the VM is built, then mapped
+     * read-only; guest memory grows by its size rounded to 4 KiB, so --mem stays what
+     * the program has for itself. */
+    struct tidal_fs_plan *fs_plan;
     size_t fs_image_size;
     /* Bytes the scratch file system (/tmp, /out) may hold; guest memory grows by as
      * much. 0: TIDAL_SCRATCH_DEFAULT, taken from the heap without growing memory. */

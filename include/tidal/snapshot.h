@@ -110,7 +110,4 @@ void tidal_snap_unmap_memory(const struct tidal_snap *s, uint8_t *mem);
 /* Pages stored in the file, for stats and tests. */
 uint64_t tidal_snap_stored_pages(const struct tidal_snap *s);
 
-/* CRC32C (Castagnoli), as used for every section. */
-uint32_t tidal_crc32c(uint32_t crc, const void *data, size_t len);
-
 #endif

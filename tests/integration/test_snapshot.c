@@ -1,5 +1,6 @@
 /* Snapshots end to end: save at tidal_ready(), restore with new input, clone. */
 #include "harness.h"
+#include "tidal/checksum.h"
 #include "tidal/host_limits.h"
 #include "tidal/snapshot.h"
 #include "tidal/vmstate.h"

@@ -4,6 +4,7 @@
 #ifndef TIDAL_TEST_SNAP_HELPERS_H
 #define TIDAL_TEST_SNAP_HELPERS_H
 
+#include "tidal/checksum.h"
 #include "tidal/snapshot.h"
 
 #include "../../snapshot/format.h"

@@ -1,6 +1,6 @@
-#include "tidal/snapshot.h"
+#include "tidal/checksum.h"
 
-#include "../../snapshot/crc32c.h"
+#include "../../monitor/crc32c.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>

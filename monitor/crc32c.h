@@ -1,7 +1,7 @@
 /* Private: the two CRC32C implementations behind tidal_crc32c(), exposed so that the
  * tests can check one against the other on the same data. */
-#ifndef TIDAL_SNAPSHOT_CRC32C_H
-#define TIDAL_SNAPSHOT_CRC32C_H
+#ifndef TIDAL_MONITOR_CRC32C_H
+#define TIDAL_MONITOR_CRC32C_H
 
 #include <stdbool.h>
 #include <stddef.h>
