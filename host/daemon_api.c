@@ -61,6 +61,9 @@ static enum MHD_Result reply(struct daemon *d, struct MHD_Connection *conn, stru
     enum MHD_Result ret;
     if (r->error) {
         ret = tidal_http_send_error(conn, r->status, r->error, r->detail);
+    } else if (r->bytes) {
+        ret = tidal_http_send(conn, r->status ? r->status : 200, "application/octet-stream",
+                              r->bytes, r->bytes_len, NULL, NULL);
     } else if (r->text) {
         ret = tidal_http_send(conn, r->status ? r->status : 200, "text/plain; charset=utf-8",
                               r->text, strlen(r->text), NULL, NULL);
@@ -73,6 +76,7 @@ static enum MHD_Result reply(struct daemon *d, struct MHD_Connection *conn, stru
     }
     cJSON_Delete(r->json);
     free(r->text);
+    free(r->bytes);
     return ret;
 }
 
@@ -121,14 +125,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (ctx->body.too_large)
         return tidal_http_send_error(conn, 413, "too_large", "request body over 1 MiB");
 
-    char path[1024];
-    snprintf(path, sizeof(path), "%s", url);
+    char path[1024], whole[1024];
+    if (snprintf(path, sizeof(path), "%s", url) >= (int)sizeof(path))
+        return tidal_http_send_error(conn, 404, "not_found", "path too long");
+    snprintf(whole, sizeof(whole), "%s", url);
     struct api_request q = {.method = method};
     char *save = NULL;
-    for (char *p = strtok_r(path, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
-        if (q.nparts == 6)
-            return tidal_http_send_error(conn, 404, "not_found", "path too long");
-        q.parts[q.nparts++] = p;
+    for (char *p = strtok_r(path, "/", &save); p; p = strtok_r(NULL, "/", &save), q.nparts++) {
+        if (q.nparts < 6) {
+            q.parts[q.nparts] = p;
+            q.from[q.nparts] = whole + (p - path);
+        }
     }
     cJSON *body = NULL;
     if (ctx->body.len) {

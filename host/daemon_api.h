@@ -11,6 +11,8 @@ struct api_reply {
     unsigned status;
     cJSON *json;       /* the body, or NULL with text */
     char *text;        /* malloc'ed plain text body (console, metrics) */
+    char *bytes;       /* malloc'ed body of bytes_len bytes, any content (output files) */
+    size_t bytes_len;
     const char *error; /* set for errors: a short code ("not_found", "conflict"...) */
     char detail[1024]; /* the precise message */
 };
@@ -18,7 +20,8 @@ struct api_reply {
 struct api_request {
     const char *method;
     const char *parts[6]; /* the path split at '/', after the leading one */
-    int nparts;
+    const char *from[6];  /* the path from parts[i] on, unsplit (an output file's path) */
+    int nparts;           /* may exceed 6: the parts past the sixth are only in from[5] */
     const cJSON *body; /* NULL when there was no body */
 };
 
@@ -28,6 +31,9 @@ int api_fail(struct api_reply *r, unsigned status, const char *error, const char
 
 void api_vms(struct daemon *d, const struct api_request *q, struct api_reply *r);
 void api_batch(struct daemon *d, const struct api_request *q, struct api_reply *r);
+/* GET /v1/batch/NAME/outputs[/PATH] for the job whose directory is vm_dir. */
+void api_job_outputs(const char *vm_dir, const char *name, const struct api_request *q,
+                     struct api_reply *r);
 void api_host(struct daemon *d, const struct api_request *q, struct api_reply *r);
 void api_metrics(struct daemon *d, const struct api_request *q, struct api_reply *r);
 void api_clock(struct daemon *d, const struct api_request *q, struct api_reply *r);

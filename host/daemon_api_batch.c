@@ -1,5 +1,6 @@
 /* /v1/batch (submit, list, get, cancel), /v1/host, /v1/clock and /metrics. */
 #include "daemon_api.h"
+#include "json_fields.h"
 #include "tidal/abi.h"
 #include "tidal/monitor.h"
 
@@ -82,7 +83,7 @@ static void submit(struct daemon *d, const struct api_request *q, struct api_rep
         api_fail(r, 500, "internal", "out of memory");
         return;
     }
-    if (tidal_job_spec_parse(q->body, spec, &err)) {
+    if (tidal_job_spec_parse(q->body, spec, &err) || tidal_json_check_trees(&spec->trees, &err)) {
         tidal_job_spec_free(spec);
         free(spec);
         api_fail(r, 400, "bad_request", "%s", err.msg);
@@ -99,6 +100,12 @@ static void submit(struct daemon *d, const struct api_request *q, struct api_rep
         return;
     }
     v->job = spec;
+    v->scratch_max = spec->scratch_max;
+    if (tidal_fs_trees_copy(&v->trees, &spec->trees)) {
+        pthread_mutex_unlock(&d->lock);
+        api_fail(r, 500, "internal", "out of memory");
+        return;
+    }
     v->job_state = JOB_ACTIVE;
     v->state = DVM_CREATED;
     v->submitted_at = tidal_clock_now(&d->clock);
@@ -149,6 +156,19 @@ void api_batch(struct daemon *d, const struct api_request *q, struct api_reply *
         return;
     }
     const char *name = q->parts[2];
+    if (q->nparts >= 4 && !strcmp(q->parts[3], "outputs")) {
+        char dir[4200] = "";
+        pthread_mutex_lock(&d->lock);
+        struct dvm *v = dvm_find(d, name);
+        if (v && v->job)
+            snprintf(dir, sizeof(dir), "%s", v->dir);
+        pthread_mutex_unlock(&d->lock);
+        if (dir[0]) /* read without the lock: the directory's name never changes */
+            api_job_outputs(dir, name, q, r);
+        else
+            api_fail(r, 404, "unknown_job", "no batch job named \"%s\"", name);
+        return;
+    }
     bool is_cancel = q->nparts == 4 && !strcmp(q->parts[3], "cancel");
     if (q->nparts > 4 || (q->nparts == 4 && !is_cancel)) {
         api_fail(r, 404, "not_found", "no endpoint %s /v1/batch/%s/%s", m, name,

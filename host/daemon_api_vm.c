@@ -46,6 +46,9 @@ cJSON *dvm_json(struct daemon *d, struct dvm *v)
         cJSON_AddItemToArray(args, cJSON_CreateString(v->argv[i]));
     cJSON_AddNumberToObject(o, "mem", (double)v->mem_size);
     cJSON_AddNumberToObject(o, "cpus", v->cpus);
+    tidal_json_add_trees(o, &v->trees);
+    if (v->scratch_max)
+        cJSON_AddNumberToObject(o, "scratch", (double)v->scratch_max);
     if (v->state == DVM_EXITED)
         cJSON_AddNumberToObject(o, "exit_status", v->exit_status);
     if (v->report[0])
@@ -70,33 +73,18 @@ cJSON *dvm_json(struct daemon *d, struct dvm *v)
     return o;
 }
 
-static void remove_dir(const char *dir)
-{
-    DIR *dh = opendir(dir);
-    if (dh) {
-        struct dirent *e;
-        while ((e = readdir(dh))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
-            char path[4500];
-            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-        closedir(dh);
-    }
-    rmdir(dir);
-}
-
 static void create(struct daemon *d, const struct api_request *q, struct api_reply *r)
 {
-    static const char *const known[] = {"name", "image", "args", "mem", "cpus", "start", NULL};
+    static const char *const known[] = {"name",  "image", "args",  "mem",     "cpus",
+                                        "start", "dirs",  "files", "scratch", NULL};
     struct tidal_err err;
     const char *name;
     char image[4096];
     char *args[DVM_MAX_ARGS];
     int argc = 0;
-    uint64_t mem = TIDAL_MEM_DEFAULT;
+    uint64_t mem = TIDAL_MEM_DEFAULT, scratch = 0;
     double cpus = 1;
+    struct tidal_fs_trees trees = {.n = 0};
     if (!q->body) {
         api_fail(r, 400, "bad_request",
                  "POST /v1/vms needs a JSON body: {\"name\": ..., "
@@ -110,9 +98,12 @@ static void create(struct daemon *d, const struct api_request *q, struct api_rep
         tidal_json_args(q->body, "args", DVM_MAX_ARGS, args, &argc, &err) ||
         tidal_json_check_args_fit(image, args, argc, &err) ||
         tidal_json_mem(q->body, "", "mem", &mem, &err) ||
-        tidal_json_number(q->body, "", "cpus", 0.01, 1024, &cpus, &err)) {
+        tidal_json_number(q->body, "", "cpus", 0.01, 1024, &cpus, &err) ||
+        tidal_json_trees(q->body, "", &trees, &err) || tidal_json_check_trees(&trees, &err) ||
+        tidal_json_size(q->body, "", "scratch", &scratch, &err)) {
         for (int i = 0; i < argc; i++)
             free(args[i]);
+        tidal_fs_trees_free(&trees);
         api_fail(r, 400, "bad_request", "%s", err.msg);
         return;
     }
@@ -120,6 +111,7 @@ static void create(struct daemon *d, const struct api_request *q, struct api_rep
     if (start && !cJSON_IsBool(start)) {
         for (int i = 0; i < argc; i++)
             free(args[i]);
+        tidal_fs_trees_free(&trees);
         api_fail(r, 400, "bad_request", "field \"start\": expected true or false");
         return;
     }
@@ -127,6 +119,12 @@ static void create(struct daemon *d, const struct api_request *q, struct api_rep
     struct dvm *v = dvm_new(d, name, DVM_SERVICE, image, argc, args, mem, cpus, &err);
     for (int i = 0; i < argc; i++)
         free(args[i]);
+    if (v) {
+        v->trees = trees; /* moved: the VM owns the copies now */
+        v->scratch_max = scratch;
+    } else {
+        tidal_fs_trees_free(&trees);
+    }
     if (!v) {
         pthread_mutex_unlock(&d->lock);
         api_fail(r, 409, "conflict", "%s", err.msg);
@@ -306,7 +304,7 @@ void api_vms(struct daemon *d, const struct api_request *q, struct api_reply *r)
                         *pp = v->next;
                         break;
                     }
-                remove_dir(v->dir);
+                dvm_remove_tree(v->dir);
                 dvm_free(v);
                 r->status = 204;
                 r->text = strdup("");

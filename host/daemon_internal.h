@@ -51,6 +51,8 @@ struct dvm {
     char *argv[DVM_MAX_ARGS + 1]; /* argv[0] is the image */
     uint64_t mem_size;
     double cpus;
+    struct tidal_fs_trees trees; /* read-only files, placed in guest memory at boot */
+    uint64_t scratch_max;        /* bytes for /tmp and /out; 0 = the default */
 
     /* guarded by lock */
     enum dvm_state state;
@@ -132,6 +134,8 @@ void dvm_install_signal(void);
 const char *dvm_state_name(enum dvm_state s);
 int dvm_state_parse(const char *s, enum dvm_state *out);
 /* Files of the snapshot chain; removes files of other generations. */
+/* Removes path and everything under it, following no symbolic link. */
+void dvm_remove_tree(const char *path);
 void dvm_snap_path(const struct dvm *v, unsigned gen, unsigned i, char *out, size_t size);
 void dvm_prune_snapshots(const struct dvm *v);
 void dvm_console_path(const struct dvm *v, char *out, size_t size);

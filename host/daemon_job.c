@@ -41,8 +41,9 @@ static int parse_window(const cJSON *body, struct tidal_window *w, struct tidal_
 
 int tidal_job_spec_parse(const cJSON *body, struct tidal_job_spec *spec, struct tidal_err *err)
 {
-    static const char *const known[] = {"name", "image",    "args",     "mem",    "cpus",
-                                        "work", "duration", "deadline", "window", NULL};
+    static const char *const known[] = {"name",  "image",    "args",     "mem",    "cpus",
+                                        "work",  "duration", "deadline", "window", "dirs",
+                                        "files", "scratch",  NULL};
     memset(spec, 0, sizeof(*spec));
     spec->mem_size = TIDAL_MEM_DEFAULT;
     spec->cpus = 1;
@@ -59,7 +60,8 @@ int tidal_job_spec_parse(const cJSON *body, struct tidal_job_spec *spec, struct 
         tidal_json_number(body, "", "work", 0, 1e18, &work, err) ||
         tidal_json_string(body, "", "duration", false, &duration, err) ||
         tidal_json_string(body, "", "deadline", false, &deadline, err) ||
-        parse_window(body, &spec->window, err))
+        parse_window(body, &spec->window, err) || tidal_json_trees(body, "", &spec->trees, err) ||
+        tidal_json_size(body, "", "scratch", &spec->scratch_max, err))
         return -1;
     snprintf(spec->name, sizeof(spec->name), "%s", name);
     spec->work = (uint64_t)work;
@@ -85,6 +87,7 @@ void tidal_job_spec_free(struct tidal_job_spec *spec)
     for (int i = 0; i < spec->argc; i++)
         free(spec->argv[i]);
     spec->argc = 0;
+    tidal_fs_trees_free(&spec->trees);
 }
 
 cJSON *tidal_job_spec_json(const struct tidal_job_spec *spec)
@@ -109,6 +112,9 @@ cJSON *tidal_job_spec_json(const struct tidal_job_spec *spec)
         tidal_format_time(spec->deadline, t);
         cJSON_AddStringToObject(o, "deadline", t);
     }
+    tidal_json_add_trees(o, &spec->trees);
+    if (spec->scratch_max)
+        cJSON_AddNumberToObject(o, "scratch", (double)spec->scratch_max);
     cJSON *w = cJSON_AddObjectToObject(o, "window");
     cJSON_AddStringToObject(w, "cron", spec->window.cron);
     char d[32];

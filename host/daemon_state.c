@@ -33,6 +33,8 @@ static cJSON *vm_record(const struct dvm *v)
         cJSON_AddItemToArray(args, cJSON_CreateString(v->argv[i]));
     cJSON_AddNumberToObject(o, "mem", (double)v->mem_size);
     cJSON_AddNumberToObject(o, "cpus", v->cpus);
+    tidal_json_add_trees(o, &v->trees);
+    cJSON_AddNumberToObject(o, "scratch", (double)v->scratch_max);
     cJSON_AddStringToObject(o, "state", dvm_state_name(v->state));
     cJSON_AddNumberToObject(o, "snap_gen", v->snap_gen);
     cJSON_AddNumberToObject(o, "snap_len", v->snap_len);
@@ -142,6 +144,9 @@ static int load_vm(struct daemon *d, const cJSON *o, const char *path, struct ti
         return tidal_err_set(err, "%s: VM \"%s\": %s", path, name, inner.msg);
     if (dvm_state_parse(state, &v->state))
         return tidal_err_set(err, "%s: VM \"%s\": unknown state \"%s\"", path, name, state);
+    if (tidal_json_trees(o, "", &v->trees, &inner))
+        return tidal_err_set(err, "%s: VM \"%s\": %s", path, name, inner.msg);
+    v->scratch_max = (uint64_t)num(o, "scratch");
     v->snap_gen = (unsigned)num(o, "snap_gen");
     v->snap_len = (unsigned)num(o, "snap_len");
     if (v->snap_len > DVM_MAX_CHAIN)

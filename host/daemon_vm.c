@@ -5,6 +5,7 @@
  * guest exit; the saving itself happens on the runner, outside the daemon's lock. */
 #include "daemon_internal.h"
 #include "tidal/file.h"
+#include "tidal/fsimage.h"
 #include "tidal/layout.h"
 #include "tidal/snapshot_vm.h"
 #include "tidal/vmstate.h"
@@ -12,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,7 @@ void dvm_free(struct dvm *v)
         return;
     for (int i = 0; i < v->argc; i++)
         free(v->argv[i]);
+    tidal_fs_trees_free(&v->trees);
     if (v->job) {
         tidal_job_spec_free(v->job);
         free(v->job);
@@ -121,6 +124,22 @@ struct dvm *dvm_new(struct daemon *d, const char *name, enum dvm_class cls, cons
     v->next = d->vms;
     d->vms = v;
     return v;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (type == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0; /* what cannot be removed stays; the rest goes */
+}
+
+void dvm_remove_tree(const char *path)
+{
+    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 void dvm_snap_path(const struct dvm *v, unsigned gen, unsigned i, char *out, size_t size)
@@ -286,11 +305,39 @@ static int build(struct runner *r, bool from_chain, struct tidal_err *err)
         /* A batch job works through its memory in bulk; a service idles between
          * requests and is better off committing memory 4 KiB at a time. */
         .huge_pages = r->v->job != NULL,
+        .scratch_max = r->v->scratch_max,
+        /* A job's results are what it leaves under /out (GET /v1/batch/NAME/outputs). */
+        .collect_out = r->v->job != NULL,
     };
-    if (from_chain)
+    if (from_chain) /* the trees and scratch files are in the snapshot's memory */
         return len ? build_from_chain(r, gen, len, &cfg, err)
                    : tidal_err_set(err, "VM \"%s\" has no snapshot to restore", r->v->name);
-    return build_from_image(r, &cfg, err);
+    if (r->v->trees.n &&
+        tidal_fs_plan(r->v->trees.specs, r->v->trees.n, &cfg.fs_plan, &cfg.fs_image_size, err))
+        return -1;
+    int rc = build_from_image(r, &cfg, err);
+    tidal_fs_plan_free(cfg.fs_plan);
+    return rc;
+}
+
+/* Outputs go to a fresh directory renamed into place once complete, so a reader of
+ * <vm>/outputs never sees part of a run's files. */
+static void keep_outputs(struct runner *r, const struct tidal_run_result *res)
+{
+    struct dvm *v = r->v;
+    char dir[4300], tmp[4400];
+    snprintf(dir, sizeof(dir), "%s/outputs", v->dir);
+    snprintf(tmp, sizeof(tmp), "%s/outputs.tmp", v->dir);
+    dvm_remove_tree(tmp);
+    struct tidal_err err;
+    if (tidal_fs_write_outputs(res->outputs, res->outputs_len, tmp, &err)) {
+        dlog(r->d, "%s: outputs not kept: %s", v->name, err.msg);
+        dvm_remove_tree(tmp);
+        return;
+    }
+    dvm_remove_tree(dir);
+    if (rename(tmp, dir))
+        dlog(r->d, "%s: outputs not kept: rename %s: %s", v->name, tmp, strerror(errno));
 }
 
 /* Saves the VM: a diff on the chain when one is being tracked, else a full snapshot
@@ -475,6 +522,8 @@ static void *run_thread(void *arg)
         tidal_vm_run(r->vm, &res);
         if (res.reason == TIDAL_EXIT_PAUSED || res.reason == TIDAL_EXIT_READY)
             continue; /* a command is waiting, or the guest just goes on */
+        if (res.reason == TIDAL_EXIT_HALTED && res.outputs)
+            keep_outputs(r, &res); /* before the state says exited: then they are there */
         pthread_mutex_lock(&d->lock);
         finish(r, &res);
         pthread_mutex_unlock(&d->lock);

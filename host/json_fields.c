@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -127,6 +128,64 @@ int tidal_json_args(const cJSON *obj, const char *name, int max, char **argv, in
         if (!(argv[(*argc)++] = strdup(a->valuestring)))
             return tidal_err_set(err, "out of memory");
     }
+    return 0;
+}
+
+int tidal_json_trees(const cJSON *obj, const char *where, struct tidal_fs_trees *t,
+                     struct tidal_err *err)
+{
+    static const char *const kinds[] = {"dirs", "files"};
+    for (unsigned k = 0; k < 2; k++) {
+        int n = 0;
+        unsigned first = t->n;
+        int rc = tidal_json_args(obj, kinds[k], (int)(TIDAL_FS_TREES_MAX - first), t->args + first,
+                                 &n, err);
+        t->n += (unsigned)n;
+        if (rc)
+            return -1;
+        for (unsigned i = first; i < t->n; i++) {
+            struct tidal_err why;
+            if (tidal_fs_spec_parse(t->args[i], k == 0, &t->specs[i], &why))
+                return tidal_err_set(err, "%s%s: %s", where, kinds[k], why.msg);
+        }
+    }
+    return 0;
+}
+
+void tidal_json_add_trees(cJSON *o, const struct tidal_fs_trees *t)
+{
+    static const char *const kinds[] = {"files", "dirs"};
+    for (unsigned k = 0; k < 2; k++) {
+        cJSON *a = NULL;
+        for (unsigned i = 0; i < t->n; i++) {
+            if (t->specs[i].is_dir != (k == 1))
+                continue;
+            if (!a)
+                a = cJSON_AddArrayToObject(o, kinds[k]);
+            size_t len = strlen(t->specs[i].host) + strlen(t->specs[i].guest) + 2;
+            char *joined = malloc(len);
+            if (!joined)
+                continue;
+            snprintf(joined, len, "%s:%s", t->specs[i].host, t->specs[i].guest);
+            cJSON_AddItemToArray(a, cJSON_CreateString(joined));
+            free(joined);
+        }
+    }
+}
+
+int tidal_json_check_trees(const struct tidal_fs_trees *t, struct tidal_err *err)
+{
+    for (unsigned i = 0; i < t->n; i++)
+        if (t->specs[i].host[0] != '/')
+            return tidal_err_set(err, "field \"%s\": host path \"%.300s\" is not absolute",
+                                 t->specs[i].is_dir ? "dirs" : "files", t->specs[i].host);
+    if (!t->n)
+        return 0;
+    struct tidal_fs_plan *plan;
+    size_t size;
+    if (tidal_fs_plan(t->specs, t->n, &plan, &size, err))
+        return -1;
+    tidal_fs_plan_free(plan);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #define TIDAL_HOST_JSON_FIELDS_H
 
 #include "tidal/err.h"
+#include "tidal/fsimage.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -37,6 +38,15 @@ int tidal_json_args(const cJSON *obj, const char *name, int max, char **argv, in
  * VM or job is created, not first at boot, so an oversized one is never stored. */
 int tidal_json_check_args_fit(const char *image, char *const *args, int argc,
                               struct tidal_err *err);
+/* "dirs" and "files": arrays of "HOST:GUEST", as tidal run's --dir and --file, added
+ * to *t (freed with it, parsed or not). */
+int tidal_json_trees(const cJSON *obj, const char *where, struct tidal_fs_trees *t,
+                     struct tidal_err *err);
+/* Adds "dirs" and "files" (arrays of "HOST:GUEST") to o, when there are any. */
+void tidal_json_add_trees(cJSON *o, const struct tidal_fs_trees *t);
+/* The trees a daemon VM or job is given: every host path absolute (the daemon's
+ * working directory is nobody's), every tree one that can be built now. */
+int tidal_json_check_trees(const struct tidal_fs_trees *t, struct tidal_err *err);
 /* An image path: absolute, and a readable file now. */
 int tidal_json_image(const cJSON *obj, char *out, size_t size, struct tidal_err *err);
 

@@ -83,29 +83,6 @@ int tidal_serve_config_add_arg(struct tidal_serve_config *cfg, const char *arg,
     return add_function(cfg, arg, (size_t)(eq - arg), eq + 1, where, err) ? 0 : -1;
 }
 
-/* "dirs" and "files": arrays of "HOST:GUEST", as tidal run's --dir and --file. */
-static int load_trees(struct tidal_fn_spec *fn, const cJSON *entry, const char *where,
-                      struct tidal_err *err)
-{
-    static const char *const kinds[] = {"dirs", "files"};
-    for (unsigned k = 0; k < 2; k++) {
-        int n = 0;
-        char **args = fn->tree_args + fn->ntrees;
-        int rc =
-            tidal_json_args(entry, kinds[k], (int)(TIDAL_FN_TREES_MAX - fn->ntrees), args, &n, err);
-        unsigned first = fn->ntrees;
-        fn->ntrees += (unsigned)n; /* freed with the config, parsed or not */
-        if (rc)
-            return -1;
-        for (int i = 0; i < n; i++) {
-            struct tidal_err why;
-            if (tidal_fs_spec_parse(args[i], k == 0, &fn->trees[first + (unsigned)i], &why))
-                return tidal_err_set(err, "%s%s: %s", where, kinds[k], why.msg);
-        }
-    }
-    return 0;
-}
-
 static void set_queue(struct tidal_fn_limits *l, const cJSON *entry, uint64_t queue)
 {
     if (cJSON_GetObjectItemCaseSensitive(entry, "max_queue"))
@@ -136,7 +113,7 @@ static int load_function(struct tidal_serve_config *cfg, const cJSON *entry, str
         tidal_json_size(entry, where, "max_body", &l->max_body, err) ||
         tidal_json_size(entry, where, "max_output", &l->max_output, err))
         return -1;
-    if (load_trees(fn, entry, where, err) ||
+    if (tidal_json_trees(entry, where, &fn->trees, err) ||
         tidal_json_size(entry, where, "scratch", &fn->scratch_max, err))
         return -1;
     l->max_concurrency = (unsigned)concurrency;
@@ -226,8 +203,7 @@ void tidal_serve_config_free(struct tidal_serve_config *cfg)
 {
     for (unsigned i = 0; i < cfg->nfns; i++) {
         free(cfg->fns[i].image);
-        for (unsigned t = 0; t < cfg->fns[i].ntrees; t++)
-            free(cfg->fns[i].tree_args[t]);
+        tidal_fs_trees_free(&cfg->fns[i].trees);
     }
     free(cfg->fns);
     cfg->fns = NULL;

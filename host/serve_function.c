@@ -69,7 +69,7 @@ static int boot_to_template(struct tidal_function *fn, const char *dir, struct t
     size_t size;
     struct tidal_fs_plan *fs_plan = NULL;
     size_t fs_size = 0;
-    if (spec->ntrees && tidal_fs_plan(spec->trees, spec->ntrees, &fs_plan, &fs_size, err))
+    if (spec->trees.n && tidal_fs_plan(spec->trees.specs, spec->trees.n, &fs_plan, &fs_size, err))
         return TIDAL_SERVE_BAD_INPUT;
     if (tidal_file_map(spec->image, TIDAL_IMAGE_MAX_BYTES, &elf, &size, err)) {
         tidal_fs_plan_free(fs_plan);

@@ -494,3 +494,31 @@ int tidal_fs_spec_parse(char *arg, bool is_dir, struct tidal_fs_spec *out, struc
     *out = (struct tidal_fs_spec){.host = arg, .guest = colon + 1, .is_dir = is_dir};
     return 0;
 }
+
+void tidal_fs_trees_free(struct tidal_fs_trees *t)
+{
+    for (unsigned i = 0; i < t->n; i++)
+        free(t->args[i]);
+    t->n = 0;
+}
+
+int tidal_fs_trees_copy(struct tidal_fs_trees *dst, const struct tidal_fs_trees *src)
+{
+    dst->n = 0;
+    for (unsigned i = 0; i < src->n; i++) {
+        const struct tidal_fs_spec *s = &src->specs[i];
+        size_t hl = strlen(s->host), gl = strlen(s->guest);
+        char *copy = malloc(hl + gl + 2);
+        if (!copy) {
+            tidal_fs_trees_free(dst);
+            return -1;
+        }
+        memcpy(copy, s->host, hl + 1);
+        memcpy(copy + hl + 1, s->guest, gl + 1);
+        dst->args[i] = copy;
+        dst->specs[i] =
+            (struct tidal_fs_spec){.host = copy, .guest = copy + hl + 1, .is_dir = s->is_dir};
+        dst->n++;
+    }
+    return 0;
+}

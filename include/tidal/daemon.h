@@ -6,6 +6,7 @@
 #define TIDAL_DAEMON_H
 
 #include "tidal/err.h"
+#include "tidal/fsimage.h"
 #include "tidal/host_file.h"
 
 #include <stdbool.h>
@@ -76,7 +77,9 @@ struct tidal_job_spec {
     uint64_t work;     /* total work units the guest reports against (informational) */
     double duration_s; /* estimated run time, for the planner; 0 = the window's length */
     struct tidal_window window;
-    double deadline; /* epoch seconds; 0 = none */
+    double deadline;             /* epoch seconds; 0 = none */
+    struct tidal_fs_trees trees; /* read-only files ("dirs", "files") */
+    uint64_t scratch_max;        /* "scratch": bytes for /tmp and /out; 0 = the default */
 };
 struct cJSON;
 /* Validates a job body; every message names the field and what was expected. Unknown

@@ -20,6 +20,18 @@ struct tidal_fs_spec {
 /* Splits "HOST:GUEST" (the last ':' separates them). */
 int tidal_fs_spec_parse(char *arg, bool is_dir, struct tidal_fs_spec *out, struct tidal_err *err);
 
+#define TIDAL_FS_TREES_MAX 16
+
+/* The trees of a function, VM or job, as its configuration gave them. */
+struct tidal_fs_trees {
+    struct tidal_fs_spec specs[TIDAL_FS_TREES_MAX];
+    char *args[TIDAL_FS_TREES_MAX]; /* malloc'ed copies that specs[] point into */
+    unsigned n;
+};
+void tidal_fs_trees_free(struct tidal_fs_trees *t);
+/* dst (empty) gets copies of src's trees; 0, or -1 when out of memory. */
+int tidal_fs_trees_copy(struct tidal_fs_trees *dst, const struct tidal_fs_trees *src);
+
 /* The image (abi.h, "Files") in two steps: tidal_fs_plan walks the trees and lays the
  * image out (its size in *size); tidal_fs_write then writes it, reading every file,
  * into size bytes at dst (guest memory, with no copy in between). The specs must

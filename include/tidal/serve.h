@@ -26,17 +26,13 @@ struct tidal_fn_limits {
 #define TIDAL_FN_NAME_MAX 63
 #define TIDAL_FN_QUEUE_NONE ((unsigned)-1)
 
-#define TIDAL_FN_TREES_MAX 16
-
 struct tidal_fn_spec {
     char name[TIDAL_FN_NAME_MAX + 1];
     char *image; /* path of the guest ELF (or, with the process backend, the program) */
     struct tidal_fn_limits limits;
     /* Files (docs/serve.md): read-only trees placed in the template at boot, so every
      * request shares them; the template's scratch files are each request's start. */
-    struct tidal_fs_spec trees[TIDAL_FN_TREES_MAX];
-    char *tree_args[TIDAL_FN_TREES_MAX]; /* the strings trees[] point into */
-    unsigned ntrees;
+    struct tidal_fs_trees trees;
     uint64_t scratch_max;
 };
 
