@@ -12,10 +12,12 @@
 #include "vm_report.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_ENV 256
@@ -198,6 +200,22 @@ static int parse_options(int argc, char **argv, struct run_options *o)
     return 0;
 }
 
+/* A regular file on stdin, read from its start, goes into the file image whole as
+ * /dev/stdin: the guest reads, seeks and stats it as a file, with no exit. Anything
+ * else (a pipe, a terminal, a file read part-way, one too large to copy into guest
+ * memory) stays a stream the guest reads through calls to the monitor. */
+#define STDIN_FILE_MAX (256ull << 20)
+static bool stdin_as_file(struct run_options *o, char *path)
+{
+    struct stat st;
+    if (o->ntrees == MAX_TREES || fstat(0, &st) || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size > STDIN_FILE_MAX || lseek(0, 0, SEEK_CUR) != 0 ||
+        !realpath("/proc/self/fd/0", path))
+        return false;
+    o->trees[o->ntrees++] = (struct tidal_fs_spec){.host = path, .guest = "/dev/stdin"};
+    return true;
+}
+
 int tidal_cmd_run(int argc, char **argv)
 {
     /* Huge pages by default: one process runs one guest, whose first touches in bulk
@@ -212,6 +230,8 @@ int tidal_cmd_run(int argc, char **argv)
         watch_usr1();
 
     struct tidal_err err;
+    char stdin_path[PATH_MAX];
+    bool stdin_file = stdin_as_file(&o, stdin_path);
     struct tidal_fs_plan *fs_plan = NULL;
     size_t fs_size = 0;
     if (o.ntrees && tidal_fs_plan(o.trees, o.ntrees, &fs_plan, &fs_size, &err)) {
@@ -240,6 +260,7 @@ int tidal_cmd_run(int argc, char **argv)
         .fs_image_size = fs_size,
         .scratch_max = o.scratch_max,
         .collect_out = o.output_dir != NULL,
+        .stdin_file = stdin_file,
     };
     struct tidal_vm *vm = NULL;
     rc = tidal_vm_create(&cfg, image, image_size, o.image, &vm, &err);

@@ -77,6 +77,9 @@ int fs_lookup(struct fs_ref dir, const char *name, size_t len, struct fs_ref *ou
 /* ---- descriptors (fs_fd.c): fds 3 and up; 0-2 stay the console's ---- */
 #define FS_MAX_FDS 256
 int fs_fd_ref(int fd, struct fs_ref *out); /* -EBADF for an fd that is not a file */
+/* Whether fd is one of the console's (0-2): stdin is not when the host gave it as a
+ * file (TIDAL_BOOT_STDIN_FILE), then descriptor 0 is that file's. */
+int fs_is_console(int fd);
 int fs_open(int dirfd, const char *path, int flags, unsigned mode);
 int64_t fs_read(int fd, void *buf, size_t len);
 int64_t fs_pread(int fd, void *buf, size_t len, int64_t off);

@@ -1,5 +1,6 @@
 /* File descriptors 3 and up: open files of the read-only image and of the scratch
- * file system. Descriptors 0-2 stay the console's (stdin, stdout, stderr). */
+ * file system. Descriptors 0-2 stay the console's (stdin, stdout, stderr), but for
+ * a stdin the host gave as a file: descriptor 0 is then that file, opened read-only. */
 #include "fs.h"
 
 #include <dirent.h>
@@ -17,9 +18,30 @@ struct ofile {
 
 static struct ofile files[FS_MAX_FDS];
 
+/* Bound on first use, when the file image is there to walk. */
+static int stdin_is_file(void)
+{
+    static int state; /* 0: not looked at yet, 1: a file, -1: the console */
+    if (!state) {
+        struct fs_ref ref;
+        state = (tidal_boot->flags & TIDAL_BOOT_STDIN_FILE) &&
+                        fs_walk(AT_FDCWD, "/dev/stdin", &ref) == 0 && !fs_ref_is_dir(ref)
+                    ? 1
+                    : -1;
+        if (state > 0)
+            files[0] = (struct ofile){.used = 1, .flags = O_RDONLY, .ref = ref};
+    }
+    return state > 0;
+}
+
+int fs_is_console(int fd)
+{
+    return fd >= 0 && fd <= 2 && !(fd == 0 && stdin_is_file());
+}
+
 static struct ofile *of(int fd)
 {
-    if (fd < 3 || fd >= FS_MAX_FDS || !files[fd].used)
+    if (fd < 0 || fd >= FS_MAX_FDS || fs_is_console(fd) || !files[fd].used)
         return 0;
     return &files[fd];
 }

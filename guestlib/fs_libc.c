@@ -73,7 +73,7 @@ int openat64(int dirfd, const char *path, int flags, ...) ALIAS("openat");
 
 ssize_t read(int fd, void *buf, size_t len)
 {
-    if (fd == 0)
+    if (fd == 0 && fs_is_console(0))
         return ret(tidal_read_stdin(buf, len));
     return ret(fs_read(fd, buf, len));
 }
@@ -90,20 +90,20 @@ ssize_t write(int fd, const void *buf, size_t len)
 
 ssize_t pread(int fd, void *buf, size_t len, off_t off)
 {
-    return ret(fd >= 0 && fd <= 2 ? -ESPIPE : fs_pread(fd, buf, len, off));
+    return ret(fs_is_console(fd) ? -ESPIPE : fs_pread(fd, buf, len, off));
 }
 ssize_t pread64(int fd, void *buf, size_t len, off_t off) ALIAS("pread");
 
 ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 {
-    return ret(fd >= 0 && fd <= 2 ? -ESPIPE : fs_pwrite(fd, buf, len, off));
+    return ret(fs_is_console(fd) ? -ESPIPE : fs_pwrite(fd, buf, len, off));
 }
 ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off) ALIAS("pwrite");
 
 off_t __lseek(int fd, off_t off, int whence);
 off_t __lseek(int fd, off_t off, int whence)
 {
-    return ret(fd >= 0 && fd <= 2 ? -ESPIPE : fs_lseek(fd, off, whence));
+    return ret(fs_is_console(fd) ? -ESPIPE : fs_lseek(fd, off, whence));
 }
 off_t lseek(int fd, off_t off, int whence) ALIAS("__lseek");
 off_t lseek64(int fd, off_t off, int whence) ALIAS("__lseek");
@@ -117,7 +117,7 @@ int __aio_close(int fd)
 int close(int fd)
 {
     if (fd >= 0 && fd <= 2)
-        return 0;
+        return 0; /* the console's descriptors, and stdin as a file, stay open */
     return (int)ret(fs_close(fd));
 }
 
@@ -130,7 +130,7 @@ int __stdio_close(FILE *f)
 
 int fstatat(int dirfd, const char *restrict path, struct stat *restrict st, int flags)
 {
-    if ((flags & AT_EMPTY_PATH) && path && !path[0] && dirfd >= 0 && dirfd <= 2)
+    if ((flags & AT_EMPTY_PATH) && path && !path[0] && fs_is_console(dirfd))
         return fstat(dirfd, st);
     return (int)ret(fs_stat(dirfd, path, st, flags));
 }
@@ -139,7 +139,7 @@ int fstatat64(int dirfd, const char *restrict path, struct stat *restrict st, in
 
 int fstat(int fd, struct stat *st)
 {
-    if (fd >= 0 && fd <= 2) {
+    if (fs_is_console(fd)) {
         memset(st, 0, sizeof(*st));
         st->st_mode = S_IFCHR | 0620;
         st->st_blksize = 4096;
@@ -234,7 +234,7 @@ int access(const char *path, int mode)
 
 int ftruncate(int fd, off_t len)
 {
-    return (int)ret(fd >= 0 && fd <= 2 ? -EINVAL : fs_ftruncate(fd, len));
+    return (int)ret(fs_is_console(fd) ? -EINVAL : fs_ftruncate(fd, len));
 }
 int ftruncate64(int fd, off_t len) ALIAS("ftruncate");
 
@@ -247,7 +247,7 @@ int truncate64(const char *path, off_t len) ALIAS("truncate");
 int fsync(int fd)
 {
     struct fs_ref r;
-    return (int)ret(fd >= 0 && fd <= 2 ? 0 : fs_fd_ref(fd, &r));
+    return (int)ret(fs_is_console(fd) ? 0 : fs_fd_ref(fd, &r));
 }
 
 /* musl's fopen opens through the open syscall itself; this one through open()

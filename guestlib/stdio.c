@@ -81,7 +81,7 @@ size_t __stdout_write(FILE *file, const unsigned char *buf, size_t len)
 /* -1 on error, as musl tells error from end of file. */
 static int64_t read_fd(int fd, unsigned char *buf, size_t len)
 {
-    return fd == 0 ? tidal_read_stdin(buf, len) : fs_read(fd, buf, len);
+    return fd == 0 && fs_is_console(0) ? tidal_read_stdin(buf, len) : fs_read(fd, buf, len);
 }
 
 /* Same contract as musl's: fill the caller's buffer (all but its last byte) and the

@@ -59,7 +59,7 @@ static int64_t sys_writev(int fd, const struct iovec *iov, int cnt)
 
 static int64_t sys_read(int fd, void *buf, size_t len)
 {
-    if (fd != 0)
+    if (fd != 0 || !fs_is_console(0))
         return fs_read(fd, buf, len);
     return tidal_read_stdin(buf, len);
 }
@@ -170,7 +170,7 @@ static int64_t sys_ioctl(int fd, unsigned long req, void *arg)
         return 0;
     }
     struct fs_ref ref;
-    return fd >= 0 && fd <= 2 ? -ENOTTY : fs_fd_ref(fd, &ref) ? -EBADF : -ENOTTY;
+    return fs_is_console(fd) ? -ENOTTY : fs_fd_ref(fd, &ref) ? -EBADF : -ENOTTY;
 }
 
 static int64_t sys_fstat(int fd, struct stat *st)

@@ -81,6 +81,8 @@ static int load_image(struct tidal_vm *vm, const struct tidal_vm_config *cfg, co
     };
     if (cfg->collect_out)
         args.flags |= TIDAL_BOOT_COLLECT_OUT;
+    if (cfg->stdin_file)
+        args.flags |= TIDAL_BOOT_STDIN_FILE;
     if (cfg->fs_plan && tidal_fs_write(cfg->fs_plan, vm->mem.base + vm->layout.fs_start, err))
         return TIDAL_CREATE_BAD_INPUT;
     if (getrandom(args.entropy, sizeof(args.entropy), 0) != (ssize_t)sizeof(args.entropy))

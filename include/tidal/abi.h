@@ -139,6 +139,9 @@ enum tidal_boot_flags {
     TIDAL_BOOT_STDOUT_TTY = 1u << 0,  /* the monitor's stdout is a terminal: an exit per write */
     TIDAL_BOOT_FSGSBASE = 1u << 1,    /* CR4.FSGSBASE is on: wrfsbase works without a trap */
     TIDAL_BOOT_COLLECT_OUT = 1u << 2, /* the host keeps /out: EXIT passes its archive */
+    /* stdin is a regular file the host placed in the file image at /dev/stdin:
+     * descriptor 0 reads, seeks and stats as that file, with no exit. */
+    TIDAL_BOOT_STDIN_FILE = 1u << 3,
 };
 
 struct tidal_boot_info {

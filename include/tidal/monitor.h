@@ -35,6 +35,7 @@ struct tidal_vm_config {
      * much. 0: TIDAL_SCRATCH_DEFAULT, taken from the heap without growing memory. */
     uint64_t scratch_max;
     bool collect_out; /* the guest hands its /out archive over with EXIT */
+    bool stdin_file;  /* the file image holds stdin at /dev/stdin (TIDAL_BOOT_STDIN_FILE) */
 };
 
 #define TIDAL_SCRATCH_DEFAULT (1ull << 20)

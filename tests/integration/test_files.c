@@ -4,6 +4,7 @@
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,4 +366,39 @@ Test(files, restore_refuses_a_tree_changed_since_the_snapshot)
     run_tidal(clone, NULL, &p);
     cr_assert_eq(p.status, 65, "%s", p.err);
     cr_assert(strstr(p.err, "tree: changed since the snapshot"), "%s", p.err);
+}
+
+/* Runs the stdin_seek guest with stdin redirected from a file (or piped, through
+ * cat), output and --stats together. */
+static void run_stdin_seek(bool piped, char *out, size_t size)
+{
+    char in[128], cmd[PATH_MAX * 2 + 256];
+    snprintf(in, sizeof(in), "%s/in.txt", dir);
+    FILE *f = fopen(in, "w");
+    cr_assert_not_null(f);
+    fputs("hello\nworld\nabc\n", f);
+    fclose(f);
+    const char *guest = abs_path_to("build/tests/guests/stdin_seek.elf");
+    if (piped)
+        snprintf(cmd, sizeof(cmd), "cat %s | %s run --stats %s 2>&1", in, tidal_bin(), guest);
+    else
+        snprintf(cmd, sizeof(cmd), "%s run --stats %s < %s 2>&1", tidal_bin(), guest, in);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, size - 1, p);
+    out[n] = 0;
+    pclose(p);
+}
+
+Test(files, stdin_from_a_regular_file_is_seekable_with_no_exit)
+{
+    make_dir();
+    char out[8192];
+    run_stdin_seek(false, out, sizeof(out));
+    cr_assert(strstr(out, "fstat 0 regular 1 size 16\nend 16 first hello\nlast4 abc\npread 3\n"),
+              "%s", out);
+    cr_assert(strstr(out, "\"exits\":{\"io\":1}"), "one exit in all (EXIT): %s", out);
+    run_stdin_seek(true, out, sizeof(out));
+    cr_assert(strstr(out, "fstat 0 regular 0") && strstr(out, "fseek: Invalid seek"),
+              "a pipe is not seekable: %s", out);
 }
