@@ -13,6 +13,8 @@ LEAN_CC = $(CC)
 LEAN_CFLAGS = $(CFLAGS)
 LEAN_LDFLAGS :=
 LEAN_OBJ = $(call obj,$(1))
+LEAN_LIBS := -lseccomp -lpthread
+LEAN_COMPAT_SRC :=
 else
 B := build
 SANFLAGS :=
@@ -21,13 +23,17 @@ LEAN_CC = musl-gcc
 LEAN_CFLAGS = $(filter-out -Iinclude,$(CFLAGS)) -Iinclude -isystem $(B)/kernel-headers
 LEAN_LDFLAGS := -static
 LEAN_OBJ = $(patsubst %.c,$(B)/lean/%.o,$(1))
+# libseccomp from Debian is built against glibc; its static archive links with musl
+# but for one fortified printf (cli/musl_compat.c supplies it).
+LEAN_LIBS := /usr/lib/$(shell gcc -print-multiarch)/libseccomp.a -lpthread
+LEAN_COMPAT_SRC := cli/musl_compat.c
 endif
 
 SHELL := /bin/bash
 CC := gcc
 CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude $(SANFLAGS)
 LDFLAGS := $(SANFLAGS)
-LDLIBS := -lmicrohttpd -lcjson -lbpf -lm -lpthread
+LDLIBS := -lmicrohttpd -lcjson -lbpf -lseccomp -lm -lpthread
 
 # Guest code: freestanding, no red zone dependence in our own code, no SSE in handlers.
 GUEST_CC := musl-gcc
@@ -45,7 +51,7 @@ TELEMETRY_SRC := $(filter-out %.bpf.c,$(wildcard telemetry/*.c))
 # linked").
 LEAN_CLI_SRC := cli/main.c cli/run.c cli/restore.c cli/clone.c cli/vm_report.c cli/json_line.c \
 	cli/console_timer.c
-HOST_CLI_SRC := $(filter-out $(LEAN_CLI_SRC),$(wildcard cli/*.c))
+HOST_CLI_SRC := $(filter-out $(LEAN_CLI_SRC) cli/musl_compat.c,$(wildcard cli/*.c))
 GUESTLIB_SRC := $(wildcard guestlib/*.c) $(wildcard guestlib/*.S)
 EXAMPLES := $(basename $(notdir $(wildcard examples/*.c)))
 # Every folder under tests/ with Criterion tests is one suite; corpus/ holds data,
@@ -103,8 +109,8 @@ $(B)/telemetry/kvm_top.skel.h: $(B)/telemetry/kvm_top.bpf.o
 $(call obj,$(TELEMETRY_SRC)): CFLAGS += -I$(B)/telemetry
 $(call obj,$(TELEMETRY_SRC)): $(B)/telemetry/kvm_top.skel.h
 
-$(B)/tidal: $(call LEAN_OBJ,$(LEAN_CLI_SRC) $(SNAPSHOT_SRC) $(MONITOR_SRC))
-	$(LEAN_CC) $(LDFLAGS) $(LEAN_LDFLAGS) -o $@ $^ -lpthread
+$(B)/tidal: $(call LEAN_OBJ,$(LEAN_CLI_SRC) $(LEAN_COMPAT_SRC) $(SNAPSHOT_SRC) $(MONITOR_SRC))
+	$(LEAN_CC) $(LDFLAGS) $(LEAN_LDFLAGS) -o $@ $^ $(LEAN_LIBS)
 $(B)/lean/%.o: %.c | $(B)/kernel-headers
 	@mkdir -p $(dir $@)
 	$(LEAN_CC) $(LEAN_CFLAGS) -MMD -MP -c $< -o $@
@@ -113,6 +119,8 @@ $(B)/kernel-headers:
 	ln -sfn /usr/include/linux $@/linux
 	ln -sfn /usr/include/asm-generic $@/asm-generic
 	ln -sfn /usr/include/$$(gcc -print-multiarch)/asm $@/asm
+	ln -sfn /usr/include/seccomp.h $@/seccomp.h
+	ln -sfn /usr/include/seccomp-syscalls.h $@/seccomp-syscalls.h
 $(B)/tidal-host: $(call obj,$(HOST_CLI_SRC)) $(HOST_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -2,7 +2,7 @@
 # Installs the Debian packages Tidal needs that are missing; silent when none are.
 set -euo pipefail
 packages=(build-essential linux-libc-dev musl-tools musl-dev libcriterion-dev libcjson-dev
-          binutils libmicrohttpd-dev libcurl4-openssl-dev curl wrk
+          binutils libmicrohttpd-dev libseccomp-dev libcurl4-openssl-dev curl wrk
           libbpf-dev clang bpftool)
 missing=()
 for p in "${packages[@]}"; do

@@ -6,6 +6,7 @@
  * between them (tidal/reuse.h): the same results, without a VM per input. */
 #include "commands.h"
 #include "exit_codes.h"
+#include "tidal/confine.h"
 #include "tidal/fsimage.h"
 #include "tidal/host_limits.h"
 #include "tidal/prefetch.h"
@@ -273,6 +274,16 @@ static void run_phase(struct clone_job *job, void (*work)(struct clone_job *, un
         pthread_join(tids[t], NULL);
 }
 
+/* From here on this process only runs the clones it holds: no more forks. */
+static void confine_or_exit(void)
+{
+    struct tidal_err err;
+    if (tidal_confine(TIDAL_CONFINE_MONITOR, &err)) {
+        fprintf(stderr, "tidal clone: %s\n", err.msg);
+        _exit(TIDAL_RC_SYSTEM);
+    }
+}
+
 /* Restores this process's clones, counts them, then runs them. */
 static unsigned restore_all(struct clone_job *job, unsigned threads)
 {
@@ -305,6 +316,7 @@ static unsigned run_groups(struct clone_job *job, unsigned threads, long *before
             job->first = g * GROUP_CLONES;
             job->end = job->first + GROUP_CLONES < job->n ? job->first + GROUP_CLONES : job->n;
             unsigned n = restore_all(job, threads);
+            confine_or_exit();
             char byte;
             if (write(ready[1], &n, sizeof(n)) != (ssize_t)sizeof(n) || read(go[0], &byte, 1) < 0)
                 _exit(1);
@@ -314,6 +326,7 @@ static unsigned run_groups(struct clone_job *job, unsigned threads, long *before
     }
     close(ready[1]);
     close(go[0]);
+    confine_or_exit();
     unsigned n;
     for (unsigned g = 0; g < started && read(ready[0], &n, sizeof(n)) == (ssize_t)sizeof(n); g++)
         alive += n;
@@ -344,6 +357,10 @@ int tidal_cmd_clone(int argc, char **argv)
         }
         if (!strcmp(opt, "--prefetch")) {
             prefetch = true;
+            continue;
+        }
+        if (!strcmp(opt, "--no-seccomp")) {
+            tidal_confine_disable();
             continue;
         }
         if (!strcmp(opt, "--reuse")) {
@@ -435,6 +452,7 @@ int tidal_cmd_clone(int argc, char **argv)
             return TIDAL_RC_SYSTEM;
         }
         job.template_mem = tmpl;
+        confine_or_exit();
         run_phase(&job, reuse_one, threads < job.n ? threads : job.n);
         tidal_snap_unmap_memory(snap, tmpl);
     } else if (job.n > GROUP_CLONES) {
@@ -443,6 +461,7 @@ int tidal_cmd_clone(int argc, char **argv)
         before = tidal_mem_available_kib();
         alive = restore_all(&job, threads);
         after = tidal_mem_available_kib();
+        confine_or_exit();
         run_phase(&job, run_one, threads);
     }
     tidal_snap_close(snap);

@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "console_timer.h"
 #include "exit_codes.h"
+#include "tidal/confine.h"
 #include "tidal/file.h"
 #include "tidal/fsimage.h"
 #include "tidal/prefetch.h"
@@ -71,6 +72,10 @@ int tidal_cmd_restore(int argc, char **argv)
         }
         if (!strcmp(opt, "--stats")) {
             stats = true;
+            continue;
+        }
+        if (!strcmp(opt, "--no-seccomp")) {
+            tidal_confine_disable();
             continue;
         }
         if (!strcmp(opt, "--prefetch")) {
@@ -153,6 +158,12 @@ int tidal_cmd_restore(int argc, char **argv)
     struct tidal_run_result res = {0};
     struct console_timer timer;
     console_timer_start(&timer, vm, cfg.stdout_is_tty);
+    if (tidal_confine(TIDAL_CONFINE_MONITOR, &err)) {
+        fprintf(stderr, "tidal restore: %s\n", err.msg);
+        console_timer_stop(&timer);
+        return tidal_cli_finish(vm, &res, "tidal restore", paths[npaths - 1], stats,
+                                TIDAL_RC_SYSTEM);
+    }
     do /* a guest may come back to tidal_ready(); with nothing to save, it goes on */
         tidal_vm_run(vm, &res);
     while (res.reason == TIDAL_EXIT_READY);

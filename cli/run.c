@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "console_timer.h"
 #include "exit_codes.h"
+#include "tidal/confine.h"
 #include "tidal/file.h"
 #include "tidal/fsimage.h"
 #include "tidal/layout.h"
@@ -120,6 +121,10 @@ static int parse_options(int argc, char **argv, struct run_options *o)
         }
         if (!strcmp(opt, "--stats")) {
             o->stats = 1;
+            continue;
+        }
+        if (!strcmp(opt, "--no-seccomp")) {
+            tidal_confine_disable();
             continue;
         }
         if (!strcmp(opt, "--diff")) {
@@ -276,6 +281,11 @@ int tidal_cmd_run(int argc, char **argv)
     struct diff_chain chain = {0};
     struct console_timer timer;
     console_timer_start(&timer, vm, cfg.stdout_is_tty);
+    if (tidal_confine(TIDAL_CONFINE_MONITOR, &err)) {
+        fprintf(stderr, "tidal run: %s\n", err.msg);
+        console_timer_stop(&timer);
+        return tidal_cli_finish(vm, &res, "tidal run", o.image, o.stats, TIDAL_RC_SYSTEM);
+    }
     usr1_vm = vm;
     for (;;) {
         tidal_vm_run(vm, &res);
