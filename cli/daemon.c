@@ -1,6 +1,7 @@
 /* `tidal daemon`: option parsing; the daemon itself is host/daemon*.c. */
 #include "commands.h"
 #include "exit_codes.h"
+#include "tidal/confine.h"
 #include "tidal/daemon.h"
 
 #include <math.h>
@@ -41,6 +42,10 @@ int tidal_cmd_daemon(int argc, char **argv)
         const char *opt = argv[i];
         if (!strcmp(opt, "--full-snapshots")) {
             o.full_snapshots = true;
+            continue;
+        }
+        if (!strcmp(opt, "--no-seccomp")) {
+            tidal_confine_disable();
             continue;
         }
         if (i + 1 >= argc)

@@ -1,6 +1,7 @@
 /* `tidal serve`: the function-as-a-service front end (host/serve*.c). */
 #include "commands.h"
 #include "exit_codes.h"
+#include "tidal/confine.h"
 #include "tidal/http.h"
 #include "tidal/serve.h"
 #include "tidal/size.h"
@@ -42,7 +43,7 @@ int tidal_cmd_serve(int argc, char **argv)
     for (int i = 1; i < argc && !rc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes_value = strcmp(a, "--help") && strcmp(a, "-h");
+        bool takes_value = strcmp(a, "--help") && strcmp(a, "-h") && strcmp(a, "--no-seccomp");
         if (takes_value && !v) {
             rc = usage_error("%s needs a value", a);
             break;
@@ -50,6 +51,9 @@ int tidal_cmd_serve(int argc, char **argv)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             rc = usage_error("%s", "help");
             break;
+        } else if (!strcmp(a, "--no-seccomp")) {
+            tidal_confine_disable();
+            continue;
         } else if (!strcmp(a, "--listen")) {
             listen = v;
         } else if (!strcmp(a, "--function")) {

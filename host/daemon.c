@@ -1,6 +1,7 @@
 /* `tidal daemon`: sets up the state directory, the log and the socket, brings back
  * what state.json names, then serves the API and runs the enforcer until SIGTERM. */
 #include "daemon_internal.h"
+#include "tidal/confine.h"
 #include "tidal/host_limits.h"
 
 #include <errno.h>
@@ -155,6 +156,12 @@ int tidal_daemon_run(const struct tidal_daemon_options *o)
 
     int fd = open_socket(d, &err);
     if (fd < 0) {
+        dlog(d, "%s", err.msg);
+        fprintf(stderr, "tidal daemon: %s\n", err.msg);
+        return 71;
+    }
+    /* Before any VM's thread starts (each confines itself further). */
+    if (tidal_confine(TIDAL_CONFINE_SERVICE, &err)) {
         dlog(d, "%s", err.msg);
         fprintf(stderr, "tidal daemon: %s\n", err.msg);
         return 71;

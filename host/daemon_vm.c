@@ -4,6 +4,7 @@
  * signal to the runner (tidal_vm_request_pause), so it takes effect within one
  * guest exit; the saving itself happens on the runner, outside the daemon's lock. */
 #include "daemon_internal.h"
+#include "tidal/confine.h"
 #include "tidal/file.h"
 #include "tidal/fsimage.h"
 #include "tidal/layout.h"
@@ -472,7 +473,9 @@ static void *run_thread(void *arg)
     pthread_mutex_unlock(&d->lock);
 
     double t0 = mono_now();
-    int rc = build(r, from_chain, &err);
+    int rc = tidal_confine(TIDAL_CONFINE_VCPU, &err);
+    if (!rc)
+        rc = build(r, from_chain, &err);
     pthread_mutex_lock(&d->lock);
     v->launching = false;
     v->launch_rc = rc;

@@ -1,5 +1,6 @@
 /* `tidal serve` from start to graceful stop: templates, workers, HTTP, signals. */
 #include "serve_server.h"
+#include "tidal/confine.h"
 #include "tidal/host_limits.h"
 #include "tidal/snapshot.h"
 
@@ -155,6 +156,10 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
         if (!srv.kvm)
             fprintf(stderr, "tidal serve: --kernel-metrics: left out of /metrics: %s\n", why.msg);
     }
+    /* Templates are built: from here the process only serves. The process backend
+     * (fork+exec per request, the comparison baseline) is left unconfined. */
+    if (!rc && cfg->backend == TIDAL_BACKEND_VM && tidal_confine(TIDAL_CONFINE_SERVICE, err))
+        rc = TIDAL_SERVE_SYSTEM;
     struct MHD_Daemon *d = NULL;
     if (!rc && !(srv.dispatcher = tidal_dispatcher_start(srv.fns, srv.nfns, cfg->workers, err)))
         rc = TIDAL_SERVE_SYSTEM;

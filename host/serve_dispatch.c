@@ -3,10 +3,14 @@
  * spin until their timeout holds at most its own share of the workers while others
  * are served. */
 #include "serve_fn.h"
+#include "tidal/confine.h"
+#include "tidal/serve.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 struct fn_queue {
     struct tidal_job *head, *tail;
@@ -47,6 +51,11 @@ static struct tidal_job *take_job(struct tidal_dispatcher *d)
 static void *worker(void *arg)
 {
     struct tidal_dispatcher *d = arg;
+    struct tidal_err err;
+    if (tidal_confine(TIDAL_CONFINE_VCPU, &err)) {
+        fprintf(stderr, "tidal serve: worker: %s\n", err.msg);
+        _exit(TIDAL_SERVE_SYSTEM); /* never run guests unconfined by surprise */
+    }
     pthread_mutex_lock(&d->lock);
     for (;;) {
         struct tidal_job *job = take_job(d);

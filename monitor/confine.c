@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static bool disabled
@@ -44,7 +45,14 @@ static const char *const base_calls[] = {
     "getrandom", "sched_yield", "exit", "exit_group", "set_robust_list", "rseq",
     "sched_getaffinity", "restart_syscall", "timer_create", "timer_settime", "timer_gettime",
     "timer_delete", "timerfd_create", "timerfd_settime", "eventfd2", "poll", "ppoll", "prlimit64",
-    "getrlimit", "membarrier", "getuid", "geteuid",
+    "getrlimit", "membarrier", "getuid", "geteuid", "rt_sigtimedwait",
+    /* What libc and libraries ask about the host and themselves */
+    "sysinfo", "uname", "getppid", "getgid", "getegid", "getgroups", "getresuid", "getresgid",
+    "getrusage", "times", "clock_getres", "sched_getparam", "sched_getscheduler", "getpriority",
+    "getitimer", "setitimer", "preadv", "pwritev", "preadv2", "pwritev2", "fadvise64", "readahead",
+    "sync_file_range",
+    /* a vCPU thread loading its own filter on top (filters only take away) */
+    "seccomp",
     /* Files: snapshots saved and opened, outputs written, logs and state files. */
     "open", "openat", "stat", "lstat", "access", "faccessat", "readlink", "readlinkat",
     "getdents64", "mkdir", "mkdirat", "rename", "renameat", "renameat2", "unlink", "unlinkat",
@@ -55,17 +63,19 @@ static const char *const base_calls[] = {
  * groups reaped. */
 static const char *const process_calls[] = {"wait4", "waitid", "sched_setaffinity", NULL};
 
-/* Services: connections on the sockets they hold (no socket, bind or connect). */
+/* Services: their listening sockets (opened as they start) and connections; no
+ * connect: they never call out. */
 static const char *const service_calls[] = {
-    "accept",      "accept4",       "recvfrom",   "sendto",     "recvmsg",
-    "sendmsg",     "shutdown",      "getsockopt", "setsockopt", "getsockname",
-    "getpeername", "epoll_create1", "epoll_ctl",  "epoll_wait", "epoll_pwait",
-    "select",      "pselect6",      "sendfile",   "bpf",        NULL};
+    "bind",        "listen",        "accept",    "accept4",    "recvfrom",    "sendto",
+    "recvmsg",     "sendmsg",       "shutdown",  "getsockopt", "setsockopt",  "getsockname",
+    "getpeername", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "select",
+    "pselect6",    "sendfile",      "bpf",       NULL};
 
 static const char *const kind_names[] = {[TIDAL_CONFINE_MONITOR] = "monitor",
                                          [TIDAL_CONFINE_SERVICE] = "service",
                                          [TIDAL_CONFINE_VCPU] = "vCPU"};
 static __thread int thread_kind = -1;
+static bool process_confined; /* a monitor or service filter is loaded */
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
@@ -105,6 +115,12 @@ static int build(scmp_filter_ctx ctx, enum tidal_confine_kind kind)
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS)) ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
                          SCMP_A1(SCMP_CMP_EQ, TIOCGWINSZ)) ||
+        /* thread names (the HTTP library names its threads); no_new_privs, which
+         * loading a vCPU thread's own filter sets again (it only takes away) */
+        seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+                         SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)) ||
+        seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+                         SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS)) ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
                          SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
@@ -119,16 +135,26 @@ static int build(scmp_filter_ctx ctx, enum tidal_confine_kind kind)
         return -1;
     /* `clone` forks its groups of clones before confining them; a group's
      * children are not forked again. */
-    return kind == TIDAL_CONFINE_SERVICE ? add_list(ctx, service_calls) : 0;
+    if (kind != TIDAL_CONFINE_SERVICE)
+        return 0;
+    static const int domains[] = {AF_UNIX, AF_INET, AF_INET6};
+    for (size_t i = 0; i < sizeof(domains) / sizeof(domains[0]); i++)
+        if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+                             SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)domains[i])))
+            return -1;
+    return add_list(ctx, service_calls);
 }
 
 int tidal_confine(enum tidal_confine_kind kind, struct tidal_err *err)
 {
-    /* Guest memory must not land on disk, confined or not. */
-    struct rlimit no_core = {0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    if (disabled)
+    /* Guest memory must not land on disk, confined or not (process-wide: set once,
+     * by the process's own confinement, before its vCPU threads add theirs). */
+    if (kind != TIDAL_CONFINE_VCPU) {
+        struct rlimit no_core = {0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+    if (disabled || (kind == TIDAL_CONFINE_VCPU && !process_confined))
         return 0;
     struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
     sigemptyset(&sa.sa_mask);
@@ -149,6 +175,7 @@ int tidal_confine(enum tidal_confine_kind kind, struct tidal_err *err)
                              "confinement",
                              kind_names[kind], strerror(rc < 0 ? -rc : rc));
     thread_kind = (int)kind;
+    process_confined = true;
     tidal_confine_test_hook();
     return 0;
 }

@@ -13,11 +13,13 @@ enum tidal_confine_kind {
      * built: KVM ioctls, I/O on open descriptors, memory, files for snapshots and
      * outputs, worker threads; no sockets, no new processes, no exec. */
     TIDAL_CONFINE_MONITOR,
-    /* `serve` and `daemon`: the whole process once listening: the monitor's set,
-     * plus accepting and serving connections on sockets it already has. */
+    /* `serve` and `daemon`: the whole process once its templates or state are
+     * loaded, before any thread that runs guests starts: the monitor's set, plus
+     * listening sockets (Unix, IPv4, IPv6) and the connections they accept. */
     TIDAL_CONFINE_SERVICE,
     /* A thread that runs guests inside serve or daemon, added on top of the
-     * service's: the monitor's set without thread creation or sockets. */
+     * service's: the monitor's set without thread creation or sockets. Nothing
+     * when the process itself is not confined (serve's process backend). */
     TIDAL_CONFINE_VCPU,
 };
 

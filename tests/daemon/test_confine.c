@@ -1,0 +1,75 @@
+/* seccomp in the daemon (needs KVM for the vCPU part): the process runs confined
+ * (Seccomp: 2 in /proc/PID/status) unless started with --no-seccomp, and a VM's
+ * thread adds its own, narrower filter: a call the service may make but a vCPU
+ * thread may not (listen), made through the test-only hook as the thread confines
+ * itself, kills the daemon with SIGSYS and a line naming it. */
+#include "helpers.h"
+#include "tidal/confine.h"
+#include "tidal/daemon.h"
+
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int seccomp_mode(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    int mode = -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "Seccomp: %d", &mode) == 1)
+            break;
+    fclose(f);
+    return mode;
+}
+
+Test(confine, the_daemon_runs_confined_unless_told_not_to)
+{
+    if (!tidal_confine_enabled())
+        cr_skip_test("confinement is off in sanitizer builds");
+    struct test_daemon t;
+    daemon_start(&t, NULL);
+    cr_expect_eq(seccomp_mode(t.pid), 2, "filter mode");
+    daemon_stop(&t);
+    daemon_start(&t, (const char *const[]){"--no-seccomp", NULL});
+    cr_expect_eq(seccomp_mode(t.pid), 0, "--no-seccomp");
+    daemon_stop(&t);
+}
+
+Test(confine, a_vcpu_thread_making_a_service_call_kills_the_daemon, .timeout = 120)
+{
+    require_kvm();
+    if (!tidal_confine_enabled())
+        cr_skip_test("confinement is off in sanitizer builds");
+    struct test_daemon t;
+    setenv("TIDAL_CONFINE_TEST_CALL", "listen", 1);
+    daemon_start(&t, NULL);
+    unsetenv("TIDAL_CONFINE_TEST_CALL");
+    char body[PATH_MAX + 200];
+    snprintf(body, sizeof(body), "{\"name\":\"e\",\"image\":\"%s\",\"mem\":\"4M\"}",
+             abs_path_to("build/examples/echo.elf"));
+    struct tidal_response resp;
+    struct tidal_err err;
+    if (!tidal_client_request(t.socket, "POST", "/v1/vms", body, &resp, &err))
+        tidal_response_free(&resp); /* the daemon may die before it answers */
+    int status;
+    cr_assert_eq(waitpid(t.pid, &status, 0), t.pid);
+    t.pid = 0;
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS, "status %#x", status);
+    char path[400], log[4096] = "";
+    snprintf(path, sizeof(path), "%s/daemon.err", t.dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(log, 1, sizeof(log) - 1, f);
+    log[n] = 0;
+    fclose(f);
+    cr_assert(strstr(log, "a vCPU thread made the forbidden system call listen"), "%s", log);
+    daemon_stop(&t);
+}
