@@ -16,7 +16,7 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputs("\nusage: tidal daemon --state-dir DIR [--socket PATH] [--checkpoint-interval SEC]\n"
           "                    [--clock-start TIME] [--clock-scale X] [--tick SEC]\n"
-          "                    [--full-snapshots]\n",
+          "                    [--full-snapshots] [--user NAME] [--no-seccomp]\n",
           stderr);
     return TIDAL_RC_USAGE;
 }
@@ -57,6 +57,8 @@ int tidal_cmd_daemon(int argc, char **argv)
             o.state_dir = val;
         } else if (!strcmp(opt, "--socket")) {
             o.socket_path = val;
+        } else if (!strcmp(opt, "--user")) {
+            o.user = val;
         } else if (!strcmp(opt, "--checkpoint-interval")) {
             rc = parse_seconds(opt, val, 0, &o.checkpoint_interval);
         } else if (!strcmp(opt, "--tick")) {

@@ -17,7 +17,7 @@ static int usage_error(const char *fmt, const char *arg)
     fputs("\nusage: tidal serve --listen HOST:PORT --function NAME=IMAGE... [--config FILE]\n"
           "                   [--workers N] [--http-threads N] [--backend vm|process]\n"
           "                   [--log-format text|json] [--template-dir DIR] [--max-uploads SIZE]\n"
-          "                   [--kernel-metrics on|off]\n",
+          "                   [--kernel-metrics on|off] [--user NAME] [--no-seccomp]\n",
           stderr);
     return TIDAL_RC_USAGE;
 }
@@ -89,6 +89,8 @@ int tidal_cmd_serve(int argc, char **argv)
                 rc = usage_error("--kernel-metrics '%s': expected on or off", v);
         } else if (!strcmp(a, "--template-dir")) {
             cfg.template_dir = v;
+        } else if (!strcmp(a, "--user")) {
+            cfg.user = v;
         } else if (!strcmp(a, "--max-uploads")) {
             uint64_t bytes = 0;
             if (tidal_parse_size(v, "--max-uploads", &bytes, &err))

@@ -1,6 +1,7 @@
 /* `tidal daemon`: sets up the state directory, the log and the socket, brings back
  * what state.json names, then serves the API and runs the enforcer until SIGTERM. */
 #include "daemon_internal.h"
+#include "drop_user.h"
 #include "tidal/confine.h"
 #include "tidal/host_limits.h"
 
@@ -98,6 +99,20 @@ static int prepare_dirs(struct daemon *d, struct tidal_err *err)
     return 0; /* fd stays open (and locked) for the daemon's life */
 }
 
+/* The state directory and the daemon's cgroup become the user's (the socket stays
+ * root's, mode 0660: it is already bound and listening). */
+static int drop_to_user(struct daemon *d, struct tidal_err *err)
+{
+    fflush(d->log);
+    if (tidal_hand_over(d->state_dir, d->opts.user, err) ||
+        (d->opts.log_path && tidal_hand_over(d->opts.log_path, d->opts.user, err)) ||
+        (d->cgroups_ok && tidal_hand_over(d->cgroup_dir, d->opts.user, err)) ||
+        tidal_drop_user(d->opts.user, err))
+        return -1;
+    dlog(d, "running as %s (uid %d)", d->opts.user, (int)getuid());
+    return 0;
+}
+
 int tidal_daemon_run(const struct tidal_daemon_options *o)
 {
     static struct daemon daemon_storage;
@@ -156,6 +171,11 @@ int tidal_daemon_run(const struct tidal_daemon_options *o)
 
     int fd = open_socket(d, &err);
     if (fd < 0) {
+        dlog(d, "%s", err.msg);
+        fprintf(stderr, "tidal daemon: %s\n", err.msg);
+        return 71;
+    }
+    if (o->user && drop_to_user(d, &err)) {
         dlog(d, "%s", err.msg);
         fprintf(stderr, "tidal daemon: %s\n", err.msg);
         return 71;

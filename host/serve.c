@@ -1,5 +1,6 @@
 /* `tidal serve` from start to graceful stop: templates, workers, HTTP, signals. */
 #include "serve_server.h"
+#include "drop_user.h"
 #include "tidal/confine.h"
 #include "tidal/host_limits.h"
 #include "tidal/snapshot.h"
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* After the last invocation finished, how long its answer (and any upload still
@@ -74,13 +76,31 @@ static unsigned connection_limit(const struct tidal_server *srv)
     return left < MAX_CONNECTIONS ? (unsigned)left : MAX_CONNECTIONS;
 }
 
-static struct MHD_Daemon *start_http(struct tidal_server *srv, unsigned connections,
+/* Bound before the server drops to --user, so a port below 1024 works too. */
+static int open_listener(const struct tidal_serve_config *cfg, struct tidal_err *err)
+{
+    char addr[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &cfg->listen.sin_addr, addr, sizeof(addr));
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+        bind(fd, (const struct sockaddr *)&cfg->listen, sizeof(cfg->listen)) || listen(fd, 1024)) {
+        tidal_err_set(err, "cannot listen on %s:%u: %s (in use, or not an address of this host?)",
+                      addr, ntohs(cfg->listen.sin_port), strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static struct MHD_Daemon *start_http(struct tidal_server *srv, int listen_fd, unsigned connections,
                                      struct tidal_err *err)
 {
     const struct tidal_serve_config *cfg = srv->cfg;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     struct MHD_OptionItem options[] = {
-        {MHD_OPTION_SOCK_ADDR, 0, (void *)&cfg->listen},
+        {MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)tidal_serve_completed, srv},
         {MHD_OPTION_CONNECTION_LIMIT, connections, NULL},
         {MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL},
@@ -94,12 +114,8 @@ static struct MHD_Daemon *start_http(struct tidal_server *srv, unsigned connecti
     struct MHD_Daemon *d =
         MHD_start_daemon(flags, ntohs(cfg->listen.sin_port), NULL, NULL, tidal_serve_handle, srv,
                          MHD_OPTION_ARRAY, options, MHD_OPTION_END);
-    if (!d) {
-        char addr[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, &cfg->listen.sin_addr, addr, sizeof(addr));
-        tidal_err_set(err, "cannot listen on %s:%u (in use, or not an address of this host?)", addr,
-                      ntohs(cfg->listen.sin_port));
-    }
+    if (!d)
+        tidal_err_set(err, "cannot start the HTTP server");
     return d;
 }
 
@@ -156,6 +172,11 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
         if (!srv.kvm)
             fprintf(stderr, "tidal serve: --kernel-metrics: left out of /metrics: %s\n", why.msg);
     }
+    int listen_fd = rc ? -1 : open_listener(cfg, err);
+    if (!rc && listen_fd < 0)
+        rc = TIDAL_SERVE_SYSTEM;
+    if (!rc && cfg->user && tidal_drop_user(cfg->user, err))
+        rc = TIDAL_SERVE_SYSTEM;
     /* Templates are built: from here the process only serves. The process backend
      * (fork+exec per request, the comparison baseline) is left unconfined. */
     if (!rc && cfg->backend == TIDAL_BACKEND_VM && tidal_confine(TIDAL_CONFINE_SERVICE, err))
@@ -164,8 +185,10 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
     if (!rc && !(srv.dispatcher = tidal_dispatcher_start(srv.fns, srv.nfns, cfg->workers, err)))
         rc = TIDAL_SERVE_SYSTEM;
     unsigned connections = connection_limit(&srv);
-    if (!rc && !(d = start_http(&srv, connections, err)))
+    if (!rc && !(d = start_http(&srv, listen_fd, connections, err)))
         rc = TIDAL_SERVE_SYSTEM;
+    if (!d && listen_fd >= 0)
+        close(listen_fd);
     if (!rc) {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
         char addr[INET_ADDRSTRLEN];

@@ -27,6 +27,7 @@ struct tidal_daemon_options {
     double tick;                /* real seconds between two enforcement passes */
     bool full_snapshots;        /* every save a full snapshot (for comparison); default: diffs */
     const char *log_path;       /* default <state_dir>/daemon.log */
+    const char *user;           /* --user: become this user once set up (NULL: stay) */
 };
 
 /* Runs until SIGTERM/SIGINT. Returns a TIDAL_RC_* code or 0. */

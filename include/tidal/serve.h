@@ -45,6 +45,7 @@ enum tidal_log_format { TIDAL_LOG_TEXT, TIDAL_LOG_JSON };
 
 struct tidal_serve_config {
     struct sockaddr_in listen;
+    const char *user;      /* --user: become this user once set up (NULL: stay) */
     unsigned workers;      /* threads that run invocations; one per core when 0 */
     unsigned http_threads; /* libmicrohttpd's epoll threads; 1 when 0 */
     uint64_t max_uploads;  /* bytes all bodies being received may hold; 256 MiB when 0 */

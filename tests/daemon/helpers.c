@@ -62,6 +62,7 @@ void daemon_start(struct test_daemon *t, const char *const *extra)
 {
     snprintf(t->dir, sizeof(t->dir), "/tmp/tidal-daemon-test.XXXXXX");
     cr_assert_not_null(mkdtemp(t->dir));
+    chmod(t->dir, 0711); /* a daemon run as another user (--user) reaches its state */
     snprintf(t->state, sizeof(t->state), "%s/state", t->dir);
     snprintf(t->socket, sizeof(t->socket), "%s/sock", t->dir);
     spawn(t, extra);

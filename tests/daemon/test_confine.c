@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,5 +73,49 @@ Test(confine, a_vcpu_thread_making_a_service_call_kills_the_daemon, .timeout = 1
     log[n] = 0;
     fclose(f);
     cr_assert(strstr(log, "a vCPU thread made the forbidden system call listen"), "%s", log);
+    daemon_stop(&t);
+}
+
+static unsigned status_id(pid_t pid, const char *field)
+{
+    char path[64], line[256], want[32];
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    snprintf(want, sizeof(want), "%s:\t%%u", field);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    unsigned id = (unsigned)-1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, want, &id) == 1)
+            break;
+    fclose(f);
+    return id;
+}
+
+/* Least privilege: the daemon gives its state directory to the user, drops to it,
+ * and still runs VMs (the KVM handle was opened before); its socket stays 0660. */
+Test(confine, the_daemon_drops_to_a_user_and_runs_vms, .timeout = 120)
+{
+    require_kvm();
+    struct passwd *pw = getpwnam("nobody");
+    if (geteuid() != 0 || !pw)
+        cr_skip_test("needs root and a user \"nobody\" to drop to");
+    struct test_daemon t;
+    daemon_start(&t, (const char *const[]){"--user", "nobody", NULL});
+    cr_assert_eq(status_id(t.pid, "Uid"), (unsigned)pw->pw_uid);
+    cr_assert_eq(status_id(t.pid, "Gid"), (unsigned)pw->pw_gid);
+    struct stat st;
+    cr_assert_eq(stat(t.socket, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0660, "socket mode %o", st.st_mode & 0777);
+    char body[PATH_MAX + 200];
+    snprintf(body, sizeof(body), "{\"name\":\"e\",\"image\":\"%s\",\"mem\":\"4M\"}",
+             abs_path_to("build/examples/echo.elf"));
+    cJSON *o;
+    cr_assert_eq(api(&t, "POST", "/v1/vms", body, &o), 201, "%s", jstr(o, "detail"));
+    cr_assert_str_eq(jstr(o, "state"), "running");
+    cJSON_Delete(o);
+    char state[400];
+    snprintf(state, sizeof(state), "%s/state.json", t.state);
+    cr_assert_eq(stat(state, &st), 0);
+    cr_assert_eq(st.st_uid, pw->pw_uid, "state.json written by the user");
     daemon_stop(&t);
 }
