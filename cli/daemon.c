@@ -16,7 +16,8 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fputs("\nusage: tidal daemon --state-dir DIR [--socket PATH] [--checkpoint-interval SEC]\n"
           "                    [--clock-start TIME] [--clock-scale X] [--tick SEC]\n"
-          "                    [--full-snapshots] [--user NAME] [--no-seccomp]\n",
+          "                    [--full-snapshots] [--user NAME] [--no-seccomp]\n"
+          "                    [--kernel-metrics on|off]\n",
           stderr);
     return TIDAL_RC_USAGE;
 }
@@ -59,6 +60,10 @@ int tidal_cmd_daemon(int argc, char **argv)
             o.socket_path = val;
         } else if (!strcmp(opt, "--user")) {
             o.user = val;
+        } else if (!strcmp(opt, "--kernel-metrics")) {
+            if (strcmp(val, "on") && strcmp(val, "off"))
+                return usage_error("--kernel-metrics '%s': expected on or off", val);
+            o.kernel_metrics = !strcmp(val, "on");
         } else if (!strcmp(opt, "--checkpoint-interval")) {
             rc = parse_seconds(opt, val, 0, &o.checkpoint_interval);
         } else if (!strcmp(opt, "--tick")) {

@@ -3,6 +3,7 @@
 #include "daemon_internal.h"
 #include "drop_user.h"
 #include "tidal/confine.h"
+#include "tidal/telemetry.h"
 #include "tidal/host_limits.h"
 
 #include <errno.h>
@@ -175,6 +176,14 @@ int tidal_daemon_run(const struct tidal_daemon_options *o)
         fprintf(stderr, "tidal daemon: %s\n", err.msg);
         return 71;
     }
+    /* Loaded for this process only, while it may still load BPF programs. A refusal
+     * costs the figures, not the daemon. */
+    if (o->kernel_metrics) {
+        struct tidal_err why;
+        d->kvm = tidal_telemetry_open((uint32_t)getpid(), &why);
+        if (!d->kvm)
+            dlog(d, "--kernel-metrics: left out of /metrics: %s", why.msg);
+    }
     if (o->user && drop_to_user(d, &err)) {
         dlog(d, "%s", err.msg);
         fprintf(stderr, "tidal daemon: %s\n", err.msg);
@@ -217,6 +226,7 @@ int tidal_daemon_run(const struct tidal_daemon_options *o)
     pthread_mutex_unlock(&d->lock);
     daemon_persist(d);
     daemon_cgroup_release(d);
+    tidal_telemetry_close(d->kvm);
     struct stat st; /* only our own socket: whatever replaced it is not ours to remove */
     if (lstat(d->socket_path, &st) == 0 && st.st_dev == d->socket_dev && st.st_ino == d->socket_ino)
         unlink(d->socket_path);

@@ -1,6 +1,7 @@
 /* /v1/batch (submit, list, get, cancel), /v1/host, /v1/clock and /metrics. */
 #include "daemon_api.h"
 #include "json_fields.h"
+#include "kvm_metrics.h"
 #include "tidal/abi.h"
 #include "tidal/monitor.h"
 
@@ -291,6 +292,31 @@ static void put(struct text *t, const char *fmt, ...)
     }
 }
 
+/* A row of the kernel's counters is a VM's when its thread is the VM's runner; rows
+ * of runners that have ended (a VM restored runs on a new thread) are left out. */
+static const char *vm_of_row(const struct tidal_top_vm *row, void *arg)
+{
+    const struct daemon *d = arg;
+    for (const struct dvm *v = d->vms; v; v = v->next)
+        if (v->runner_tid && (uint32_t)v->runner_tid == row->tid)
+            return v->name;
+    return NULL;
+}
+
+/* Lock held. */
+static void kernel_metrics(struct daemon *d, struct text *t)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return;
+    tidal_kvm_metrics_write(f, d->kvm, "vm", vm_of_row, d);
+    fclose(f);
+    put(t, "%s", buf ? buf : "");
+    free(buf);
+}
+
 void api_metrics(struct daemon *d, const struct api_request *q, struct api_reply *r)
 {
     if (strcmp(q->method, "GET")) {
@@ -326,6 +352,8 @@ void api_metrics(struct daemon *d, const struct api_request *q, struct api_reply
     for (struct dvm *v = d->vms; v; v = v->next)
         if (v->job)
             put(&t, "tidal_batch_suspensions_total{job=\"%s\"} %u\n", v->name, v->suspensions);
+    if (d->kvm)
+        kernel_metrics(d, &t);
     put(&t, "# TYPE tidal_api_requests_total counter\ntidal_api_requests_total %llu\n",
         (unsigned long long)d->api_requests);
     put(&t, "# TYPE tidal_api_errors_total counter\ntidal_api_errors_total %llu\n",

@@ -67,6 +67,7 @@ struct dvm {
     double last_checkpoint_real;
     bool thread_live;
     pthread_t thread;
+    pid_t runner_tid; /* the thread running the guest: the kernel's figures are its */
     struct tidal_vm *vm; /* owned by the runner; non-NULL while built */
     int input_fd;        /* write end of the built guest's stdin (a pipe), else -1 */
     enum dvm_cmd cmd;
@@ -104,6 +105,7 @@ struct daemon {
     double started_real;
     char cgroup_note[1024]; /* how CPU/memory limits are applied, or why they are not */
     bool cgroups_ok;
+    struct tidal_telemetry *kvm; /* --kernel-metrics: the BPF counters of this process */
     char cgroup_dir[512]; /* this daemon's own group, when cgroups_ok */
     char plan_note[1024];              /* guarded by lock: the last plan's outcome */
     bool plan_stale;                   /* guarded by lock: jobs changed since the last plan */

@@ -472,6 +472,9 @@ static void *run_thread(void *arg)
     enum dvm_state as = v->start_as;
     pthread_mutex_unlock(&d->lock);
 
+    pthread_mutex_lock(&d->lock);
+    v->runner_tid = gettid();
+    pthread_mutex_unlock(&d->lock);
     double t0 = mono_now();
     int rc = tidal_confine(TIDAL_CONFINE_VCPU, &err);
     if (!rc)

@@ -1,4 +1,5 @@
 /* Counters of `tidal serve` as Prometheus text (/metrics) and JSON (/v1/functions). */
+#include "kvm_metrics.h"
 #include "serve_pool.h"
 #include "serve_server.h"
 #include "tidal/monitor.h"
@@ -183,7 +184,7 @@ char *tidal_serve_metrics(struct tidal_server *srv)
             "# TYPE tidal_resident_bytes gauge\ntidal_resident_bytes %lu\n",
             resident_bytes());
     if (srv->kvm)
-        tidal_serve_kvm_metrics(out, srv->kvm);
+        tidal_kvm_metrics_write(out, srv->kvm, NULL, NULL, NULL);
     fclose(out);
     return text;
 }

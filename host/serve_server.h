@@ -34,7 +34,6 @@ void tidal_serve_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 char *tidal_serve_metrics(struct tidal_server *srv);
 char *tidal_serve_functions_json(struct tidal_server *srv);
 /* The kernel's figures for this process's VMs, Prometheus text (serve_kvm_metrics.c). */
-void tidal_serve_kvm_metrics(FILE *out, struct tidal_telemetry *kvm);
 void tidal_serve_record(struct tidal_function *fn, enum tidal_outcome outcome, uint64_t ns);
 
 /* One line per request on stderr, text or JSON (serve_log.c). */

@@ -28,6 +28,7 @@ struct tidal_daemon_options {
     bool full_snapshots;        /* every save a full snapshot (for comparison); default: diffs */
     const char *log_path;       /* default <state_dir>/daemon.log */
     const char *user;           /* --user: become this user once set up (NULL: stay) */
+    bool kernel_metrics;        /* /metrics adds the kernel's figures per VM (BPF) */
 };
 
 /* Runs until SIGTERM/SIGINT. Returns a TIDAL_RC_* code or 0. */
