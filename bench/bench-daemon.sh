@@ -42,7 +42,6 @@ bench_begin
 echo "== daemon benchmarks$label"
 echo "host: $(uname -r), $(nproc) CPUs; guest: hashchain, 64 MiB VM, 48 MiB table; $rounds rounds of ${run_s}s run + suspend + resume"
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 daemon_pid=""
 stop_daemon() {

@@ -36,7 +36,6 @@ echo "-- filesum of a 10 MB file: guest vs static musl Linux process ($runs runs
     "$tidal" run --mem 16M --file "$data:/data/data.bin" "$guest" /data/data.bin \
     --vs "$linux" "$data" | tee "$tmp/whole"
 
-median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for _ in $(seq 1 "$runs"); do
     "$tidal" run --mem 16M --file "$data:/data/data.bin" "$guest" /data/data.bin
     "$linux" "$data" >> "$tmp/linux_reads"

@@ -24,16 +24,6 @@ bench_hand_off_nested BENCH_SECCOMP_ROUNDS="$rounds" BENCH_STORM_SEC="$storm_sec
 bench_skip_without_kvm build/bench/bringup
 bench_begin
 
-# Exit round trips per second of one storm run, from its --stats line.
-storm_rate() {
-    "$tidal" run "$@" --stats --timeout "$storm_sec" build/tests/guests/exit_storm.elf \
-        2>"$tmp/stats" >/dev/null || true
-    tail -n 1 "$tmp/stats" | sed -E 's/.*"exits":\{"io":([0-9]+).*"run_us":([0-9.]+).*/\1 \2/' |
-        awk '{ printf "%.0f\n", $1 / ($2 / 1e6) }'
-}
-
-median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-
 echo "== seccomp benchmarks$label"
 echo "-- exit_storm for ${storm_sec}s, confined vs --no-seccomp, $rounds rounds interleaved"
 : >"$tmp/off"

@@ -87,3 +87,15 @@ verdict() {
 }
 # The value of `BENCH <name> <value> <unit>` in file $1.
 bench_value() { awk -v n="$2" '$1 == "BENCH" && $2 == n { print $3 }' "$1"; }
+
+# The median of the numbers on stdin, one per line ("n/a" for none).
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# Exit round trips per second of one run of the exit_storm guest for $storm_sec
+# seconds under "$tidal" run (extra options in "$@"), from its --stats line.
+storm_rate() {
+    "$tidal" run "$@" --stats --timeout "$storm_sec" build/tests/guests/exit_storm.elf \
+        2>"$tmp/stats" >/dev/null || true
+    tail -n 1 "$tmp/stats" | sed -E 's/.*"exits":\{"io":([0-9]+).*"run_us":([0-9.]+).*/\1 \2/' |
+        awk '{ printf "%.0f\n", $1 / ($2 / 1e6) }'
+}

@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,4 +74,22 @@ void require_kvm(void)
         cr_skip_test("needs KVM, skipped: %s (run `make test-nested` to run this suite "
                      "inside QEMU with nested KVM)",
                      err.msg);
+}
+
+long proc_status_field(int pid, const char *field)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long v = -1;
+    size_t len = strlen(field);
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, field, len) && line[len] == ':') {
+            v = strtol(line + len + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return v;
 }

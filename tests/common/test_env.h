@@ -21,6 +21,10 @@ const char *abs_path_to(const char *relative);
  * exit status, or 128 + the signal that killed it. */
 int run_tidal_captured(const char *const *args, char *const *envp, char *out, size_t size);
 
+/* A number from /proc/PID/status ("Uid" gives the real uid, "Seccomp" the mode), or
+ * -1 when the field is missing. */
+long proc_status_field(int pid, const char *field);
+
 /* Skips the calling test, saying why, when /dev/kvm cannot be used. */
 void require_kvm(void);
 

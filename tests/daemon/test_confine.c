@@ -18,30 +18,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int seccomp_mode(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    int mode = -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "Seccomp: %d", &mode) == 1)
-            break;
-    fclose(f);
-    return mode;
-}
-
 Test(confine, the_daemon_runs_confined_unless_told_not_to)
 {
     if (!tidal_confine_enabled())
         cr_skip_test("confinement is off in sanitizer builds");
     struct test_daemon t;
     daemon_start(&t, NULL);
-    cr_expect_eq(seccomp_mode(t.pid), 2, "filter mode");
+    cr_expect_eq(proc_status_field(t.pid, "Seccomp"), 2, "filter mode");
     daemon_stop(&t);
     daemon_start(&t, (const char *const[]){"--no-seccomp", NULL});
-    cr_expect_eq(seccomp_mode(t.pid), 0, "--no-seccomp");
+    cr_expect_eq(proc_status_field(t.pid, "Seccomp"), 0, "--no-seccomp");
     daemon_stop(&t);
 }
 
@@ -76,21 +62,6 @@ Test(confine, a_vcpu_thread_making_a_service_call_kills_the_daemon, .timeout = 1
     daemon_stop(&t);
 }
 
-static unsigned status_id(pid_t pid, const char *field)
-{
-    char path[64], line[256], want[32];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    snprintf(want, sizeof(want), "%s:\t%%u", field);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    unsigned id = (unsigned)-1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, want, &id) == 1)
-            break;
-    fclose(f);
-    return id;
-}
-
 /* Least privilege: the daemon gives its state directory to the user, drops to it,
  * and still runs VMs (the KVM handle was opened before); its socket stays 0660. */
 Test(confine, the_daemon_drops_to_a_user_and_runs_vms, .timeout = 120)
@@ -101,8 +72,8 @@ Test(confine, the_daemon_drops_to_a_user_and_runs_vms, .timeout = 120)
         cr_skip_test("needs root and a user \"nobody\" to drop to");
     struct test_daemon t;
     daemon_start(&t, (const char *const[]){"--user", "nobody", NULL});
-    cr_assert_eq(status_id(t.pid, "Uid"), (unsigned)pw->pw_uid);
-    cr_assert_eq(status_id(t.pid, "Gid"), (unsigned)pw->pw_gid);
+    cr_assert_eq(proc_status_field(t.pid, "Uid"), (long)pw->pw_uid);
+    cr_assert_eq(proc_status_field(t.pid, "Gid"), (long)pw->pw_gid);
     struct stat st;
     cr_assert_eq(stat(t.socket, &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0660, "socket mode %o", st.st_mode & 0777);

@@ -10,21 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int status_field(pid_t pid, const char *field)
-{
-    char path[64], line[256], want[32];
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    snprintf(want, sizeof(want), "%s:\t%%d", field);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    int v = -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, want, &v) == 1)
-            break;
-    fclose(f);
-    return v;
-}
-
 Test(serve_privileges, user_nobody_serves_requests, .timeout = 300)
 {
     require_kvm();
@@ -36,9 +21,9 @@ Test(serve_privileges, user_nobody_serves_requests, .timeout = 300)
     snprintf(fn, sizeof(fn), "echo=%s", function_image("echo", true));
     const char *args[] = {"--function", fn, "--user", "nobody", NULL};
     server_start(&s, args);
-    cr_expect_eq(status_field(s.pid, "Uid"), (int)pw->pw_uid);
+    cr_expect_eq(proc_status_field(s.pid, "Uid"), (long)pw->pw_uid);
     if (tidal_confine_enabled())
-        cr_expect_eq(status_field(s.pid, "Seccomp"), 2);
+        cr_expect_eq(proc_status_field(s.pid, "Seccomp"), 2);
     for (int i = 0; i < 20; i++) {
         struct reply r;
         http(&s, "POST", "/v1/functions/echo/invoke", "hello", 5, &r);
