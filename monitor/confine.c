@@ -4,7 +4,8 @@
  * the services glibc. ioctl is allowed for KVM's requests (type 0xAE) and the two
  * terminal queries libc makes when it opens a stream (TCGETS, TIOCGWINSZ); tgkill
  * only towards this process; clone only for threads (clone3 answers ENOSYS, so libc
- * falls back to clone, whose flags a filter can see). */
+ * falls back to clone, whose flags a filter can see); mmap and mprotect only without
+ * PROT_EXEC: once set up, the monitor makes no new code. */
 #include "tidal/confine.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -39,13 +41,13 @@ bool tidal_confine_enabled(void)
 /* Every kind: the run loop and what it leans on. */
 static const char *const base_calls[] = {
     "read", "write", "readv", "writev", "pread64", "pwrite64", "lseek", "close", "fstat",
-    "newfstatat", "statx", "fcntl", "dup", "dup3", "mmap", "munmap", "mprotect", "madvise",
-    "mremap", "brk", "futex", "rt_sigprocmask", "rt_sigreturn", "rt_sigaction", "sigaltstack",
-    "clock_gettime", "clock_nanosleep", "nanosleep", "gettimeofday", "getpid", "gettid",
-    "getrandom", "sched_yield", "exit", "exit_group", "set_robust_list", "rseq",
-    "sched_getaffinity", "restart_syscall", "timer_create", "timer_settime", "timer_gettime",
-    "timer_delete", "timerfd_create", "timerfd_settime", "eventfd2", "poll", "ppoll", "prlimit64",
-    "getrlimit", "membarrier", "getuid", "geteuid", "rt_sigtimedwait",
+    "newfstatat", "statx", "fcntl", "dup", "dup3", "munmap", "madvise", "mremap", "brk", "futex",
+    "rt_sigprocmask", "rt_sigreturn", "rt_sigaction", "sigaltstack", "clock_gettime",
+    "clock_nanosleep", "nanosleep", "gettimeofday", "getpid", "gettid", "getrandom", "sched_yield",
+    "exit", "exit_group", "set_robust_list", "rseq", "sched_getaffinity", "restart_syscall",
+    "timer_create", "timer_settime", "timer_gettime", "timer_delete", "timerfd_create",
+    "timerfd_settime", "eventfd2", "poll", "ppoll", "prlimit64", "getrlimit", "membarrier",
+    "getuid", "geteuid", "rt_sigtimedwait",
     /* What libc and libraries ask about the host and themselves */
     "sysinfo", "uname", "getppid", "getgid", "getegid", "getgroups", "getresuid", "getresgid",
     "getrusage", "times", "clock_getres", "sched_getparam", "sched_getscheduler", "getpriority",
@@ -74,8 +76,8 @@ static const char *const service_calls[] = {
 static const char *const kind_names[] = {[TIDAL_CONFINE_MONITOR] = "monitor",
                                          [TIDAL_CONFINE_SERVICE] = "service",
                                          [TIDAL_CONFINE_VCPU] = "vCPU"};
-static __thread int thread_kind = -1;
-static bool process_confined; /* a monitor or service filter is loaded */
+static __thread int thread_kind = -1; /* this thread's own filter (vCPU threads) */
+static int process_kind = -1;         /* the process's filter (every thread) */
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
@@ -87,7 +89,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
         snprintf(line, sizeof(line),
                  "tidal: seccomp: a %s thread made the forbidden system call %s (%d); "
                  "stopping (--no-seccomp turns confinement off, for debugging)\n",
-                 thread_kind >= 0 ? kind_names[thread_kind] : "confined", name ? name : "?", nr);
+                 kind_names[thread_kind >= 0 ? thread_kind : process_kind], name ? name : "?", nr);
     if (n > 0)
         (void)!write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line));
     struct sigaction dfl = {.sa_handler = SIG_DFL};
@@ -112,6 +114,10 @@ static int build(scmp_filter_ctx ctx, enum tidal_confine_kind kind)
     if (add_list(ctx, base_calls) ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
                          SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00u, 0xae00u)) ||
+        seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+                         SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) ||
+        seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+                         SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS)) ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
                          SCMP_A1(SCMP_CMP_EQ, TIOCGWINSZ)) ||
@@ -154,7 +160,7 @@ int tidal_confine(enum tidal_confine_kind kind, struct tidal_err *err)
         setrlimit(RLIMIT_CORE, &no_core);
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
-    if (disabled || (kind == TIDAL_CONFINE_VCPU && !process_confined))
+    if (disabled || (kind == TIDAL_CONFINE_VCPU && process_kind < 0))
         return 0;
     struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
     sigemptyset(&sa.sa_mask);
@@ -174,8 +180,10 @@ int tidal_confine(enum tidal_confine_kind kind, struct tidal_err *err)
                              "seccomp: cannot confine the %s (%s); --no-seccomp runs without "
                              "confinement",
                              kind_names[kind], strerror(rc < 0 ? -rc : rc));
-    thread_kind = (int)kind;
-    process_confined = true;
+    if (kind == TIDAL_CONFINE_VCPU)
+        thread_kind = (int)kind;
+    else
+        process_kind = (int)kind;
     tidal_confine_test_hook();
     return 0;
 }
