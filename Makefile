@@ -44,7 +44,7 @@ GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude \
 MONITOR_SRC := $(wildcard monitor/*.c)
 SNAPSHOT_SRC := $(wildcard snapshot/*.c)
 SCHEDULER_SRC := $(wildcard scheduler/*.c)
-HOST_SRC := $(wildcard host/*.c)
+HOST_SRC := $(wildcard host/*.c host/serve/*.c host/daemon/*.c)
 TELEMETRY_SRC := $(filter-out %.bpf.c,$(wildcard telemetry/*.c))
 # `tidal` has the commands that start guests and links no HTTP, TLS or JSON library;
 # it execs tidal-host, beside it, for the others (README.md, "How the binaries are

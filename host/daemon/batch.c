@@ -1,8 +1,8 @@
 /* The enforcer: every tick it compares each batch job with its window (and the
- * plan, daemon_plan.c) and starts, resumes or suspends it; it also checkpoints
+ * plan, plan.c) and starts, resumes or suspends it; it also checkpoints
  * running jobs every --checkpoint-interval, so a crash loses at most that much work.
  * Day services are never touched here. */
-#include "daemon_internal.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdlib.h>

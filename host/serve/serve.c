@@ -1,6 +1,6 @@
 /* `tidal serve` from start to graceful stop: templates, workers, HTTP, signals. */
-#include "serve_server.h"
-#include "drop_user.h"
+#include "server.h"
+#include "../drop_user.h"
 #include "tidal/confine.h"
 #include "tidal/host_limits.h"
 #include "tidal/snapshot.h"

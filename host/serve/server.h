@@ -2,7 +2,7 @@
 #ifndef TIDAL_HOST_SERVE_SERVER_H
 #define TIDAL_HOST_SERVE_SERVER_H
 
-#include "serve_fn.h"
+#include "fn.h"
 #include "tidal/http.h"
 #include "tidal/telemetry.h"
 
@@ -19,7 +19,7 @@ struct tidal_server {
     struct tidal_telemetry *kvm; /* --kernel-metrics on, when BPF could be loaded */
 };
 
-/* libmicrohttpd's access handler and completion callback (serve_http.c). */
+/* libmicrohttpd's access handler and completion callback (http.c). */
 enum MHD_Result tidal_serve_handle(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version, const char *upload_data,
                                    size_t *upload_data_size, void **con_cls);
@@ -29,14 +29,14 @@ size_t tidal_serve_keep_raw(void *cls, struct MHD_Connection *conn, char *text);
 void tidal_serve_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                            enum MHD_RequestTerminationCode code);
 
-/* GET /metrics in Prometheus text format, GET /v1/functions as JSON (serve_metrics.c).
+/* GET /metrics in Prometheus text format, GET /v1/functions as JSON (metrics.c).
  * Both return malloc'd NUL-terminated text, NULL when memory runs out. */
 char *tidal_serve_metrics(struct tidal_server *srv);
 char *tidal_serve_functions_json(struct tidal_server *srv);
 /* The kernel's figures for this process's VMs, Prometheus text (serve_kvm_metrics.c). */
 void tidal_serve_record(struct tidal_function *fn, enum tidal_outcome outcome, uint64_t ns);
 
-/* One line per request on stderr, text or JSON (serve_log.c). */
+/* One line per request on stderr, text or JSON (log.c). */
 void tidal_serve_log(struct tidal_server *srv, const char *method, const char *url,
                      const char *function, unsigned status, uint64_t ns,
                      const struct tidal_invocation *inv);

@@ -1,7 +1,7 @@
 /* Counters of `tidal serve` as Prometheus text (/metrics) and JSON (/v1/functions). */
-#include "kvm_metrics.h"
-#include "serve_pool.h"
-#include "serve_server.h"
+#include "../kvm_metrics.h"
+#include "pool.h"
+#include "server.h"
 #include "tidal/monitor.h"
 
 #include <cjson/cJSON.h>

@@ -3,7 +3,7 @@
  * stop) that API handlers and the enforcer hand it. A command stops the vCPU with a
  * signal to the runner (tidal_vm_request_pause), so it takes effect within one
  * guest exit; the saving itself happens on the runner, outside the daemon's lock. */
-#include "daemon_internal.h"
+#include "internal.h"
 #include "tidal/confine.h"
 #include "tidal/file.h"
 #include "tidal/fsimage.h"

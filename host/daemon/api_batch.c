@@ -1,7 +1,7 @@
 /* /v1/batch (submit, list, get, cancel), /v1/host, /v1/clock and /metrics. */
-#include "daemon_api.h"
-#include "json_fields.h"
-#include "kvm_metrics.h"
+#include "api.h"
+#include "../json_fields.h"
+#include "../kvm_metrics.h"
 #include "tidal/abi.h"
 #include "tidal/monitor.h"
 

@@ -1,6 +1,6 @@
 /* A function's template and its invocations on the VM backend. */
-#include "serve_fn.h"
-#include "serve_pool.h"
+#include "fn.h"
+#include "pool.h"
 #include "tidal/elf.h"
 #include "tidal/file.h"
 #include "tidal/snapshot_vm.h"

@@ -1,17 +1,17 @@
 /* The REST API's handlers (docs/api.md), private to host/daemon_api*.c. A handler
- * gets the parsed request and fills a reply; daemon_api.c does the HTTP. */
+ * gets the parsed request and fills a reply; api.c does the HTTP. */
 #ifndef TIDAL_DAEMON_API_H
 #define TIDAL_DAEMON_API_H
 
-#include "daemon_internal.h"
+#include "internal.h"
 
 #include <cjson/cJSON.h>
 
 struct api_reply {
     unsigned status;
-    cJSON *json;       /* the body, or NULL with text */
-    char *text;        /* malloc'ed plain text body (console, metrics) */
-    char *bytes;       /* malloc'ed body of bytes_len bytes, any content (output files) */
+    cJSON *json; /* the body, or NULL with text */
+    char *text;  /* malloc'ed plain text body (console, metrics) */
+    char *bytes; /* malloc'ed body of bytes_len bytes, any content (output files) */
     size_t bytes_len;
     const char *error; /* set for errors: a short code ("not_found", "conflict"...) */
     char detail[1024]; /* the precise message */
@@ -22,7 +22,7 @@ struct api_request {
     const char *parts[6]; /* the path split at '/', after the leading one */
     const char *from[6];  /* the path from parts[i] on, unsplit (an output file's path) */
     int nparts;           /* may exceed 6: the parts past the sixth are only in from[5] */
-    const cJSON *body; /* NULL when there was no body */
+    const cJSON *body;    /* NULL when there was no body */
 };
 
 /* Sets an error reply; returns 0 so handlers can `return api_fail(...)`. */

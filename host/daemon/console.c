@@ -2,7 +2,7 @@
  * only when the guest exits; a service may run for hours without one. This thread
  * drains the rings of running VMs into their console logs every 100 ms, so a log
  * lags its guest by about that much at most. */
-#include "daemon_internal.h"
+#include "internal.h"
 
 #include <time.h>
 

@@ -12,7 +12,7 @@
  * never share or remove each other's. A daemon that stops moves its threads out and
  * removes its group; one killed with SIGKILL cannot, so every daemon removes, at
  * start, the groups of daemons that no longer exist. */
-#include "daemon_internal.h"
+#include "internal.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
-/* A function's reused VMs (serve_pool.h). */
-#include "serve_pool.h"
+/* A function's reused VMs (pool.h). */
+#include "pool.h"
 #include "tidal/snapshot.h"
 #include "tidal/snapshot_vm.h"
 

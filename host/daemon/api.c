@@ -1,6 +1,6 @@
 /* HTTP for the API: libmicrohttpd on the daemon's Unix socket, one thread per
  * connection, bodies gathered with a limit, then routed to daemon_api_*.c. */
-#include "daemon_api.h"
+#include "api.h"
 #include "tidal/http.h"
 
 #include <stdarg.h>

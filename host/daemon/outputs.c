@@ -1,9 +1,9 @@
 /* A batch job's outputs: what the guest left under /out when it exited, kept in
- * <state>/vms/NAME/outputs (daemon_vm.c writes it whole, then renames it into place)
+ * <state>/vms/NAME/outputs (vm.c writes it whole, then renames it into place)
  * and served read-only: GET /v1/batch/NAME/outputs lists the files, GET
  * /v1/batch/NAME/outputs/PATH returns one. */
-#include "daemon_api.h"
-#include "daemon_internal.h"
+#include "api.h"
+#include "internal.h"
 #include "tidal/host_file.h"
 
 #include <errno.h>

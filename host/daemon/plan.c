@@ -5,7 +5,7 @@
  * staggers starts when the host cannot hold every job at once, and the window stays
  * the hard limit. When no plan exists (a job larger than the host, say), windows
  * alone decide and host info says why. */
-#include "daemon_internal.h"
+#include "internal.h"
 #include "tidal/scheduler.h"
 
 #include <math.h>

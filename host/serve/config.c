@@ -1,5 +1,5 @@
 /* The functions `tidal serve` offers: from --function NAME=PATH and from a JSON file. */
-#include "json_fields.h"
+#include "../json_fields.h"
 #include "tidal/host_file.h"
 #include "tidal/layout.h"
 #include "tidal/serve.h"

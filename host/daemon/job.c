@@ -1,5 +1,5 @@
 /* Batch job specs: what `tidal batch submit job.json` sends (docs/api.md). */
-#include "json_fields.h"
+#include "../json_fields.h"
 #include "tidal/daemon.h"
 #include "tidal/layout.h"
 #include "tidal/scheduler.h"

@@ -2,7 +2,7 @@
  * concurrency limit, and workers take functions in turn, so a function whose guests
  * spin until their timeout holds at most its own share of the workers while others
  * are served. */
-#include "serve_fn.h"
+#include "fn.h"
 #include "tidal/confine.h"
 #include "tidal/serve.h"
 

@@ -1,5 +1,5 @@
 /* The request log of `tidal serve`: one line per request on stderr. */
-#include "serve_server.h"
+#include "server.h"
 
 #include "tidal/escape.h"
 

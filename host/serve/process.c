@@ -2,7 +2,7 @@
  * static Linux build for every request, with the body as stdin. Its stdout comes
  * through a pipe into the bounded output file, so that a process writing more than
  * max_output is caught (and killed) rather than silently cut short. */
-#include "serve_fn.h"
+#include "fn.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* `tidal daemon`: sets up the state directory, the log and the socket, brings back
  * what state.json names, then serves the API and runs the enforcer until SIGTERM. */
-#include "daemon_internal.h"
-#include "drop_user.h"
+#include "internal.h"
+#include "../drop_user.h"
 #include "tidal/confine.h"
 #include "tidal/telemetry.h"
 #include "tidal/host_limits.h"

@@ -67,7 +67,7 @@ struct dvm {
     double last_checkpoint_real;
     bool thread_live;
     pthread_t thread;
-    pid_t runner_tid; /* the thread running the guest: the kernel's figures are its */
+    pid_t runner_tid;    /* the thread running the guest: the kernel's figures are its */
     struct tidal_vm *vm; /* owned by the runner; non-NULL while built */
     int input_fd;        /* write end of the built guest's stdin (a pipe), else -1 */
     enum dvm_cmd cmd;
@@ -86,7 +86,7 @@ struct dvm {
     unsigned suspensions, resumptions;
 };
 
-struct daemon_plan; /* daemon_plan.c */
+struct daemon_plan; /* plan.c */
 
 struct daemon {
     struct tidal_daemon_options opts;
@@ -105,8 +105,8 @@ struct daemon {
     double started_real;
     char cgroup_note[1024]; /* how CPU/memory limits are applied, or why they are not */
     bool cgroups_ok;
-    struct tidal_telemetry *kvm; /* --kernel-metrics: the BPF counters of this process */
-    char cgroup_dir[512]; /* this daemon's own group, when cgroups_ok */
+    struct tidal_telemetry *kvm;       /* --kernel-metrics: the BPF counters of this process */
+    char cgroup_dir[512];              /* this daemon's own group, when cgroups_ok */
     char plan_note[1024];              /* guarded by lock: the last plan's outcome */
     bool plan_stale;                   /* guarded by lock: jobs changed since the last plan */
     uint64_t plan_signature;           /* guarded by lock: the day and jobs it was made for */
@@ -118,7 +118,7 @@ struct daemon {
 void dlog(struct daemon *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 double mono_now(void);
 
-/* daemon_vm.c: VM lifecycle. Callers hold no lock; each takes it as needed. */
+/* vm.c: VM lifecycle. Callers hold no lock; each takes it as needed. */
 struct dvm *dvm_find(struct daemon *d, const char *name); /* lock held */
 struct dvm *dvm_new(struct daemon *d, const char *name, enum dvm_class cls, const char *image,
                     int argc, char *const *argv, uint64_t mem_size, double cpus,
@@ -144,31 +144,31 @@ void dvm_console_path(const struct dvm *v, char *out, size_t size);
 /* Live progress folded into the saved one (lock held). */
 void dvm_refresh_progress(struct dvm *v);
 
-/* daemon_state.c */
+/* state.c */
 int daemon_persist(struct daemon *d); /* logs failures; returns -1 on them */
 int daemon_load(struct daemon *d, struct tidal_err *err);
 /* Brings VMs back to what state.json says after a restart. */
 void daemon_recover(struct daemon *d);
 
-/* daemon_api.c */
+/* api.c */
 struct MHD_Daemon;
 struct MHD_Daemon *daemon_http_start(struct daemon *d, int listen_fd, struct tidal_err *err);
 struct cJSON *dvm_json(struct daemon *d, struct dvm *v); /* lock held */
 struct cJSON *job_json(struct daemon *d, struct dvm *v); /* lock held */
 
-/* daemon_batch.c */
+/* batch.c */
 void *daemon_enforcer(void *arg);
 
-/* daemon_console.c */
+/* console.c */
 void *daemon_console_drainer(void *arg);
 const char *job_state_name(const struct dvm *v);
 
-/* daemon_plan.c: the scheduler's plan for this host. Lock held. */
+/* plan.c: the scheduler's plan for this host. Lock held. */
 void daemon_plan_refresh(struct daemon *d, double now); /* replans when jobs changed */
 void daemon_plan_invalidate(struct daemon *d);
 bool daemon_job_may_run(struct daemon *d, struct dvm *v, double now);
 
-/* daemon_cgroup.c */
+/* cgroup.c */
 void daemon_cgroup_init(struct daemon *d);
 void daemon_cgroup_place(struct daemon *d, struct dvm *v);
 void daemon_cgroup_release(struct daemon *d);

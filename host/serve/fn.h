@@ -73,14 +73,14 @@ void tidal_function_invoke(struct tidal_function *fn, const char *body, size_t l
                            struct tidal_invocation *out, struct tidal_pooled_vm **used);
 void tidal_function_after(struct tidal_function *fn, struct tidal_pooled_vm *used, bool healthy);
 
-/* The process-per-request baseline (serve_process.c). */
+/* The process-per-request baseline (process.c). */
 void tidal_process_invoke(struct tidal_function *fn, int in_fd, int out_fd, int err_fd,
                           struct tidal_invocation *out);
 
 /* The guest exited with status: OK for 0, FAILED (with the status in detail) else. */
 void tidal_invocation_exited(struct tidal_invocation *out, int status);
 
-/* ---- dispatcher (serve_dispatch.c) ---- */
+/* ---- dispatcher (dispatch.c) ---- */
 struct tidal_job {
     struct tidal_job *next;
     struct tidal_function *fn;

@@ -1,7 +1,7 @@
 /* /v1/vms: create, list, get, delete, and the state transitions
  * (start, pause, resume, snapshot, suspend, restore, stop), plus the console. */
-#include "daemon_api.h"
-#include "json_fields.h"
+#include "api.h"
+#include "../json_fields.h"
 #include "tidal/layout.h"
 
 #include <dirent.h>

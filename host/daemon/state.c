@@ -2,8 +2,8 @@
  * crash. Written atomically after every change that matters (a state transition, a
  * saved snapshot); snapshot files are written before the state that names them, so
  * a crash at any point leaves a state.json whose files all exist. */
-#include "daemon_internal.h"
-#include "json_fields.h"
+#include "internal.h"
+#include "../json_fields.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>

@@ -1,6 +1,6 @@
 /* The HTTP API of `tidal serve`. An invocation's connection is suspended while a
  * worker runs the guest, so the epoll thread keeps serving other connections. */
-#include "serve_server.h"
+#include "server.h"
 
 #include <stdio.h>
 #include <stdlib.h>
