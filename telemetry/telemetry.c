@@ -164,6 +164,14 @@ int tidal_telemetry_read(struct tidal_telemetry *t, struct tidal_top_vm *out, si
     return (int)n;
 }
 
+uint64_t tidal_telemetry_thread_vm(struct tidal_telemetry *t, uint32_t tid)
+{
+    struct top_thread th;
+    if (bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.threads), &tid, &th))
+        return 0;
+    return th.key.kvm;
+}
+
 uint64_t tidal_top_user_exits(const struct tidal_top_vm *v)
 {
     uint64_t s = 0;

@@ -6,6 +6,7 @@
 #include "tidal/confine.h"
 #include "tidal/serve.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -17,6 +18,15 @@ struct fn_queue {
     unsigned queued, running;
 };
 
+/* What a worker is doing, read without the lock by /metrics: a worker between jobs
+ * last ran a VM of function `fn` (seq changes with every job). */
+struct worker_slot {
+    atomic_int tid;
+    atomic_int fn; /* -1: none yet */
+    atomic_uint seq;
+    atomic_bool busy;
+};
+
 struct tidal_dispatcher {
     pthread_mutex_t lock;
     pthread_cond_t work;
@@ -24,7 +34,9 @@ struct tidal_dispatcher {
     struct fn_queue *queues;
     unsigned nfns, next_fn; /* round robin start */
     pthread_t *threads;
+    struct worker_slot *slots;
     unsigned nthreads;
+    atomic_uint next_slot;
     bool stopping;
 };
 
@@ -51,6 +63,8 @@ static struct tidal_job *take_job(struct tidal_dispatcher *d)
 static void *worker(void *arg)
 {
     struct tidal_dispatcher *d = arg;
+    struct worker_slot *slot = &d->slots[atomic_fetch_add(&d->next_slot, 1)];
+    atomic_store(&slot->tid, (int)gettid());
     struct tidal_err err;
     if (tidal_confine(TIDAL_CONFINE_VCPU, &err)) {
         fprintf(stderr, "tidal serve: worker: %s\n", err.msg);
@@ -68,11 +82,15 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&d->lock);
         struct tidal_function *fn = job->fn;
         struct tidal_pooled_vm *used;
+        atomic_store(&slot->busy, true);
+        atomic_fetch_add(&slot->seq, 1);
+        atomic_store(&slot->fn, (int)fn->index);
         tidal_function_invoke(fn, job->body, job->len, &job->result, &used);
         bool healthy = job->result.outcome == OUTCOME_OK;
         job->done(job); /* the response goes out now (job is not ours after this); the
                          * VM's reset or replacement is off its path */
         tidal_function_after(fn, used, healthy);
+        atomic_store(&slot->busy, false);
         pthread_mutex_lock(&d->lock);
         d->queues[fn->index].running--;
         /* A slot of this function freed up: another worker may start its next job. */
@@ -87,15 +105,20 @@ struct tidal_dispatcher *tidal_dispatcher_start(struct tidal_function *fns, unsi
 {
     struct tidal_dispatcher *d = calloc(1, sizeof(*d));
     if (!d || !(d->queues = calloc(nfns, sizeof(*d->queues))) ||
-        !(d->threads = calloc(workers, sizeof(*d->threads)))) {
-        if (d)
+        !(d->threads = calloc(workers, sizeof(*d->threads))) ||
+        !(d->slots = calloc(workers, sizeof(*d->slots)))) {
+        if (d) {
             free(d->queues);
+            free(d->threads);
+        }
         free(d);
         tidal_err_set(err, "out of memory");
         return NULL;
     }
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->work, NULL);
+    for (unsigned i = 0; i < workers; i++)
+        atomic_init(&d->slots[i].fn, -1);
     d->fns = fns;
     d->nfns = nfns;
     for (; d->nthreads < workers; d->nthreads++) {
@@ -161,6 +184,22 @@ void tidal_dispatcher_free(struct tidal_dispatcher *d)
     pthread_cond_destroy(&d->work);
     pthread_mutex_destroy(&d->lock);
     free(d->threads);
+    free(d->slots);
     free(d->queues);
     free(d);
+}
+
+unsigned tidal_dispatcher_workers(const struct tidal_dispatcher *d)
+{
+    return d->nthreads;
+}
+
+bool tidal_dispatcher_idle_worker(struct tidal_dispatcher *d, unsigned i, int *tid, int *fn,
+                                  unsigned *seq)
+{
+    struct worker_slot *s = &d->slots[i];
+    *seq = atomic_load(&s->seq);
+    *fn = atomic_load(&s->fn);
+    *tid = atomic_load(&s->tid);
+    return !atomic_load(&s->busy) && *fn >= 0 && *tid > 0;
 }

@@ -102,5 +102,11 @@ void tidal_dispatcher_load(struct tidal_dispatcher *d, unsigned fn_index, unsign
  * dispatcher still answers tidal_dispatcher_load and refuses submissions until freed. */
 void tidal_dispatcher_stop(struct tidal_dispatcher *d);
 void tidal_dispatcher_free(struct tidal_dispatcher *d);
+/* For /metrics: how many workers, and worker i's state. True when it is between jobs,
+ * with its thread and the function whose VM it ran last (seq changes with every job:
+ * equal before and after a look, nothing ran in between). */
+unsigned tidal_dispatcher_workers(const struct tidal_dispatcher *d);
+bool tidal_dispatcher_idle_worker(struct tidal_dispatcher *d, unsigned i, int *tid, int *fn,
+                                  unsigned *seq);
 
 #endif

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 void tidal_serve_record(struct tidal_function *fn, enum tidal_outcome outcome, uint64_t ns)
@@ -20,6 +21,57 @@ void tidal_serve_record(struct tidal_function *fn, enum tidal_outcome outcome, u
         b++;
     atomic_fetch_add(&c->latency_buckets[b], 1);
     atomic_fetch_add(&c->latency_sum_ns, ns);
+}
+
+/* A worker between jobs last ran a VM of a known function, and the kernel knows which
+ * VM its thread ran last: together, that VM's function. Checked again after the look
+ * (seq), so a job started meanwhile teaches nothing wrong. Lock held. */
+static void learn_owners(struct tidal_server *srv)
+{
+    unsigned n = tidal_dispatcher_workers(srv->dispatcher);
+    for (unsigned i = 0; i < n; i++) {
+        int tid, fn, tid2, fn2;
+        unsigned seq, seq2;
+        if (!tidal_dispatcher_idle_worker(srv->dispatcher, i, &tid, &fn, &seq))
+            continue;
+        uint64_t kvm = tidal_telemetry_thread_vm(srv->kvm, (uint32_t)tid);
+        if (!kvm || !tidal_dispatcher_idle_worker(srv->dispatcher, i, &tid2, &fn2, &seq2) ||
+            seq2 != seq)
+            continue;
+        unsigned j = 0;
+        while (j < srv->nowners && srv->owners[j].kvm != kvm)
+            j++;
+        if (j == srv->nowners) {
+            if (srv->nowners == KVM_OWNERS_MAX) /* the oldest VMs are the likeliest gone */
+                memmove(srv->owners, srv->owners + 1, --srv->nowners * sizeof(*srv->owners));
+            j = srv->nowners++;
+        }
+        srv->owners[j] = (struct kvm_owner){kvm, (unsigned)fn};
+    }
+}
+
+static const char *function_of_row(const struct tidal_top_vm *row, void *arg)
+{
+    const struct tidal_server *srv = arg;
+    for (unsigned j = 0; j < srv->nowners; j++)
+        if (srv->owners[j].kvm == row->kvm)
+            return srv->fns[srv->owners[j].fn].spec->name;
+    return "(unattributed)";
+}
+
+/* The kernel's figures per function: a VM belongs to one function for its life. */
+static void kernel_metrics(FILE *out, struct tidal_server *srv)
+{
+    pthread_mutex_lock(&srv->owners_lock);
+    if (!srv->owners)
+        srv->owners = calloc(KVM_OWNERS_MAX, sizeof(*srv->owners));
+    if (srv->owners && srv->dispatcher) {
+        learn_owners(srv);
+        tidal_kvm_metrics_write(out, srv->kvm, "function", function_of_row, srv);
+    } else {
+        tidal_kvm_metrics_write(out, srv->kvm, NULL, NULL, NULL);
+    }
+    pthread_mutex_unlock(&srv->owners_lock);
 }
 
 static unsigned long resident_bytes(void)
@@ -184,7 +236,7 @@ char *tidal_serve_metrics(struct tidal_server *srv)
             "# TYPE tidal_resident_bytes gauge\ntidal_resident_bytes %lu\n",
             resident_bytes());
     if (srv->kvm)
-        tidal_kvm_metrics_write(out, srv->kvm, NULL, NULL, NULL);
+        kernel_metrics(out, srv);
     fclose(out);
     return text;
 }

@@ -149,6 +149,7 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
     tidal_raise_fd_limit();
     struct tidal_server srv = {.cfg = cfg, .nfns = cfg->nfns};
     pthread_mutex_init(&srv.log_lock, NULL);
+    pthread_mutex_init(&srv.owners_lock, NULL);
     char dir[4200] = "";
     int rc = 0;
     srv.fns = calloc(cfg->nfns, sizeof(*srv.fns));
@@ -211,6 +212,8 @@ int tidal_serve_run(const struct tidal_serve_config *cfg, struct tidal_err *err)
     free(srv.fns);
     tidal_telemetry_close(srv.kvm);
     pthread_mutex_destroy(&srv.log_lock);
+    pthread_mutex_destroy(&srv.owners_lock);
+    free(srv.owners);
     if (!rc)
         fprintf(stderr, "tidal serve: stopped\n");
     return rc;

@@ -17,6 +17,17 @@ struct tidal_server {
     atomic_size_t upload_bytes;     /* held by the bodies being received */
     pthread_mutex_t log_lock;
     struct tidal_telemetry *kvm; /* --kernel-metrics on, when BPF could be loaded */
+    /* Which function each VM the kernel counts belongs to (by its kvm id), learnt by
+     * /metrics from workers between jobs; guarded by owners_lock. */
+    struct kvm_owner *owners;
+    unsigned nowners;
+    pthread_mutex_t owners_lock;
+};
+
+#define KVM_OWNERS_MAX 4096
+struct kvm_owner {
+    uint64_t kvm;
+    unsigned fn;
 };
 
 /* libmicrohttpd's access handler and completion callback (http.c). */

@@ -38,6 +38,10 @@ struct tidal_telemetry;
 struct tidal_telemetry *tidal_telemetry_open(uint32_t only_pid, struct tidal_err *err);
 void tidal_telemetry_close(struct tidal_telemetry *t);
 
+/* The VM (its kvm id, as in struct tidal_top_vm) that thread tid of this process
+ * last ran, or 0 when the kernel has seen it run none. */
+uint64_t tidal_telemetry_thread_vm(struct tidal_telemetry *t, uint32_t tid);
+
 /* Copies up to max VMs into out; returns how many, or -1 with err set. */
 int tidal_telemetry_read(struct tidal_telemetry *t, struct tidal_top_vm *out, size_t max,
                          struct tidal_err *err);
