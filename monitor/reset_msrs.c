@@ -29,11 +29,16 @@ static const uint32_t mtrrs[] = {0x2ff, 0x250, 0x258, 0x259, 0x268, 0x269, 0x26a
                                  0x202, 0x203, 0x204, 0x205, 0x206, 0x207, 0x208,
                                  0x209, 0x20a, 0x20b, 0x20c, 0x20d, 0x20e, 0x20f};
 
-/* Time goes on across requests; the monitor's own PVM MSRs are set at memory attach. */
+/* Time goes on across requests: the counters that advance by themselves are left
+ * alone (written back, they would turn the guest's clocks back; compared, they always
+ * differ), Hyper-V's reference counter among them where KVM lists it (a KVM built
+ * with Hyper-V emulation, for Windows guests, lists its MSRs; PVM's does not). The
+ * monitor's own PVM MSRs are set at memory attach. */
 static bool excluded(uint32_t index)
 {
     return index == MSR_IA32_TSC || index == MSR_TSC_ADJUST || index == MSR_TSC_DEADLINE ||
-           index == MSR_PVM_VIF || index == MSR_PVM_SIGNATURE;
+           index == MSR_IA32_MPERF || index == MSR_IA32_APERF || index == MSR_SMI_COUNT ||
+           index == MSR_HV_TIME_REF_COUNT || index == MSR_PVM_VIF || index == MSR_PVM_SIGNATURE;
 }
 
 static struct kvm_msrs *msrs_new(uint32_t n)
