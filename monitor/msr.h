@@ -7,6 +7,7 @@
 #define MSR_TSC_ADJUST 0x3bu
 #define MSR_IA32_MPERF 0xe7u
 #define MSR_IA32_APERF 0xe8u
+#define MSR_HV_VP_RUNTIME 0x40000010u     /* Hyper-V's vCPU run time */
 #define MSR_HV_TIME_REF_COUNT 0x40000020u /* Hyper-V's partition reference counter */
 #define MSR_SPEC_CTRL 0x48u
 #define MSR_TSC_DEADLINE 0x6e0u

@@ -31,14 +31,16 @@ static const uint32_t mtrrs[] = {0x2ff, 0x250, 0x258, 0x259, 0x268, 0x269, 0x26a
 
 /* Time goes on across requests: the counters that advance by themselves are left
  * alone (written back, they would turn the guest's clocks back; compared, they always
- * differ), Hyper-V's reference counter among them where KVM lists it (a KVM built
- * with Hyper-V emulation, for Windows guests, lists its MSRs; PVM's does not). The
- * monitor's own PVM MSRs are set at memory attach. */
+ * differ), Hyper-V's two clocks among them where KVM lists them (a KVM built with
+ * Hyper-V emulation, for Windows guests, lists its MSRs; PVM's does not). Both are
+ * read-only to the guest: no request can leave data in them. The monitor's own PVM
+ * MSRs are set at memory attach. */
 static bool excluded(uint32_t index)
 {
     return index == MSR_IA32_TSC || index == MSR_TSC_ADJUST || index == MSR_TSC_DEADLINE ||
            index == MSR_IA32_MPERF || index == MSR_IA32_APERF || index == MSR_SMI_COUNT ||
-           index == MSR_HV_TIME_REF_COUNT || index == MSR_PVM_VIF || index == MSR_PVM_SIGNATURE;
+           index == MSR_HV_VP_RUNTIME || index == MSR_HV_TIME_REF_COUNT || index == MSR_PVM_VIF ||
+           index == MSR_PVM_SIGNATURE;
 }
 
 static struct kvm_msrs *msrs_new(uint32_t n)
