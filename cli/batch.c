@@ -3,6 +3,7 @@
 #include "daemon_cli.h"
 #include "exit_codes.h"
 #include "tidal/daemon.h"
+#include "tidal/host_file.h"
 
 #include <limits.h>
 #include <stdio.h>

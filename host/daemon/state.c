@@ -3,6 +3,7 @@
  * saved snapshot); snapshot files are written before the state that names them, so
  * a crash at any point leaves a state.json whose files all exist. */
 #include "internal.h"
+#include "tidal/host_file.h"
 #include "../json_fields.h"
 
 #include <cjson/cJSON.h>

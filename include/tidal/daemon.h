@@ -7,7 +7,6 @@
 
 #include "tidal/err.h"
 #include "tidal/fsimage.h"
-#include "tidal/host_file.h"
 
 #include <stdbool.h>
 #include <stddef.h>

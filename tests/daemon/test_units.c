@@ -1,5 +1,6 @@
 /* The daemon's pure parts: clock, windows, job specs, atomic files. */
 #include "tidal/daemon.h"
+#include "tidal/host_file.h"
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
