@@ -133,8 +133,13 @@ int tidal_vm_restore(const struct tidal_vm_config *cfg, const struct tidal_vcpu_
                      const struct tidal_vm_state *state, uint8_t *mem, uint64_t clone_id,
                      struct tidal_shell_pool *pool, struct tidal_vm **out, struct tidal_err *err)
 {
+    /* The snapshot's memory is the whole guest, files and scratch space included:
+     * nothing is added to it (a size past the mapping would be unmapped with it). */
     struct tidal_vm_config sized = *cfg;
     sized.mem_size = state->mem_size;
+    sized.fs_plan = NULL;
+    sized.fs_image_size = 0;
+    sized.scratch_max = 0;
     struct tidal_vm *vm = *out = tidal_vm_alloc(&sized, pool);
     if (!vm)
         return tidal_err_set(err, "out of memory");

@@ -3,6 +3,7 @@
 #include "tidal/checksum.h"
 #include "tidal/host_limits.h"
 #include "tidal/snapshot.h"
+#include "tidal/snapshot_vm.h"
 #include "tidal/vmstate.h"
 
 #include "../../snapshot/format.h"
@@ -460,4 +461,32 @@ Test(snapshot, impossible_cpu_state_is_a_bad_snapshot)
     run_tidal(args, "k1\n", &p);
     cr_assert_eq(p.status, 65, "%s", p.err);
     cr_assert(strstr(p.err, "the saved vCPU state is invalid"), "%s", p.err);
+}
+
+/* A restore takes the snapshot's memory as the whole guest: files and scratch space
+ * asked for in the configuration (the daemon passes a job's, booted or resumed) add
+ * nothing. They once grew the size the VM later unmapped, past the snapshot's
+ * mapping, and the daemon lost memory that was not its guest's. */
+Test(snapshot, restore_ignores_files_and_scratch_in_its_configuration)
+{
+    require_kvm();
+    const char *snap = in_dir("scratch.snap");
+    save("build/tests/guests/scratch_keep.elf", snap);
+    struct tidal_snap *s = NULL;
+    struct tidal_err err = {""};
+    cr_assert_eq(tidal_snap_open(snap, &s, &err), 0, "%s", err.msg);
+    const struct tidal_snap *chain[1] = {s};
+    struct tidal_vm_config cfg = {.in_fd = -1,
+                                  .out_fd = -1,
+                                  .err_fd = -1,
+                                  .scratch_max = 1u << 20,
+                                  .fs_image_size = 1u << 20};
+    struct tidal_vm *vm = NULL;
+    cr_assert_eq(tidal_snapshot_restore(chain, 1, &cfg, 0, NULL, &vm, &err), 0, "%s", err.msg);
+    uint64_t size;
+    tidal_vm_memory(vm, &size);
+    cr_assert_eq(size, tidal_snap_info(s)->mem_size, "restored guest memory: %llu bytes",
+                 (unsigned long long)size);
+    tidal_vm_destroy(vm);
+    tidal_snap_close(s);
 }
