@@ -52,6 +52,26 @@ Test(clock, times_parse_and_print)
     cr_assert(strstr(err.msg, "\"tomorrow\""), "%s", err.msg);
 }
 
+/* Found by fuzzing (tests/fuzz/corpus/fuzz_time/deadline-1e65): a number of seconds
+ * past any time_t was accepted, and printing it, as a job's deadline is printed, was
+ * undefined behaviour (a float to time_t conversion out of range) and garbage. */
+Test(clock, times_past_year_9999_are_refused_and_never_printed_as_garbage)
+{
+    struct tidal_err err;
+    double t;
+    cr_assert_neq(tidal_parse_time("1.7e65", &t, &err), 0, "accepted as %g", t);
+    cr_assert(strstr(err.msg, "\"1.7e65\""), "%s", err.msg);
+    cr_assert_eq(tidal_parse_time("253402300799", &t, &err), 0, "%s", err.msg);
+    char out[32];
+    tidal_format_time(t, out);
+    cr_assert_str_eq(out, "9999-12-31T23:59:59Z");
+    /* state.json may hold any number: it prints as the nearest time in the format. */
+    tidal_format_time(1e300, out);
+    cr_assert_str_eq(out, "9999-12-31T23:59:59Z");
+    tidal_format_time(-1e300, out);
+    cr_assert_str_eq(out, "1970-01-01T00:00:00Z");
+}
+
 Test(window, night_window_wraps_midnight)
 {
     struct tidal_window w;
