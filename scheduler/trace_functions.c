@@ -71,7 +71,8 @@ static struct kv *read_table(struct trace_ctx *c, const char *sub, int idcol, co
     }
     free(line);
     fclose(f);
-    qsort(t, (size_t)n, sizeof *t, cmp_kv);
+    if (n > 1) /* an empty file has no table at all, and qsort of NULL is undefined */
+        qsort(t, (size_t)n, sizeof *t, cmp_kv);
     *count = n;
     return t ? t : calloc(1, sizeof *t);
 fail:

@@ -108,6 +108,40 @@ Test(traces, fixture_conversion_and_validation)
     tsched_model_free(&m);
 }
 
+/* A directory for the function trace's three files, with `text` in each. */
+static const char *functions_dir(const char *tag, const char *dur, const char *mem, const char *inv)
+{
+    static char dir[256];
+    snprintf(dir, sizeof dir, "%.200s.%s", th_write("marker", ""), tag);
+    char sub[300];
+    mkdir(dir, 0755);
+    snprintf(sub, sizeof sub, "%s/azure-functions-2019", dir);
+    mkdir(sub, 0755);
+    put(dir, "azure-functions-2019/durations_ms.csv", dur);
+    put(dir, "azure-functions-2019/memory_mb.csv", mem);
+    put(dir, "azure-functions-2019/invocations_per_minute.csv", inv);
+    return dir;
+}
+
+/* Found by fuzzing (tests/fuzz/corpus/fuzz_traces/empty-tables): an empty durations file
+ * made an empty table that was sorted as a NULL array, undefined behaviour that the
+ * sanitizers of `make SAN=1 test` stop at. */
+Test(traces, empty_function_tables_are_a_day_without_functions)
+{
+    struct tsched_model m;
+    struct tsched_err err;
+    th_model(&m, 300, 64, 256);
+    struct tsched_trace_opts o;
+    tsched_trace_opts_default(&o);
+    o.no_vms = o.no_batch = true;
+    struct tsched_trace_report rep;
+    const char *dir = functions_dir("empty", "", "", "");
+    cr_assert_eq(tsched_load_traces(&m, dir, &o, &rep, &err), 0, "%s", err.msg);
+    cr_assert_eq(rep.functions, 0);
+    cr_assert_eq(m.nw, 0);
+    tsched_model_free(&m);
+}
+
 Test(traces, missing_directory_is_named)
 {
     struct tsched_model m;
