@@ -1,8 +1,11 @@
 /* The daemon's pure parts: clock, windows, job specs, atomic files. */
 #include "tidal/daemon.h"
 
+#include "../../host/daemon_internal.h"
+
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,4 +232,55 @@ Test(files, atomic_write_replaces_whole_files)
     rmdir(dir);
     cr_assert_neq(tidal_write_atomic("/nonexistent-dir/x", "a", 1, &err), 0);
     cr_assert(strstr(err.msg, "/nonexistent-dir/x"), "%s", err.msg);
+}
+
+/* Found by fuzzing (tests/fuzz/corpus/fuzz_daemon_state/mem-8e47): numbers in state.json
+ * were converted to integers unchecked, undefined behaviour for a value out of range
+ * (a damaged file's "mem": 8.9e47). They are refused, naming the VM and the field. */
+Test(state, numbers_out_of_range_in_state_json_are_refused_by_name)
+{
+    static const char *const cases[][2] = {
+        {"\"mem\": 888888888888888888888888888888888888888816777216", "\"mem\""},
+        {"\"snap_gen\": -1", "\"snap_gen\""},
+        {"\"snap_len\": 17", "\"snap_len\""},
+        {"\"exit_status\": 1e300", "\"exit_status\""},
+        {"\"progress_done\": 2.5", "\"progress_done\""},
+        {"\"job\": {\"state\": \"active\", \"suspensions\": 1e10, "
+         "\"spec\": {\"name\": \"web\", \"image\": \"/bin/true\", "
+         "\"window\": {\"cron\": \"0 22 * * *\", \"duration\": \"8h\"}}}",
+         "\"suspensions\""},
+    };
+    char dir[] = "/tmp/tidal-state-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    struct daemon d = {0};
+    snprintf(d.state_dir, sizeof(d.state_dir), "%s", dir);
+    char path[4300];
+    snprintf(path, sizeof(path), "%s/vms", dir);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    pthread_mutex_init(&d.lock, NULL);
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(path, sizeof(path), "%s/state.json", dir);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fprintf(f,
+                "{\"version\": 1, \"vms\": [{\"name\": \"web\", \"class\": \"service\", "
+                "\"image\": \"/bin/true\", \"state\": \"stopped\", %s}]}",
+                cases[i][0]);
+        fclose(f);
+        struct tidal_err err = {{0}};
+        cr_assert_eq(daemon_load(&d, &err), -1, "%s was loaded", cases[i][0]);
+        cr_assert(strstr(err.msg, "VM \"web\"") && strstr(err.msg, cases[i][1]), "%s: %s",
+                  cases[i][0], err.msg);
+        while (d.vms) {
+            struct dvm *v = d.vms;
+            d.vms = v->next;
+            rmdir(v->dir);
+            dvm_free(v);
+        }
+    }
+    snprintf(path, sizeof(path), "%s/state.json", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/vms", dir);
+    rmdir(path);
+    rmdir(dir);
 }
