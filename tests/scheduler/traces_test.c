@@ -142,6 +142,66 @@ Test(traces, empty_function_tables_are_a_day_without_functions)
     tsched_model_free(&m);
 }
 
+/* Found by fuzzing (tests/fuzz/corpus/fuzz_traces/arrival-long-max): an arrival time of
+ * LONG_MAX seconds overflowed the trace's end (undefined behaviour; in practice the
+ * trace then covered "no full day"). It is a rejected row now. */
+Test(traces, vm_arrivals_past_any_day_are_rejected_rows)
+{
+    struct tsched_model m;
+    struct tsched_err err;
+    th_model(&m, 300, 64, 256);
+    struct tsched_trace_opts o;
+    tsched_trace_opts_default(&o);
+    o.no_functions = o.no_batch = true;
+    struct tsched_trace_report rep;
+    static char dir[256];
+    snprintf(dir, sizeof dir, "%.200s.vm-overflow", th_write("marker", ""));
+    char sub[300];
+    mkdir(dir, 0755);
+    snprintf(sub, sizeof sub, "%s/azure-vm-2017", dir);
+    mkdir(sub, 0755);
+    put(dir, "azure-vm-2017/flavors.txt", "2,4 a\n");
+    put(dir, "azure-vm-2017/interval_map.txt", "0 0\n300 0\n");
+    put(dir, "azure-vm-2017/arrivals.txt", "0 a\n86400 a\n172500 a\n9223372036854775807 a\n");
+    put(dir, "azure-vm-2017/durations.txt", "0 C0\n86400 U0\n172500 U0\n9223372036854775807 U0\n");
+    cr_assert_eq(tsched_load_traces(&m, dir, &o, &rep, &err), 0, "%s", err.msg);
+    cr_assert_gt(rep.vms, 0);
+    cr_assert_eq(rep.skipped_rows, 1, "%s", rep.note);
+    cr_assert(strstr(rep.note, "out of range"), "%s", rep.note);
+    tsched_model_free(&m);
+}
+
+/* Seen while fuzzing the trace adapters: task times near LONG_MAX overflowed the span
+ * and release time, a tiny request overflowed the instances per chunk, and a task with
+ * 10^15 instances tried to add as many jobs. Such rows are rejected. */
+Test(traces, batch_rows_with_absurd_times_or_instances_are_rejected)
+{
+    struct tsched_model m;
+    struct tsched_err err;
+    th_model(&m, 300, 64, 256);
+    struct tsched_trace_opts o;
+    tsched_trace_opts_default(&o);
+    o.no_functions = o.no_vms = true;
+    struct tsched_trace_report rep;
+    static char dir[256];
+    snprintf(dir, sizeof dir, "%.200s.batch-overflow", th_write("marker", ""));
+    char sub[300];
+    mkdir(dir, 0755);
+    snprintf(sub, sizeof sub, "%s/alibaba-batch-2017", dir);
+    mkdir(sub, 0755);
+    put(dir, "alibaba-batch-2017/batch_task.csv",
+        "task_create_time,task_end_time,job_id,task_id,number_of_instances,status,cpus,mem\n"
+        "0,100,1,1,1000000000000000,Terminated,100,0.01\n"
+        "-9223372036854775807,9223372036854775807,2,1,1,Terminated,100,0.01\n"
+        "9223372036854775000,9223372036854775100,3,1,1,Terminated,100,0.01\n"
+        "3600,4200,4,1,10,Terminated,1e-300,1e-300\n");
+    cr_assert_eq(tsched_load_traces(&m, dir, &o, &rep, &err), 0, "%s", err.msg);
+    cr_assert_eq(rep.skipped_rows, 3, "%s", rep.note);
+    cr_assert_eq(rep.batch_tasks, 1);
+    cr_assert_eq(rep.batch_jobs, 1, "ten tiny instances fit one chunk");
+    tsched_model_free(&m);
+}
+
 Test(traces, missing_directory_is_named)
 {
     struct tsched_model m;
