@@ -149,7 +149,12 @@ int trace_functions(struct trace_ctx *c)
         }
         char name[TSCHED_NAME_MAX];
         snprintf(name, sizeof name, "fn-%.12s", fld[0]);
-        if (trace_add_day(c, TSCHED_FUNCTION, name, cpu, mm, true) < 0)
+        int added = trace_add_day(c, TSCHED_FUNCTION, name, cpu, mm, true);
+        if (added == TRACE_TOO_LARGE) {
+            trace_skip(c, path, lineno, "demand beyond any pool of replicas");
+            continue;
+        }
+        if (added < 0)
             goto out;
         c->rep->functions++;
     }

@@ -202,6 +202,40 @@ Test(traces, batch_rows_with_absurd_times_or_instances_are_rejected)
     tsched_model_free(&m);
 }
 
+/* Seen while fixing the other trace overflows, confirmed with fuzz_traces on
+ * tests/fuzz/corpus/fuzz_traces/invocations-1e308: 1e308 invocations
+ * of a 1e300 ms function made an infinite demand, converted to an int replica count
+ * (undefined; in practice --from-traces failed without a message). Such a function
+ * is a rejected row. */
+Test(traces, functions_with_absurd_demand_are_rejected_rows)
+{
+    size_t cap = 16 * 1440 + 256;
+    char *inv = malloc(cap);
+    strcpy(inv, "HashFunction,HashApp,HashOwner");
+    for (int i = 1; i <= 1440; i++)
+        sprintf(inv + strlen(inv), ",%d", i);
+    strcat(inv, "\nf1,f1,f1");
+    for (int i = 1; i <= 1440; i++)
+        strcat(inv, i == 1 ? ",1e308" : ",0");
+    strcat(inv, "\n");
+    const char *dir =
+        functions_dir("huge", "HashFunction,HashApp,HashOwner,Count,Average\nf1,f1,f1,60,1e300\n",
+                      "HashApp,HashOwner,SampleCount,AverageAllocatedMb\nf1,f1,10,512\n", inv);
+    free(inv);
+    struct tsched_model m;
+    struct tsched_err err;
+    th_model(&m, 300, 64, 256);
+    struct tsched_trace_opts o;
+    tsched_trace_opts_default(&o);
+    o.no_vms = o.no_batch = true;
+    struct tsched_trace_report rep;
+    cr_assert_eq(tsched_load_traces(&m, dir, &o, &rep, &err), 0, "%s", err.msg);
+    cr_assert_eq(rep.functions, 0);
+    cr_assert_eq(rep.skipped_rows, 1, "%s", rep.note);
+    cr_assert(strstr(rep.note, "beyond any pool"), "%s", rep.note);
+    tsched_model_free(&m);
+}
+
 Test(traces, missing_directory_is_named)
 {
     struct tsched_model m;
