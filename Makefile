@@ -1,12 +1,20 @@
 # Tidal build. `make` builds everything; `make test`, `make demo`, `make bench` also
 # install missing Debian packages first (ci/deps.sh). SAN=1 builds into build-san/
-# with ASan+UBSan for the host side (guests are never instrumented).
+# with ASan+UBSan for the host side (guests are never instrumented). `make fuzz` builds
+# the libFuzzer harnesses of tests/fuzz/ into build-fuzz/ (FUZZ=1) and runs each.
 
 SAN ?= 0
+FUZZ ?= 0
 # `tidal` links statically against musl: no dynamic loader and a small C library to
 # map at start (README.md, "How the binaries are linked"). The sanitizers' runtimes
 # need glibc and the dynamic loader, so under SAN=1 it is built like the rest.
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+# The libraries get the fuzzer's coverage instrumentation without its main(); only the
+# harnesses link libFuzzer's (-fsanitize=fuzzer). UB aborts, so libFuzzer sees a crash.
+B := build-fuzz
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+else ifeq ($(SAN),1)
 B := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LEAN_CC = $(CC)
@@ -32,6 +40,12 @@ endif
 SHELL := /bin/bash
 CC := gcc
 CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude $(SANFLAGS)
+ifeq ($(FUZZ),1)
+# libFuzzer is clang's. The kernel's struct kvm_xsave ends in a flexible array (Linux
+# 5.17+), and clang, unlike gcc, warns when vmstate.h embeds it.
+CC := clang
+CFLAGS += -Wno-gnu-variable-sized-type-not-at-end
+endif
 LDFLAGS := $(SANFLAGS)
 LDLIBS := -lmicrohttpd -lcjson -lbpf -lseccomp -lm -lpthread
 
@@ -56,7 +70,8 @@ GUESTLIB_SRC := $(wildcard guestlib/*.c) $(wildcard guestlib/*.S)
 EXAMPLES := $(basename $(notdir $(wildcard examples/*.c)))
 # Every folder under tests/ with Criterion tests is one suite; corpus/ holds data,
 # guests/ guest programs the suites boot, common/ code every suite links.
-TEST_SUITES := $(filter-out corpus guests common,$(notdir $(wildcard tests/*)))
+# fuzz/ holds the libFuzzer harnesses (`make fuzz`), not a suite.
+TEST_SUITES := $(filter-out corpus guests common fuzz,$(notdir $(wildcard tests/*)))
 TEST_COMMON = $(call obj,$(wildcard tests/common/*.c))
 # Suites that boot guests or drive a server that does: `make test-nested` runs them
 # inside QEMU when the host has no /dev/kvm.
@@ -77,7 +92,7 @@ TELEMETRY_LIB := $(B)/libtidal-telemetry.a
 GUEST_LIB := build/guest/libtidal-guest.a
 HOST_LIBS := $(HOST_LIB) $(TELEMETRY_LIB) $(SNAPSHOT_LIB) $(MONITOR_LIB) $(SCHEDULER_LIB)
 
-.PHONY: all deps test test-nested demo bench clean format examples
+.PHONY: all deps test test-nested demo bench clean format examples fuzz fuzz-build
 all: $(B)/tidal $(B)/tidal-host build/tidal-cc examples
 
 deps:
@@ -202,6 +217,25 @@ test-nested: deps
 	@# become $$'...' quoting, which the machine's sh does not read
 	ci/kvm-in-qemu/run.sh -- sh -c 'set -e; for s in $(KVM_SUITES); do echo "== tests/$$s (nested)"; env TIDAL_BIN=$(CURDIR)/$(B)/tidal TIDAL_ROOT=$(CURDIR) $(B)/tests/$$s --jobs 1; done'
 
+# ---- fuzzing: one libFuzzer binary per tests/fuzz/fuzz_*.c, each run for FUZZ_SECONDS
+# from its committed seeds (tests/fuzz/corpus/<harness>/); any crash, leak or UB fails ----
+FUZZ_SECONDS ?= 60
+FUZZ_HARNESSES := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_COMMON = $(call obj,$(wildcard tests/fuzz/common/*.c))
+# Kept: a helper object named only by the pattern rule below would be deleted as an
+# intermediate file after every build.
+.SECONDARY: $(FUZZ_COMMON)
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_COMMON) $(HOST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/fuzz/common -fsanitize=fuzzer -MMD -MP -o $@ $< $(FUZZ_COMMON) \
+		$(HOST_LIBS) $(LDLIBS)
+fuzz-build:
+	@[ "$(FUZZ)" = 1 ] || { echo "fuzz-build: run 'make fuzz' (it sets FUZZ=1)" >&2; exit 2; }
+	$(MAKE) --no-print-directory $(foreach h,$(FUZZ_HARNESSES),$(B)/fuzz/$(h))
+fuzz: deps
+	$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SECONDS) build-fuzz $(FUZZ_HARNESSES)
+
 demo: deps
 	$(MAKE) --no-print-directory all
 	examples/demo.sh
@@ -215,6 +249,6 @@ format:
 	clang-format -i $(wildcard */*.c */*.h include/tidal/*.h tests/*/*.c)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find build build-san build-fuzz -name '*.d' 2>/dev/null)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Tidal needs that are missing; silent when none are.
 set -euo pipefail
+# libclang-rt-14-dev: libFuzzer and clang's sanitizer runtimes (`make fuzz`); clang only
+# recommends it, and recommendations are not installed here.
 packages=(build-essential linux-libc-dev musl-tools musl-dev libcriterion-dev libcjson-dev
           binutils libmicrohttpd-dev libseccomp-dev libcurl4-openssl-dev curl wrk
-          libbpf-dev clang bpftool)
+          libbpf-dev clang bpftool libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -97,6 +97,13 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
     raise(sig); /* tgkill to ourselves: allowed; the default action ends the process */
 }
 
+/* One comparison of argument n, both operands given (libseccomp's SCMP_An macros
+ * leave the second out where it is unused, which some compilers warn about). */
+static struct scmp_arg_cmp cmp(unsigned n, enum scmp_compare op, scmp_datum_t a, scmp_datum_t b)
+{
+    return (struct scmp_arg_cmp){.arg = n, .op = op, .datum_a = a, .datum_b = b};
+}
+
 static int add_list(scmp_filter_ctx ctx, const char *const *names)
 {
     for (; *names; names++) {
@@ -113,30 +120,30 @@ static int build(scmp_filter_ctx ctx, enum tidal_confine_kind kind)
 {
     if (add_list(ctx, base_calls) ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                         SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00u, 0xae00u)) ||
+                         cmp(1, SCMP_CMP_MASKED_EQ, 0xff00u, 0xae00u)) ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-                         SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) ||
+                         cmp(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-                         SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) ||
-        seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS)) ||
+                         cmp(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)) ||
+        seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, cmp(1, SCMP_CMP_EQ, TCGETS, 0)) ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-                         SCMP_A1(SCMP_CMP_EQ, TIOCGWINSZ)) ||
+                         cmp(1, SCMP_CMP_EQ, TIOCGWINSZ, 0)) ||
         /* thread names (the HTTP library names its threads); no_new_privs, which
          * loading a vCPU thread's own filter sets again (it only takes away) */
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-                         SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME)) ||
+                         cmp(0, SCMP_CMP_EQ, PR_SET_NAME, 0)) ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-                         SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS)) ||
+                         cmp(0, SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS, 0)) ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-                         SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())) ||
+                         cmp(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0)) ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-                         SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid())))
+                         cmp(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0)))
         return -1;
     if (kind == TIDAL_CONFINE_VCPU)
         return 0;
     if (add_list(ctx, process_calls) ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                         SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)) ||
+                         cmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)) ||
         seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0))
         return -1;
     /* `clone` forks its groups of clones before confining them; a group's
@@ -146,7 +153,7 @@ static int build(scmp_filter_ctx ctx, enum tidal_confine_kind kind)
     static const int domains[] = {AF_UNIX, AF_INET, AF_INET6};
     for (size_t i = 0; i < sizeof(domains) / sizeof(domains[0]); i++)
         if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                             SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)domains[i])))
+                             cmp(0, SCMP_CMP_EQ, (scmp_datum_t)domains[i], 0)))
             return -1;
     return add_list(ctx, service_calls);
 }

@@ -15,6 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Task times are seconds from the trace's start (the 2017 trace spans a day) and tasks
+ * have up to thousands of instances: rows past these bounds are rejected, so that
+ * the arithmetic below cannot overflow and one row cannot add billions of jobs. */
+#define CREATE_MAX (1L << 40)
+#define INSTANCES_MAX 100000L
+
 static bool parse_long(const char *s, long *v)
 {
     char *end;
@@ -60,19 +66,23 @@ int trace_alibaba(struct trace_ctx *c)
             trace_skip(c, path, lineno, "missing or invalid CPU / normalized memory request");
             continue;
         }
-        long span = end - create;
-        if (create < 0 || end <= create || inst < 1 || span > 86400 - 3L * m->slot_s) {
+        /* end - create is only taken once both are known to be in range */
+        if (create < 0 || create > CREATE_MAX || end <= create || inst < 1 ||
+            inst > INSTANCES_MAX || end - create > 86400 - 3L * m->slot_s) {
             trace_skip(c, path, lineno,
                        "odd times (negative, end <= create, or over a day) or "
-                       "no instances");
+                       "no instances, or over 100000");
             continue;
         }
+        long span = end - create;
         if (!trace_keep(c, (uint64_t)job * 2654435761u))
             continue;
         c->rep->batch_tasks++;
         double icpu = cpu / 100.0, imem = mem * memref;
-        long per = (long)fmax(
-            1, floor(fmin(c->bundle[TSCHED_CPU] / icpu, c->bundle[TSCHED_MEM] / imem) + 1e-9));
+        /* Tiny requests fit more instances in a bundle than a long holds: compared as
+         * doubles first. */
+        double fit = floor(fmin(c->bundle[TSCHED_CPU] / icpu, c->bundle[TSCHED_MEM] / imem) + 1e-9);
+        long per = fit >= (double)inst ? inst : (long)fmax(1, fit);
         long release = c->o->batch_start_s + create;
         long win = c->o->batch_window_s;
         if (win < span + 2L * m->slot_s)

@@ -71,7 +71,8 @@ static struct kv *read_table(struct trace_ctx *c, const char *sub, int idcol, co
     }
     free(line);
     fclose(f);
-    qsort(t, (size_t)n, sizeof *t, cmp_kv);
+    if (n > 1) /* an empty file has no table at all, and qsort of NULL is undefined */
+        qsort(t, (size_t)n, sizeof *t, cmp_kv);
     *count = n;
     return t ? t : calloc(1, sizeof *t);
 fail:
@@ -148,7 +149,12 @@ int trace_functions(struct trace_ctx *c)
         }
         char name[TSCHED_NAME_MAX];
         snprintf(name, sizeof name, "fn-%.12s", fld[0]);
-        if (trace_add_day(c, TSCHED_FUNCTION, name, cpu, mm, true) < 0)
+        int added = trace_add_day(c, TSCHED_FUNCTION, name, cpu, mm, true);
+        if (added == TRACE_TOO_LARGE) {
+            trace_skip(c, path, lineno, "demand beyond any pool of replicas");
+            continue;
+        }
+        if (added < 0)
             goto out;
         c->rep->functions++;
     }

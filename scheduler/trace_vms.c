@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Arrival times are seconds from the trace's start (the 2017 trace spans 30 days);
+ * larger ones are rejected rows, so that the day arithmetic below cannot overflow. */
+#define ARRIVAL_MAX (1L << 40)
+
 struct vm_bins {
     double lo[256], hi[256];
     int n;
@@ -111,7 +115,7 @@ int trace_vms(struct trace_ctx *c)
     long first = -1, last = -1, lineno = 0;
     while (getline(&la, &ca, fa) > 0) {
         long t;
-        if (sscanf(la, "%ld", &t) == 1 && t >= 0) {
+        if (sscanf(la, "%ld", &t) == 1 && t >= 0 && t <= ARRIVAL_MAX) {
             if (first < 0)
                 first = t;
             last = t > last ? t : last;
@@ -155,6 +159,10 @@ int trace_vms(struct trace_ctx *c)
         char *sa = strchr(la, ' '), *sd = strchr(ld, ' ');
         if (sscanf(la, "%ld", &t) != 1 || sscanf(ld, "%ld", &td) != 1 || t != td || !sa || !sd) {
             trace_skip(c, pa, lineno, "arrival and duration lines disagree");
+            continue;
+        }
+        if (t < 0 || t > ARRIVAL_MAX) {
+            trace_skip(c, pa, lineno, "arrival time out of range");
             continue;
         }
         sa++;

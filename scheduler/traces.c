@@ -78,9 +78,14 @@ int trace_add_day(struct trace_ctx *c, enum tsched_kind kind, const char *name, 
     }
     if (peak[TSCHED_CPU] <= 0 && peak[TSCHED_MEM] <= 0)
         return 0; /* idle all day: nothing to place */
-    int k = 1;
+    double pieces = 1;
     for (int r = 0; split && r < TSCHED_NRES; r++)
-        k = (int)fmax(k, ceil(peak[r] / c->bundle[r] - 1e-9));
+        pieces = fmax(pieces, ceil(peak[r] / c->bundle[r] - 1e-9));
+    /* Checked before the conversion: an absurd demand (a count of 1e308 invocations)
+     * would not fit an int, nor its replicas memory. */
+    if (!(pieces <= TRACE_MAX_REPLICAS))
+        return TRACE_TOO_LARGE;
+    int k = (int)pieces;
     for (int i = 0; i < k; i++) {
         char nm[TSCHED_NAME_MAX];
         if (k > 1)

@@ -29,6 +29,10 @@ void trace_skip(struct trace_ctx *c, const char *file, long line, const char *wh
  * so that no piece exceeds the bundle size (a function pool can be split, a VM cannot). */
 int trace_add_day(struct trace_ctx *c, enum tsched_kind kind, const char *name, const float *cpu,
                   const float *mem, bool split);
+/* What trace_add_day returns for a curve that would need more than TRACE_MAX_REPLICAS
+ * pieces (or an infinite demand): a damaged row, added as nothing. */
+#define TRACE_TOO_LARGE (-2)
+#define TRACE_MAX_REPLICAS 10000
 
 int trace_functions(struct trace_ctx *c);
 int trace_vms(struct trace_ctx *c);

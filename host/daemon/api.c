@@ -97,6 +97,45 @@ static long escaped_nul_at(const char *text, size_t len)
     return -1;
 }
 
+int api_parse_request(const char *method, const char *url, const char *body, size_t len, char *path,
+                      size_t path_size, struct api_request *q, struct api_reply *r)
+{
+    *q = (struct api_request){.method = method};
+    if (snprintf(path, path_size, "%s", url) >= (int)path_size)
+        return api_fail(r, 404, "not_found", "path too long"), -1;
+    char *save = NULL;
+    for (char *p = strtok_r(path, "/", &save); p; p = strtok_r(NULL, "/", &save), q->nparts++) {
+        if (q->nparts < 6) {
+            q->parts[q->nparts] = p;
+            q->from[q->nparts] = url + (p - path); /* path is url, copied */
+        }
+    }
+    if (!len)
+        return 0;
+    long nul = escaped_nul_at(body, len);
+    if (nul >= 0)
+        return api_fail(r, 400, "bad_json",
+                        "request body: a string holds \\u0000 (NUL) at byte %ld; names and "
+                        "values cannot contain NUL",
+                        nul),
+               -1;
+    const char *end = NULL;
+    cJSON *json = cJSON_ParseWithLengthOpts(body, len, &end, false);
+    /* One value, then only white space: text after it is a malformed request. */
+    while (json && end < body + len && strchr(" \t\r\n", *end) && *end)
+        end++;
+    if (!json || end != body + len) {
+        const char *at = json ? end : cJSON_GetErrorPtr();
+        size_t off = at && at >= body && at <= body + len ? (size_t)(at - body) : 0;
+        api_fail(r, 400, "bad_json", "request body is not valid JSON (%s at byte %zu)",
+                 json ? "unexpected text after the value" : "error", off);
+        cJSON_Delete(json);
+        return -1;
+    }
+    q->body = json;
+    return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -125,47 +164,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (ctx->body.too_large)
         return tidal_http_send_error(conn, 413, "too_large", "request body over 1 MiB");
 
-    char path[1024], whole[1024];
-    if (snprintf(path, sizeof(path), "%s", url) >= (int)sizeof(path))
-        return tidal_http_send_error(conn, 404, "not_found", "path too long");
-    snprintf(whole, sizeof(whole), "%s", url);
-    struct api_request q = {.method = method};
-    char *save = NULL;
-    for (char *p = strtok_r(path, "/", &save); p; p = strtok_r(NULL, "/", &save), q.nparts++) {
-        if (q.nparts < 6) {
-            q.parts[q.nparts] = p;
-            q.from[q.nparts] = whole + (p - path);
-        }
-    }
-    cJSON *body = NULL;
-    if (ctx->body.len) {
-        long nul = escaped_nul_at(ctx->body.data, ctx->body.len);
-        if (nul >= 0) {
-            api_fail(&r, 400, "bad_json",
-                     "request body: a string holds \\u0000 (NUL) at byte %ld; names and "
-                     "values cannot contain NUL",
-                     nul);
-            return reply(d, conn, &r);
-        }
-        const char *end = NULL;
-        body = cJSON_ParseWithLengthOpts(ctx->body.data, ctx->body.len, &end, false);
-        /* One value, then only white space: text after it is a malformed request. */
-        while (body && end < ctx->body.data + ctx->body.len && strchr(" \t\r\n", *end) && *end)
-            end++;
-        if (!body || end != ctx->body.data + ctx->body.len) {
-            const char *at = body ? end : cJSON_GetErrorPtr();
-            size_t off = at && at >= ctx->body.data && at <= ctx->body.data + ctx->body.len
-                             ? (size_t)(at - ctx->body.data)
-                             : 0;
-            api_fail(&r, 400, "bad_json", "request body is not valid JSON (%s at byte %zu)",
-                     body ? "unexpected text after the value" : "error", off);
-            cJSON_Delete(body);
-            return reply(d, conn, &r);
-        }
-    }
-    q.body = body;
+    char path[1024];
+    struct api_request q;
+    if (api_parse_request(method, url, ctx->body.data, ctx->body.len, path, sizeof(path), &q, &r))
+        return reply(d, conn, &r);
     route(d, &q, &r);
-    cJSON_Delete(body);
+    cJSON_Delete((cJSON *)q.body);
     return reply(d, conn, &r);
 }
 

@@ -25,6 +25,28 @@ struct api_request {
     const cJSON *body;    /* NULL when there was no body */
 };
 
+/* Splits url into q's parts (into path, path_size bytes) and parses the body (len
+ * bytes; none when 0) into q->body, which the caller deletes. No socket and no daemon:
+ * the fuzzer calls it. 0, or -1 with the error reply (bad path or JSON) in r. */
+int api_parse_request(const char *method, const char *url, const char *body, size_t len, char *path,
+                      size_t path_size, struct api_request *q, struct api_reply *r);
+
+/* The body of POST /v1/vms, checked field by field. */
+struct api_vm_spec {
+    const char *name; /* inside the body */
+    char image[4096];
+    char *args[DVM_MAX_ARGS];
+    int argc;
+    uint64_t mem;
+    double cpus;
+    bool start;
+    struct tidal_fs_trees trees; /* "dirs", "files": parsed, not yet walked */
+    uint64_t scratch;
+};
+/* 0, or -1 with the first wrong field in err; free the spec either way. */
+int api_vm_spec_parse(const cJSON *body, struct api_vm_spec *spec, struct tidal_err *err);
+void api_vm_spec_free(struct api_vm_spec *spec);
+
 /* Sets an error reply; returns 0 so handlers can `return api_fail(...)`. */
 int api_fail(struct api_reply *r, unsigned status, const char *error, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -73,75 +73,79 @@ cJSON *dvm_json(struct daemon *d, struct dvm *v)
     return o;
 }
 
-static void create(struct daemon *d, const struct api_request *q, struct api_reply *r)
+int api_vm_spec_parse(const cJSON *body, struct api_vm_spec *spec, struct tidal_err *err)
 {
     static const char *const known[] = {"name",  "image", "args",  "mem",     "cpus",
                                         "start", "dirs",  "files", "scratch", NULL};
+    *spec = (struct api_vm_spec){.mem = TIDAL_MEM_DEFAULT, .cpus = 1, .start = true};
+    if (tidal_json_only_fields(body, "", known, err) ||
+        tidal_json_string(body, "", "name", true, &spec->name, err) ||
+        tidal_check_name("field \"name\"", spec->name, err) ||
+        tidal_json_image(body, spec->image, sizeof(spec->image), err) ||
+        tidal_json_args(body, "args", DVM_MAX_ARGS, spec->args, &spec->argc, err) ||
+        tidal_json_check_args_fit(spec->image, spec->args, spec->argc, err) ||
+        tidal_json_mem(body, "", "mem", &spec->mem, err) ||
+        tidal_json_number(body, "", "cpus", 0.01, 1024, &spec->cpus, err) ||
+        tidal_json_trees(body, "", &spec->trees, err) ||
+        tidal_json_size(body, "", "scratch", &spec->scratch, err))
+        return -1;
+    const cJSON *start = cJSON_GetObjectItemCaseSensitive(body, "start");
+    if (start && !cJSON_IsBool(start))
+        return tidal_err_set(err, "field \"start\": expected true or false");
+    spec->start = !start || cJSON_IsTrue(start);
+    return 0;
+}
+
+void api_vm_spec_free(struct api_vm_spec *spec)
+{
+    for (int i = 0; i < spec->argc; i++)
+        free(spec->args[i]);
+    spec->argc = 0;
+    tidal_fs_trees_free(&spec->trees);
+}
+
+static void create(struct daemon *d, const struct api_request *q, struct api_reply *r)
+{
     struct tidal_err err;
-    const char *name;
-    char image[4096];
-    char *args[DVM_MAX_ARGS];
-    int argc = 0;
-    uint64_t mem = TIDAL_MEM_DEFAULT, scratch = 0;
-    double cpus = 1;
-    struct tidal_fs_trees trees = {.n = 0};
+    struct api_vm_spec spec;
     if (!q->body) {
         api_fail(r, 400, "bad_request",
                  "POST /v1/vms needs a JSON body: {\"name\": ..., "
                  "\"image\": ...}");
         return;
     }
-    if (tidal_json_only_fields(q->body, "", known, &err) ||
-        tidal_json_string(q->body, "", "name", true, &name, &err) ||
-        tidal_check_name("field \"name\"", name, &err) ||
-        tidal_json_image(q->body, image, sizeof(image), &err) ||
-        tidal_json_args(q->body, "args", DVM_MAX_ARGS, args, &argc, &err) ||
-        tidal_json_check_args_fit(image, args, argc, &err) ||
-        tidal_json_mem(q->body, "", "mem", &mem, &err) ||
-        tidal_json_number(q->body, "", "cpus", 0.01, 1024, &cpus, &err) ||
-        tidal_json_trees(q->body, "", &trees, &err) || tidal_json_check_trees(&trees, &err) ||
-        tidal_json_size(q->body, "", "scratch", &scratch, &err)) {
-        for (int i = 0; i < argc; i++)
-            free(args[i]);
-        tidal_fs_trees_free(&trees);
+    /* The trees are walked here, not in the parser: it reads no file. */
+    if (api_vm_spec_parse(q->body, &spec, &err) || tidal_json_check_trees(&spec.trees, &err)) {
+        api_vm_spec_free(&spec);
         api_fail(r, 400, "bad_request", "%s", err.msg);
         return;
     }
-    const cJSON *start = cJSON_GetObjectItemCaseSensitive(q->body, "start");
-    if (start && !cJSON_IsBool(start)) {
-        for (int i = 0; i < argc; i++)
-            free(args[i]);
-        tidal_fs_trees_free(&trees);
-        api_fail(r, 400, "bad_request", "field \"start\": expected true or false");
-        return;
-    }
     pthread_mutex_lock(&d->lock);
-    struct dvm *v = dvm_new(d, name, DVM_SERVICE, image, argc, args, mem, cpus, &err);
-    for (int i = 0; i < argc; i++)
-        free(args[i]);
+    struct dvm *v = dvm_new(d, spec.name, DVM_SERVICE, spec.image, spec.argc, spec.args, spec.mem,
+                            spec.cpus, &err);
     if (v) {
-        v->trees = trees; /* moved: the VM owns the copies now */
-        v->scratch_max = scratch;
-    } else {
-        tidal_fs_trees_free(&trees);
+        v->trees = spec.trees; /* moved: the VM owns the copies now */
+        spec.trees.n = 0;
+        v->scratch_max = spec.scratch;
     }
+    api_vm_spec_free(&spec);
     if (!v) {
         pthread_mutex_unlock(&d->lock);
         api_fail(r, 409, "conflict", "%s", err.msg);
         return;
     }
     int rc = 0;
-    if (!start || cJSON_IsTrue(start))
+    if (spec.start)
         rc = dvm_launch(d, v, false, DVM_RUNNING, &err);
     if (rc)
-        api_fail(r, 422, "boot_failed", "VM \"%s\" was created but did not boot: %s", name,
+        api_fail(r, 422, "boot_failed", "VM \"%s\" was created but did not boot: %s", spec.name,
                  err.msg);
     else {
         r->status = 201;
         r->json = dvm_json(d, v);
     }
     pthread_mutex_unlock(&d->lock);
-    dlog(d, "%s: created", name);
+    dlog(d, "%s: created", spec.name);
     daemon_persist(d);
 }
 

@@ -53,11 +53,16 @@ int tidal_clock_advance(struct tidal_clock *c, double seconds, struct tidal_err 
     return 0;
 }
 
+/* The last second with a four-digit year, 9999-12-31T23:59:59Z: times are printed as
+ * YYYY-MM-DDTHH:MM:SSZ, and a later one (1e300 is a valid number) does not fit a
+ * time_t, let alone that format. */
+#define TIME_MAX 253402300799.0
+
 int tidal_parse_time(const char *s, double *epoch, struct tidal_err *err)
 {
     char *end;
     double v = strtod(s, &end);
-    if (*s && !*end && isfinite(v) && v >= 0) {
+    if (*s && !*end && isfinite(v) && v >= 0 && v <= TIME_MAX) {
         *epoch = v;
         return 0;
     }
@@ -72,7 +77,9 @@ int tidal_parse_time(const char *s, double *epoch, struct tidal_err *err)
 
 void tidal_format_time(double epoch, char out[32])
 {
-    time_t t = (time_t)floor(epoch);
+    /* Times also come from state.json, which need not have been written by us:
+     * clamped, every value converts to a time_t and prints in the format. */
+    time_t t = (time_t)floor(epoch > 0 ? fmin(epoch, TIME_MAX) : 0);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);

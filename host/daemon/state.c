@@ -9,6 +9,8 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +92,28 @@ static double num(const cJSON *o, const char *name)
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
+/* Counts and sizes: whole numbers up to 2^53, the doubles that hold them exactly. */
+#define COUNT_MAX 9007199254740992.0
+
+/* A whole number member in lo..hi (0 when absent) into *out. The file is the daemon's
+ * own, but a damaged or edited one is refused, naming the field: converting a value
+ * out of an integer's range is undefined behaviour. */
+static int whole(const cJSON *o, const char *name, double lo, double hi, double *out,
+                 const char *path, const char *vm, struct tidal_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    *out = 0;
+    if (!v)
+        return 0;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+        v->valuedouble != floor(v->valuedouble))
+        return tidal_err_set(err,
+                             "%s: VM \"%s\": field \"%s\": expected a whole number in %.0f..%.0f",
+                             path, vm, name, lo, hi);
+    *out = v->valuedouble;
+    return 0;
+}
+
 static const char *str(const cJSON *o, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
@@ -118,8 +142,12 @@ static int load_job(struct dvm *v, const cJSON *j, const char *path, struct tida
                              path, v->name);
     v->submitted_at = num(j, "submitted_at");
     v->finished_at = num(j, "finished_at");
-    v->suspensions = (unsigned)num(j, "suspensions");
-    v->resumptions = (unsigned)num(j, "resumptions");
+    double suspensions, resumptions;
+    if (whole(j, "suspensions", 0, UINT_MAX, &suspensions, path, v->name, err) ||
+        whole(j, "resumptions", 0, UINT_MAX, &resumptions, path, v->name, err))
+        return -1;
+    v->suspensions = (unsigned)suspensions;
+    v->resumptions = (unsigned)resumptions;
     return 0;
 }
 
@@ -133,12 +161,24 @@ static int load_vm(struct daemon *d, const cJSON *o, const char *path, struct ti
     if (!cls || !image || !state)
         return tidal_err_set(err, "%s: VM \"%s\": missing \"class\", \"image\" or \"state\"", path,
                              name);
+    double mem, gen, len, log_at, done, total, status, full, diff, scratch;
+    if (whole(o, "mem", 0, COUNT_MAX, &mem, path, name, err) ||
+        whole(o, "scratch", 0, COUNT_MAX, &scratch, path, name, err) ||
+        whole(o, "snap_gen", 0, UINT_MAX, &gen, path, name, err) ||
+        whole(o, "snap_len", 0, DVM_MAX_CHAIN, &len, path, name, err) ||
+        whole(o, "log_at_snap", 0, COUNT_MAX, &log_at, path, name, err) ||
+        whole(o, "progress_done", 0, COUNT_MAX, &done, path, name, err) ||
+        whole(o, "progress_total", 0, COUNT_MAX, &total, path, name, err) ||
+        whole(o, "exit_status", INT_MIN, INT_MAX, &status, path, name, err) ||
+        whole(o, "snapshots_full", 0, COUNT_MAX, &full, path, name, err) ||
+        whole(o, "snapshots_diff", 0, COUNT_MAX, &diff, path, name, err))
+        return -1;
     char *args[DVM_MAX_ARGS];
     int argc = 0;
     if (tidal_json_args(o, "args", DVM_MAX_ARGS, args, &argc, &inner))
         return tidal_err_set(err, "%s: VM \"%s\": %s", path, name, inner.msg);
     struct dvm *v = dvm_new(d, name, strcmp(cls, "batch") ? DVM_SERVICE : DVM_BATCH, image, argc,
-                            args, (uint64_t)num(o, "mem"), num(o, "cpus"), &inner);
+                            args, (uint64_t)mem, num(o, "cpus"), &inner);
     for (int i = 0; i < argc; i++)
         free(args[i]);
     if (!v)
@@ -147,18 +187,15 @@ static int load_vm(struct daemon *d, const cJSON *o, const char *path, struct ti
         return tidal_err_set(err, "%s: VM \"%s\": unknown state \"%s\"", path, name, state);
     if (tidal_json_trees(o, "", &v->trees, &inner))
         return tidal_err_set(err, "%s: VM \"%s\": %s", path, name, inner.msg);
-    v->scratch_max = (uint64_t)num(o, "scratch");
-    v->snap_gen = (unsigned)num(o, "snap_gen");
-    v->snap_len = (unsigned)num(o, "snap_len");
-    if (v->snap_len > DVM_MAX_CHAIN)
-        return tidal_err_set(err, "%s: VM \"%s\": snap_len %u (at most %d)", path, name,
-                             v->snap_len, DVM_MAX_CHAIN);
-    v->log_at_snap = (uint64_t)num(o, "log_at_snap");
-    v->progress_done = (uint64_t)num(o, "progress_done");
-    v->progress_total = (uint64_t)num(o, "progress_total");
-    v->exit_status = (int)num(o, "exit_status");
-    v->snapshots_full = (uint64_t)num(o, "snapshots_full");
-    v->snapshots_diff = (uint64_t)num(o, "snapshots_diff");
+    v->scratch_max = (uint64_t)scratch;
+    v->snap_gen = (unsigned)gen;
+    v->snap_len = (unsigned)len;
+    v->log_at_snap = (uint64_t)log_at;
+    v->progress_done = (uint64_t)done;
+    v->progress_total = (uint64_t)total;
+    v->exit_status = (int)status;
+    v->snapshots_full = (uint64_t)full;
+    v->snapshots_diff = (uint64_t)diff;
     if (str(o, "report"))
         snprintf(v->report, sizeof(v->report), "%s", str(o, "report"));
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, "job");

@@ -71,6 +71,13 @@ static bool invoke_path(const char *url, const char **name, size_t *len)
     return !memchr(*name, '/', *len);
 }
 
+enum tidal_serve_route tidal_serve_route(const char *url, const char **name, size_t *len)
+{
+    if (has_encoded_separator(url))
+        return TIDAL_ROUTE_BAD_PATH;
+    return invoke_path(url, name, len) ? TIDAL_ROUTE_INVOKE : TIDAL_ROUTE_OTHER;
+}
+
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, const char *type,
                                  char *text)
 {
@@ -263,12 +270,13 @@ enum MHD_Result tidal_serve_handle(void *cls, struct MHD_Connection *conn, const
             return tidal_http_send_error(conn, 400, "bad_request",
                                          "Content-Length is given more than once");
         }
-        if (has_encoded_separator(url)) {
+        enum tidal_serve_route route = tidal_serve_route(url, &name, &len);
+        if (route == TIDAL_ROUTE_BAD_PATH) {
             tidal_serve_log(srv, method, url, "-", 400, 0, NULL);
             return tidal_http_send_error(conn, 400, "bad_path",
                                          "the path holds an encoded '/' (%2F) or NUL (%00)");
         }
-        if (!invoke_path(url, &name, &len))
+        if (route == TIDAL_ROUTE_OTHER)
             return handle_get(srv, conn, url, method);
         return start_invoke(srv, conn, url, method, name, len, con_cls);
     }

@@ -34,6 +34,11 @@ struct kvm_owner {
 enum MHD_Result tidal_serve_handle(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version, const char *upload_data,
                                    size_t *upload_data_size, void **con_cls);
+/* Where a request goes, from its path as the client sent it (no socket needed, so the
+ * fuzzer calls it): refused for an encoded '/' or NUL, the invocation of function
+ * *name (*len bytes, inside url), or one of the other routes (or none: 404). */
+enum tidal_serve_route { TIDAL_ROUTE_BAD_PATH, TIDAL_ROUTE_INVOKE, TIDAL_ROUTE_OTHER };
+enum tidal_serve_route tidal_serve_route(const char *url, const char **name, size_t *len);
 /* MHD's unescape callback: leaves the path as the client sent it, so that routing
  * runs on raw segments (an encoded '/' or NUL never joins or ends one). */
 size_t tidal_serve_keep_raw(void *cls, struct MHD_Connection *conn, char *text);

@@ -2,8 +2,11 @@
 #include "tidal/daemon.h"
 #include "tidal/host_file.h"
 
+#include "../../host/daemon/internal.h"
+
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +54,26 @@ Test(clock, times_parse_and_print)
     cr_assert_str_eq(out, "2026-12-01T22:00:00Z");
     cr_assert_neq(tidal_parse_time("tomorrow", &t, &err), 0);
     cr_assert(strstr(err.msg, "\"tomorrow\""), "%s", err.msg);
+}
+
+/* Found by fuzzing (tests/fuzz/corpus/fuzz_time/deadline-1e65): a number of seconds
+ * past any time_t was accepted, and printing it, as a job's deadline is printed, was
+ * undefined behaviour (a float to time_t conversion out of range) and garbage. */
+Test(clock, times_past_year_9999_are_refused_and_never_printed_as_garbage)
+{
+    struct tidal_err err;
+    double t;
+    cr_assert_neq(tidal_parse_time("1.7e65", &t, &err), 0, "accepted as %g", t);
+    cr_assert(strstr(err.msg, "\"1.7e65\""), "%s", err.msg);
+    cr_assert_eq(tidal_parse_time("253402300799", &t, &err), 0, "%s", err.msg);
+    char out[32];
+    tidal_format_time(t, out);
+    cr_assert_str_eq(out, "9999-12-31T23:59:59Z");
+    /* state.json may hold any number: it prints as the nearest time in the format. */
+    tidal_format_time(1e300, out);
+    cr_assert_str_eq(out, "9999-12-31T23:59:59Z");
+    tidal_format_time(-1e300, out);
+    cr_assert_str_eq(out, "1970-01-01T00:00:00Z");
 }
 
 Test(window, night_window_wraps_midnight)
@@ -210,4 +233,55 @@ Test(files, atomic_write_replaces_whole_files)
     rmdir(dir);
     cr_assert_neq(tidal_write_atomic("/nonexistent-dir/x", "a", 1, &err), 0);
     cr_assert(strstr(err.msg, "/nonexistent-dir/x"), "%s", err.msg);
+}
+
+/* Found by fuzzing (tests/fuzz/corpus/fuzz_daemon_state/mem-8e47): numbers in state.json
+ * were converted to integers unchecked, undefined behaviour for a value out of range
+ * (a damaged file's "mem": 8.9e47). They are refused, naming the VM and the field. */
+Test(state, numbers_out_of_range_in_state_json_are_refused_by_name)
+{
+    static const char *const cases[][2] = {
+        {"\"mem\": 888888888888888888888888888888888888888816777216", "\"mem\""},
+        {"\"snap_gen\": -1", "\"snap_gen\""},
+        {"\"snap_len\": 17", "\"snap_len\""},
+        {"\"exit_status\": 1e300", "\"exit_status\""},
+        {"\"progress_done\": 2.5", "\"progress_done\""},
+        {"\"job\": {\"state\": \"active\", \"suspensions\": 1e10, "
+         "\"spec\": {\"name\": \"web\", \"image\": \"/bin/true\", "
+         "\"window\": {\"cron\": \"0 22 * * *\", \"duration\": \"8h\"}}}",
+         "\"suspensions\""},
+    };
+    char dir[] = "/tmp/tidal-state-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    struct daemon d = {0};
+    snprintf(d.state_dir, sizeof(d.state_dir), "%s", dir);
+    char path[4300];
+    snprintf(path, sizeof(path), "%s/vms", dir);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    pthread_mutex_init(&d.lock, NULL);
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(path, sizeof(path), "%s/state.json", dir);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fprintf(f,
+                "{\"version\": 1, \"vms\": [{\"name\": \"web\", \"class\": \"service\", "
+                "\"image\": \"/bin/true\", \"state\": \"stopped\", %s}]}",
+                cases[i][0]);
+        fclose(f);
+        struct tidal_err err = {{0}};
+        cr_assert_eq(daemon_load(&d, &err), -1, "%s was loaded", cases[i][0]);
+        cr_assert(strstr(err.msg, "VM \"web\"") && strstr(err.msg, cases[i][1]), "%s: %s",
+                  cases[i][0], err.msg);
+        while (d.vms) {
+            struct dvm *v = d.vms;
+            d.vms = v->next;
+            rmdir(v->dir);
+            dvm_free(v);
+        }
+    }
+    snprintf(path, sizeof(path), "%s/state.json", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/vms", dir);
+    rmdir(path);
+    rmdir(dir);
 }

@@ -108,6 +108,134 @@ Test(traces, fixture_conversion_and_validation)
     tsched_model_free(&m);
 }
 
+/* A directory for the function trace's three files, with `text` in each. */
+static const char *functions_dir(const char *tag, const char *dur, const char *mem, const char *inv)
+{
+    static char dir[256];
+    snprintf(dir, sizeof dir, "%.200s.%s", th_write("marker", ""), tag);
+    char sub[300];
+    mkdir(dir, 0755);
+    snprintf(sub, sizeof sub, "%s/azure-functions-2019", dir);
+    mkdir(sub, 0755);
+    put(dir, "azure-functions-2019/durations_ms.csv", dur);
+    put(dir, "azure-functions-2019/memory_mb.csv", mem);
+    put(dir, "azure-functions-2019/invocations_per_minute.csv", inv);
+    return dir;
+}
+
+/* Found by fuzzing (tests/fuzz/corpus/fuzz_traces/empty-tables): an empty durations file
+ * made an empty table that was sorted as a NULL array, undefined behaviour that the
+ * sanitizers of `make SAN=1 test` stop at. */
+Test(traces, empty_function_tables_are_a_day_without_functions)
+{
+    struct tsched_model m;
+    struct tsched_err err;
+    th_model(&m, 300, 64, 256);
+    struct tsched_trace_opts o;
+    tsched_trace_opts_default(&o);
+    o.no_vms = o.no_batch = true;
+    struct tsched_trace_report rep;
+    const char *dir = functions_dir("empty", "", "", "");
+    cr_assert_eq(tsched_load_traces(&m, dir, &o, &rep, &err), 0, "%s", err.msg);
+    cr_assert_eq(rep.functions, 0);
+    cr_assert_eq(m.nw, 0);
+    tsched_model_free(&m);
+}
+
+/* Found by fuzzing (tests/fuzz/corpus/fuzz_traces/arrival-long-max): an arrival time of
+ * LONG_MAX seconds overflowed the trace's end (undefined behaviour; in practice the
+ * trace then covered "no full day"). It is a rejected row now. */
+Test(traces, vm_arrivals_past_any_day_are_rejected_rows)
+{
+    struct tsched_model m;
+    struct tsched_err err;
+    th_model(&m, 300, 64, 256);
+    struct tsched_trace_opts o;
+    tsched_trace_opts_default(&o);
+    o.no_functions = o.no_batch = true;
+    struct tsched_trace_report rep;
+    static char dir[256];
+    snprintf(dir, sizeof dir, "%.200s.vm-overflow", th_write("marker", ""));
+    char sub[300];
+    mkdir(dir, 0755);
+    snprintf(sub, sizeof sub, "%s/azure-vm-2017", dir);
+    mkdir(sub, 0755);
+    put(dir, "azure-vm-2017/flavors.txt", "2,4 a\n");
+    put(dir, "azure-vm-2017/interval_map.txt", "0 0\n300 0\n");
+    put(dir, "azure-vm-2017/arrivals.txt", "0 a\n86400 a\n172500 a\n9223372036854775807 a\n");
+    put(dir, "azure-vm-2017/durations.txt", "0 C0\n86400 U0\n172500 U0\n9223372036854775807 U0\n");
+    cr_assert_eq(tsched_load_traces(&m, dir, &o, &rep, &err), 0, "%s", err.msg);
+    cr_assert_gt(rep.vms, 0);
+    cr_assert_eq(rep.skipped_rows, 1, "%s", rep.note);
+    cr_assert(strstr(rep.note, "out of range"), "%s", rep.note);
+    tsched_model_free(&m);
+}
+
+/* Seen while fuzzing the trace adapters: task times near LONG_MAX overflowed the span
+ * and release time, a tiny request overflowed the instances per chunk, and a task with
+ * 10^15 instances tried to add as many jobs. Such rows are rejected. */
+Test(traces, batch_rows_with_absurd_times_or_instances_are_rejected)
+{
+    struct tsched_model m;
+    struct tsched_err err;
+    th_model(&m, 300, 64, 256);
+    struct tsched_trace_opts o;
+    tsched_trace_opts_default(&o);
+    o.no_functions = o.no_vms = true;
+    struct tsched_trace_report rep;
+    static char dir[256];
+    snprintf(dir, sizeof dir, "%.200s.batch-overflow", th_write("marker", ""));
+    char sub[300];
+    mkdir(dir, 0755);
+    snprintf(sub, sizeof sub, "%s/alibaba-batch-2017", dir);
+    mkdir(sub, 0755);
+    put(dir, "alibaba-batch-2017/batch_task.csv",
+        "task_create_time,task_end_time,job_id,task_id,number_of_instances,status,cpus,mem\n"
+        "0,100,1,1,1000000000000000,Terminated,100,0.01\n"
+        "-9223372036854775807,9223372036854775807,2,1,1,Terminated,100,0.01\n"
+        "9223372036854775000,9223372036854775100,3,1,1,Terminated,100,0.01\n"
+        "3600,4200,4,1,10,Terminated,1e-300,1e-300\n");
+    cr_assert_eq(tsched_load_traces(&m, dir, &o, &rep, &err), 0, "%s", err.msg);
+    cr_assert_eq(rep.skipped_rows, 3, "%s", rep.note);
+    cr_assert_eq(rep.batch_tasks, 1);
+    cr_assert_eq(rep.batch_jobs, 1, "ten tiny instances fit one chunk");
+    tsched_model_free(&m);
+}
+
+/* Seen while fixing the other trace overflows, confirmed with fuzz_traces on
+ * tests/fuzz/corpus/fuzz_traces/invocations-1e308: 1e308 invocations
+ * of a 1e300 ms function made an infinite demand, converted to an int replica count
+ * (undefined; in practice --from-traces failed without a message). Such a function
+ * is a rejected row. */
+Test(traces, functions_with_absurd_demand_are_rejected_rows)
+{
+    size_t cap = 16 * 1440 + 256;
+    char *inv = malloc(cap);
+    strcpy(inv, "HashFunction,HashApp,HashOwner");
+    for (int i = 1; i <= 1440; i++)
+        sprintf(inv + strlen(inv), ",%d", i);
+    strcat(inv, "\nf1,f1,f1");
+    for (int i = 1; i <= 1440; i++)
+        strcat(inv, i == 1 ? ",1e308" : ",0");
+    strcat(inv, "\n");
+    const char *dir =
+        functions_dir("huge", "HashFunction,HashApp,HashOwner,Count,Average\nf1,f1,f1,60,1e300\n",
+                      "HashApp,HashOwner,SampleCount,AverageAllocatedMb\nf1,f1,10,512\n", inv);
+    free(inv);
+    struct tsched_model m;
+    struct tsched_err err;
+    th_model(&m, 300, 64, 256);
+    struct tsched_trace_opts o;
+    tsched_trace_opts_default(&o);
+    o.no_vms = o.no_batch = true;
+    struct tsched_trace_report rep;
+    cr_assert_eq(tsched_load_traces(&m, dir, &o, &rep, &err), 0, "%s", err.msg);
+    cr_assert_eq(rep.functions, 0);
+    cr_assert_eq(rep.skipped_rows, 1, "%s", rep.note);
+    cr_assert(strstr(rep.note, "beyond any pool"), "%s", rep.note);
+    tsched_model_free(&m);
+}
+
 Test(traces, missing_directory_is_named)
 {
     struct tsched_model m;
