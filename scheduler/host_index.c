@@ -16,22 +16,22 @@
 
 static double *node_hi(const struct host_index *x, int t, int node)
 {
-    return &x->hi[((size_t)t * 2 * x->leaves + node) * NR];
+    return x->room[(size_t)node * x->T + t].hi;
+}
+
+static float *node_fit(const struct host_index *x, int t, int node)
+{
+    return x->room[(size_t)node * x->T + t].fit;
 }
 
 static double *node_lo(const struct host_index *x, int t, int node)
 {
-    return &x->lo[((size_t)t * 2 * x->leaves + node) * NR];
+    return &x->lo[((size_t)node * x->T + t) * NR];
 }
 
 static double *node_along(const struct host_index *x, int t, int node)
 {
-    return &x->along[((size_t)t * 2 * x->leaves + node) * HIDX_DIRS];
-}
-
-static double *node_fit(const struct host_index *x, int t, int node)
-{
-    return &x->fit[((size_t)t * 2 * x->leaves + node) * HIDX_DIRS];
+    return &x->along[((size_t)node * x->T + t) * HIDX_DIRS];
 }
 
 static void pull(struct host_index *x, int t, int node)
@@ -47,25 +47,29 @@ static void pull(struct host_index *x, int t, int node)
     const double *da = node_along(x, t, 2 * node), *db = node_along(x, t, 2 * node + 1);
     for (int k = 0; k < HIDX_DIRS; k++)
         d[k] = da[k] > db[k] ? da[k] : db[k];
-    d = node_fit(x, t, node);
-    da = node_fit(x, t, 2 * node);
-    db = node_fit(x, t, 2 * node + 1);
-    for (int k = 0; k < HIDX_DIRS; k++)
-        d[k] = da[k] > db[k] ? da[k] : db[k];
+    float *f = node_fit(x, t, node);
+    const float *fa = node_fit(x, t, 2 * node), *fb = node_fit(x, t, 2 * node + 1);
+    for (int k = 0; k < HIDX_DIRS - 2; k++)
+        f[k] = fa[k] > fb[k] ? fa[k] : fb[k];
 }
 
 /* A leaf's value along each direction: the spreading score is linear in free/cap^2. */
 static void leaf_along(struct host_index *x, int t, int h)
 {
-    double *d = node_along(x, t, x->leaves + h), *f = node_fit(x, t, x->leaves + h);
-    const double *room = node_hi(x, t, x->leaves + h), *c = &x->cap[h * NR];
+    int leaf = x->leaves + h;
+    float *f = node_fit(x, t, leaf);
+    const double *room = node_hi(x, t, leaf), *c = &x->cap[h * NR];
     for (int k = 0; k < HIDX_DIRS; k++) {
-        d[k] = 0;
-        f[k] = INFINITY;
+        double d = 0, fk = INFINITY;
         for (int r = 0; r < NR; r++) {
-            d[k] += x->dir[k][r] * room[r] / (c[r] * c[r]) * x->ref[r];
+            d += x->dir[k][r] * room[r] / (c[r] * c[r]) * x->ref[r];
             if (x->dir[k][r] > 0)
-                f[k] = fmin(f[k], room[r] / x->ref[r] / x->dir[k][r]);
+                fk = fmin(fk, room[r] / x->ref[r] / x->dir[k][r]);
+        }
+        node_along(x, t, leaf)[k] = d;
+        if (k > 0 && k < HIDX_DIRS - 1) {
+            float ff = (float)fk;
+            f[k - 1] = (double)ff < fk ? nextafterf(ff, INFINITY) : ff;
         }
     }
 }
@@ -81,11 +85,10 @@ int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T)
     size_t nodes = 2 * (size_t)x->leaves;
     x->cap = malloc(((size_t)n + 1) * NR * sizeof *x->cap);
     x->capmax = malloc(nodes * NR * sizeof *x->capmax);
-    x->hi = malloc(nodes * T * NR * sizeof *x->hi);
+    x->room = malloc(nodes * T * sizeof *x->room);
     x->lo = malloc(nodes * T * NR * sizeof *x->lo);
     x->along = malloc(nodes * T * HIDX_DIRS * sizeof *x->along);
-    x->fit = malloc(nodes * T * HIDX_DIRS * sizeof *x->fit);
-    if (!x->cap || !x->capmax || !x->hi || !x->lo || !x->along || !x->fit) {
+    if (!x->cap || !x->capmax || !x->room || !x->lo || !x->along) {
         hidx_free(x);
         return -1;
     }
@@ -111,9 +114,11 @@ int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T)
             if (h < n)
                 leaf_along(x, t, h);
             else
-                for (int k = 0; k < HIDX_DIRS; k++)
-                    node_along(x, t, x->leaves + h)[k] = node_fit(x, t, x->leaves + h)[k] =
-                        -INFINITY;
+                for (int k = 0; k < HIDX_DIRS; k++) {
+                    node_along(x, t, x->leaves + h)[k] = -INFINITY;
+                    if (k < HIDX_DIRS - 2)
+                        node_fit(x, t, x->leaves + h)[k] = -INFINITY;
+                }
         }
     }
     for (int node = x->leaves - 1; node >= 1; node--) {
@@ -130,10 +135,9 @@ void hidx_free(struct host_index *x)
 {
     free(x->cap);
     free(x->capmax);
-    free(x->hi);
+    free(x->room);
     free(x->lo);
     free(x->along);
-    free(x->fit);
     memset(x, 0, sizeof *x);
 }
 
@@ -180,9 +184,9 @@ static bool no_room(const struct query *q, int node)
         for (int r = 0; r < NR; r++)
             if (hi[r] + TSCHED_EPS < q->req[r])
                 return true;
-        const double *f = node_fit(q->x, q->slots[i], node);
+        const float *f = node_fit(q->x, q->slots[i], node);
         for (int k = 1; k < HIDX_DIRS - 1; k++)
-            if (f[k] < q->need[k])
+            if (f[k - 1] < q->need[k])
                 return true;
     }
     return false;
@@ -198,12 +202,14 @@ static double bound(const struct query *q, int node)
         return node - x->leaves;
     }
     double s = 0;
-    for (int i = 0; i < q->len; i++) {
-        if (q->rule == HIDX_SPREAD) {
+    if (q->rule == HIDX_SPREAD) {
+        for (int i = 0; i < q->len; i++) {
             const double *d = node_along(x, q->slots[i], node);
             s -= q->wk * d[q->k] + q->wk1 * d[q->k + 1];
-            continue;
         }
+        return s - 1e-9 * (fabs(s) + 1e-9);
+    }
+    for (int i = 0; i < q->len; i++) {
         for (int r = 0; r < NR; r++) {
             double f = (node_lo(x, q->slots[i], node)[r] - q->req[r]) / x->capmax[node * NR + r];
             s += f > 0 ? f * f : 0;
@@ -263,9 +269,13 @@ static void search(struct query *q, int node)
     int kid[2] = {2 * node, 2 * node + 1};
     double lb[2];
     bool open[2];
+    /* The bound first: a child that cannot beat the host in hand is never searched
+     * (the best only improves), so whether it has room need not be asked. */
     for (int i = 0; i < 2; i++) {
-        open[i] = !no_room(q, kid[i]);
-        lb[i] = open[i] ? bound(q, kid[i]) : INFINITY;
+        lb[i] = bound(q, kid[i]);
+        open[i] = !cannot_win(q, kid[i], lb[i]) && !no_room(q, kid[i]);
+        if (!open[i])
+            lb[i] = INFINITY;
     }
     /* The more promising child first: its result prunes the other. */
     int first = open[1] && (!open[0] || lb[1] < lb[0]) ? 1 : 0;

@@ -20,17 +20,25 @@ enum hidx_rule { HIDX_FIRST_FIT, HIDX_SPREAD, HIDX_BEST_FIT };
  * and resource, so that a query skips whole subtrees that cannot fit the job or cannot
  * beat the best host found so far. Queries and updates cost O(log n) per slot touched
  * in the usual case instead of a scan of the fleet. */
+/* What the room test reads of a node in one slot, in one cache line: the most free room
+ * below it, and along the inner directions the largest multiple (in units of ref) that
+ * some host below has room for (a float rounded up: a looser test, never a wrong no). */
+struct hidx_room {
+    double hi[TSCHED_NRES];
+    float fit[HIDX_DIRS - 2];
+};
+
 struct host_index {
     int n, T, leaves;        /* leaves: a power of two >= n */
     double ref[TSCHED_NRES]; /* first host type */
     double dir[HIDX_DIRS][TSCHED_NRES];
     double *cap;    /* [host][res] */
     double *capmax; /* [node][res]: largest capacity below the node (best-fit bound) */
-    double *hi;     /* [slot][node][res]: most free room below the node */
-    double *lo;     /* [slot][node][res]: least free room below the node */
-    double *along;  /* [slot][node][dir]: most of free/cap^2 x ref along each direction */
-    double *fit;    /* [slot][node][dir]: the largest multiple of each direction (in units
-                       of ref) that some host below has room for */
+    /* Per node, the slots side by side: a job's slots mostly follow each other. */
+    struct hidx_room *room; /* [node][slot] */
+    double *lo;             /* [node][slot][res]: least free room below the node */
+    double *along;          /* [node][slot][dir]: most of free/cap^2 x ref along each
+                               direction */
 };
 
 /* Hosts 0..n-1 with the capacities of the model's fleet order, all empty. */
@@ -41,7 +49,7 @@ void hidx_set_load(struct host_index *x, int h, int t, const double load[TSCHED_
 /* The most free room of any host in slot t, per resource. */
 static inline const double *hidx_most_free(const struct host_index *x, int t)
 {
-    return &x->hi[((size_t)t * 2 * x->leaves + 1) * TSCHED_NRES];
+    return x->room[(size_t)x->T + t].hi;
 }
 /* A host with room for `req` in every slot of slots[0..len), chosen by `rule` (on big
  * fleets possibly a near-best one, see HIDX_VISITS; first fit is exact); -1 if none
