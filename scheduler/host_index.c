@@ -8,6 +8,7 @@
  */
 #include "host_index.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,23 +35,51 @@ static double *node_along(const struct host_index *x, int t, int node)
     return &x->along[((size_t)node * x->T + t) * HIDX_DIRS];
 }
 
-static void pull(struct host_index *x, int t, int node)
+/* Recomputes a node from its children; false if nothing changed (nor will above it). */
+static bool pull(struct host_index *x, int t, int node)
 {
+    bool changed = false;
     double *h = node_hi(x, t, node), *l = node_lo(x, t, node);
     const double *ha = node_hi(x, t, 2 * node), *hb = node_hi(x, t, 2 * node + 1);
     const double *la = node_lo(x, t, 2 * node), *lb = node_lo(x, t, 2 * node + 1);
     for (int r = 0; r < NR; r++) {
-        h[r] = ha[r] > hb[r] ? ha[r] : hb[r];
-        l[r] = la[r] < lb[r] ? la[r] : lb[r];
+        double hv = ha[r] > hb[r] ? ha[r] : hb[r];
+        changed |= hv != h[r];
+        h[r] = hv;
+    }
+    for (int r = 0; r < NR && x->keep_lo; r++) {
+        double lv = la[r] < lb[r] ? la[r] : lb[r];
+        changed |= lv != l[r];
+        l[r] = lv;
     }
     double *d = node_along(x, t, node);
     const double *da = node_along(x, t, 2 * node), *db = node_along(x, t, 2 * node + 1);
-    for (int k = 0; k < HIDX_DIRS; k++)
-        d[k] = da[k] > db[k] ? da[k] : db[k];
+    for (int k = 0; k < HIDX_DIRS && x->keep_along; k++) {
+        double v = da[k] > db[k] ? da[k] : db[k];
+        changed |= v != d[k];
+        d[k] = v;
+    }
     float *f = node_fit(x, t, node);
     const float *fa = node_fit(x, t, 2 * node), *fb = node_fit(x, t, 2 * node + 1);
-    for (int k = 0; k < HIDX_DIRS - 2; k++)
-        f[k] = fa[k] > fb[k] ? fa[k] : fb[k];
+    for (int k = 0; k < HIDX_DIRS - 2; k++) {
+        float v = fa[k] > fb[k] ? fa[k] : fb[k];
+        changed |= v != f[k];
+        f[k] = v;
+    }
+    return changed;
+}
+
+/* v as a float no smaller: the fit summaries are upper bounds, rounding must keep them
+ * so. */
+static float up(double v)
+{
+    float f = (float)v;
+    return (double)f < v ? nextafterf(f, INFINITY) : f;
+}
+
+static double dmin(double a, double b)
+{
+    return b < a ? b : a;
 }
 
 /* A leaf's value along each direction: the spreading score is linear in free/cap^2. */
@@ -60,16 +89,17 @@ static void leaf_along(struct host_index *x, int t, int h)
     float *f = node_fit(x, t, leaf);
     const double *room = node_hi(x, t, leaf), *c = &x->cap[h * NR];
     for (int k = 0; k < HIDX_DIRS; k++) {
-        double d = 0, fk = INFINITY;
-        for (int r = 0; r < NR; r++) {
-            d += x->dir[k][r] * room[r] / (c[r] * c[r]) * x->ref[r];
-            if (x->dir[k][r] > 0)
-                fk = fmin(fk, room[r] / x->ref[r] / x->dir[k][r]);
+        if (x->keep_along) {
+            double d = 0;
+            for (int r = 0; r < NR; r++)
+                d += x->dir[k][r] * room[r] / (c[r] * c[r]) * x->ref[r];
+            node_along(x, t, leaf)[k] = d;
         }
-        node_along(x, t, leaf)[k] = d;
         if (k > 0 && k < HIDX_DIRS - 1) {
-            float ff = (float)fk;
-            f[k - 1] = (double)ff < fk ? nextafterf(ff, INFINITY) : ff;
+            double fk = INFINITY; /* inner directions have both components positive */
+            for (int r = 0; r < NR; r++)
+                fk = dmin(fk, room[r] / x->ref[r] / x->dir[k][r]);
+            f[k - 1] = up(fk);
         }
     }
 }
@@ -79,15 +109,16 @@ int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T)
     memset(x, 0, sizeof *x);
     x->n = n;
     x->T = T;
+    x->keep_lo = x->keep_along = true;
     x->leaves = 1;
     while (x->leaves < n)
         x->leaves *= 2;
     size_t nodes = 2 * (size_t)x->leaves;
     x->cap = malloc(((size_t)n + 1) * NR * sizeof *x->cap);
     x->capmax = malloc(nodes * NR * sizeof *x->capmax);
-    x->room = malloc(nodes * T * sizeof *x->room);
-    x->lo = malloc(nodes * T * NR * sizeof *x->lo);
-    x->along = malloc(nodes * T * HIDX_DIRS * sizeof *x->along);
+    x->room = calloc(1, nodes * T * sizeof *x->room);
+    x->lo = calloc(1, nodes * T * NR * sizeof *x->lo);
+    x->along = calloc(1, nodes * T * HIDX_DIRS * sizeof *x->along);
     if (!x->cap || !x->capmax || !x->room || !x->lo || !x->along) {
         hidx_free(x);
         return -1;
@@ -141,6 +172,12 @@ void hidx_free(struct host_index *x)
     memset(x, 0, sizeof *x);
 }
 
+void hidx_keep_for(struct host_index *x, enum hidx_rule rule)
+{
+    x->keep_lo = rule == HIDX_BEST_FIT;
+    x->keep_along = rule == HIDX_SPREAD;
+}
+
 void hidx_set_load(struct host_index *x, int h, int t, const double load[TSCHED_NRES])
 {
     int node = x->leaves + h;
@@ -148,8 +185,9 @@ void hidx_set_load(struct host_index *x, int h, int t, const double load[TSCHED_
     for (int r = 0; r < NR; r++)
         hi[r] = lo[r] = x->cap[h * NR + r] - load[r];
     leaf_along(x, t, h);
-    for (node /= 2; node >= 1; node /= 2)
-        pull(x, t, node);
+    /* A node that did not change leaves its ancestors as they were. */
+    for (node /= 2; node >= 1 && pull(x, t, node); node /= 2)
+        ;
 }
 
 struct query {
@@ -164,6 +202,7 @@ struct query {
     double wk, wk1;         /* ... as wk x dir[k] + wk1 x dir[k+1] (in units of ref) */
     double need[HIDX_DIRS]; /* a host with room needs at least this along each direction */
     int visits;             /* nodes expanded so far */
+    struct hidx_memo *memo; /* or NULL */
 };
 
 /* A search for the best host expands at most this many nodes. On a big fleet of
@@ -254,6 +293,54 @@ static bool cannot_win(const struct query *q, int node, double lb)
            (lb > q->best || (lb == q->best && first_leaf(q->x, node) > q->best_h));
 }
 
+/* The memo's entry for node, emptied if it is from another query or was forgotten. */
+static unsigned char *memo_have(const struct query *q, int node)
+{
+    struct hidx_memo *mm = q->memo;
+    if (mm->stamp[node] != mm->epoch) {
+        mm->stamp[node] = mm->epoch;
+        mm->have[node] = 0;
+    }
+    return &mm->have[node];
+}
+
+enum { HAVE_LB = 1, HAVE_ROOM = 2, NO_ROOM = 4, HAVE_SCORE = 8 };
+
+static double memo_bound(const struct query *q, int node)
+{
+    if (!q->memo)
+        return bound(q, node);
+    unsigned char *have = memo_have(q, node);
+    if (!(*have & HAVE_LB)) {
+        q->memo->lb[node] = bound(q, node);
+        *have |= HAVE_LB;
+    }
+    return q->memo->lb[node];
+}
+
+static bool memo_no_room(const struct query *q, int node)
+{
+    if (!q->memo)
+        return no_room(q, node);
+    unsigned char *have = memo_have(q, node);
+    if (!(*have & HAVE_ROOM))
+        *have |= HAVE_ROOM | (no_room(q, node) ? NO_ROOM : 0);
+    return *have & NO_ROOM;
+}
+
+static double memo_score(const struct query *q, int h)
+{
+    int node = q->x->leaves + h;
+    if (!q->memo)
+        return score(q, h);
+    unsigned char *have = memo_have(q, node);
+    if (!(*have & HAVE_SCORE)) {
+        q->memo->score[node] = score(q, h);
+        *have |= HAVE_SCORE;
+    }
+    return q->memo->score[node];
+}
+
 static void search(struct query *q, int node)
 {
     const struct host_index *x = q->x;
@@ -261,19 +348,29 @@ static void search(struct query *q, int node)
         return;
     if (node >= x->leaves) {
         int h = node - x->leaves;
-        double s = score(q, h);
+        double s = memo_score(q, h);
         if (q->best_h < 0 || s < q->best || (s == q->best && h < q->best_h))
             q->best = s, q->best_h = h;
         return;
     }
     int kid[2] = {2 * node, 2 * node + 1};
+    /* Both children's summaries are read next, each a cache miss on a big fleet: ask
+     * for all of them at once rather than one after the other. */
+    for (int i = 0; i < q->len && !q->memo; i++)
+        for (int c = 0; c < 2; c++) {
+            if (q->rule == HIDX_SPREAD)
+                __builtin_prefetch(node_along(x, q->slots[i], kid[c]));
+            else if (q->rule == HIDX_BEST_FIT)
+                __builtin_prefetch(node_lo(x, q->slots[i], kid[c]));
+            __builtin_prefetch(node_hi(x, q->slots[i], kid[c]));
+        }
     double lb[2];
     bool open[2];
     /* The bound first: a child that cannot beat the host in hand is never searched
      * (the best only improves), so whether it has room need not be asked. */
     for (int i = 0; i < 2; i++) {
-        lb[i] = bound(q, kid[i]);
-        open[i] = !cannot_win(q, kid[i], lb[i]) && !no_room(q, kid[i]);
+        lb[i] = memo_bound(q, kid[i]);
+        open[i] = !cannot_win(q, kid[i], lb[i]) && !memo_no_room(q, kid[i]);
         if (!open[i])
             lb[i] = INFINITY;
     }
@@ -288,10 +385,49 @@ static void search(struct query *q, int node)
     }
 }
 
+int hidx_memo_init(struct hidx_memo *mm, const struct host_index *x)
+{
+    size_t nodes = 2 * (size_t)x->leaves;
+    memset(mm, 0, sizeof *mm);
+    mm->epoch = 1;
+    mm->stamp = calloc(nodes, sizeof *mm->stamp);
+    mm->have = calloc(nodes, sizeof *mm->have);
+    mm->lb = malloc(nodes * sizeof *mm->lb);
+    mm->score = malloc(nodes * sizeof *mm->score);
+    if (!mm->stamp || !mm->have || !mm->lb || !mm->score) {
+        hidx_memo_free(mm);
+        return -1;
+    }
+    return 0;
+}
+
+void hidx_memo_free(struct hidx_memo *mm)
+{
+    free(mm->stamp);
+    free(mm->have);
+    free(mm->lb);
+    free(mm->score);
+    memset(mm, 0, sizeof *mm);
+}
+
+void hidx_memo_forget(struct hidx_memo *mm, const struct host_index *x, int h)
+{
+    for (int node = x->leaves + h; node >= 1; node /= 2)
+        mm->stamp[node] = 0;
+}
+
 int hidx_choose(const struct host_index *x, const int *slots, int len, const double *req,
                 enum hidx_rule rule)
 {
-    struct query q = {.x = x, .slots = slots, .len = len, .req = req, .rule = rule, .best_h = -1};
+    return hidx_choose_memo(x, slots, len, req, rule, NULL);
+}
+
+int hidx_choose_memo(const struct host_index *x, const int *slots, int len, const double *req,
+                     enum hidx_rule rule, struct hidx_memo *memo)
+{
+    assert(rule == HIDX_FIRST_FIT || (rule == HIDX_SPREAD ? x->keep_along : x->keep_lo));
+    struct query q = {
+        .x = x, .slots = slots, .len = len, .req = req, .rule = rule, .best_h = -1, .memo = memo};
     /* Room for req means room/ref >= req/ref in both resources, so at least
      * min_r(req_r / ref_r / dir_r) along every direction (less a hair for rounding). */
     for (int k = 0; k < HIDX_DIRS; k++) {
@@ -301,7 +437,7 @@ int hidx_choose(const struct host_index *x, const int *slots, int len, const dou
                 q.need[k] = fmin(q.need[k], (req[r] - TSCHED_EPS) / x->ref[r] / x->dir[k][r]);
         q.need[k] -= 1e-9 * fabs(q.need[k]);
     }
-    if (x->n == 0 || no_room(&q, 1))
+    if (x->n == 0 || memo_no_room(&q, 1))
         return -1;
     if (rule == HIDX_SPREAD) {
         /* req / ref as a non-negative mix of the two directions around it. */

@@ -29,8 +29,9 @@ struct hidx_room {
 };
 
 struct host_index {
-    int n, T, leaves;        /* leaves: a power of two >= n */
-    double ref[TSCHED_NRES]; /* first host type */
+    int n, T, leaves;         /* leaves: a power of two >= n */
+    bool keep_lo, keep_along; /* which summaries updates maintain (hidx_keep_for) */
+    double ref[TSCHED_NRES];  /* first host type */
     double dir[HIDX_DIRS][TSCHED_NRES];
     double *cap;    /* [host][res] */
     double *capmax; /* [node][res]: largest capacity below the node (best-fit bound) */
@@ -44,6 +45,9 @@ struct host_index {
 /* Hosts 0..n-1 with the capacities of the model's fleet order, all empty. */
 int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T);
 void hidx_free(struct host_index *x);
+/* From now on only `rule` (and first fit) will query: updates then skip the summaries
+ * only the other rule reads (the least room for best fit, the directions for spreading). */
+void hidx_keep_for(struct host_index *x, enum hidx_rule rule);
 /* Host h in slot t now carries `load` (per resource). */
 void hidx_set_load(struct host_index *x, int h, int t, const double load[TSCHED_NRES]);
 /* The most free room of any host in slot t, per resource. */
@@ -56,5 +60,30 @@ static inline const double *hidx_most_free(const struct host_index *x, int t)
  * was found. */
 int hidx_choose(const struct host_index *x, const int *slots, int len, const double *req,
                 enum hidx_rule rule);
+
+/* What a search computed per tree node, for one query asked again and again (the jobs of
+ * a class at one start: same slots, same size), so that a repeated search recomputes only
+ * the nodes a placement changed. Entries are valid while stamp[node] == epoch. */
+struct hidx_memo {
+    int epoch;
+    int *stamp;          /* [node] */
+    unsigned char *have; /* [node]: which of the values below are known */
+    double *lb;          /* [node]: the subtree's bound */
+    double *score;       /* [leaf node]: the host's score */
+};
+
+int hidx_memo_init(struct hidx_memo *mm, const struct host_index *x);
+void hidx_memo_free(struct hidx_memo *mm);
+/* Another query from now on: forgets everything. */
+static inline void hidx_memo_reset(struct hidx_memo *mm)
+{
+    mm->epoch++;
+}
+/* Host h's room changed in some of the query's slots: forgets its path to the root. */
+void hidx_memo_forget(struct hidx_memo *mm, const struct host_index *x, int h);
+/* hidx_choose, remembering in memo (the same query each time since the last reset, the
+ * changes since forgotten); the answer is the one hidx_choose gives. */
+int hidx_choose_memo(const struct host_index *x, const int *slots, int len, const double *req,
+                     enum hidx_rule rule, struct hidx_memo *memo);
 
 #endif

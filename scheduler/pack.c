@@ -34,10 +34,11 @@ double slot_cost(struct packer *k, int t, const double *req)
     return c;
 }
 
-int build_index(struct packer *k)
+int build_index(struct packer *k, enum hidx_rule rule)
 {
     if (hidx_init(&k->ix, k->m, k->n, k->T) < 0)
         return -1;
+    hidx_keep_for(&k->ix, rule);
     for (int h = 0; h < k->n; h++)
         for (int t = 0; t < k->T; t++)
             hidx_set_load(&k->ix, h, t, L(k, h, t));

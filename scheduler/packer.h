@@ -57,7 +57,7 @@ int pack_days(struct packer *k, int *order, int nd);
 int pack_batches(struct packer *k, int *order, int nb);
 /* The same as a FIFO job queue (pack_fifo.c). */
 int pack_fifo(struct packer *k, int *order, int nb);
-/* Builds k->ix from the loads so far; -1 on OOM. */
-int build_index(struct packer *k);
+/* Builds k->ix from the loads so far, for queries by `rule` (and first fit); -1 on OOM. */
+int build_index(struct packer *k, enum hidx_rule rule);
 
 #endif
