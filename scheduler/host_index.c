@@ -87,18 +87,20 @@ static void leaf_along(struct host_index *x, int t, int h)
 {
     int leaf = x->leaves + h;
     float *f = node_fit(x, t, leaf);
-    const double *room = node_hi(x, t, leaf), *c = &x->cap[h * NR];
+    const double *room = node_hi(x, t, leaf);
+    /* Leaves change with every placement: the constant factors are computed once. */
+    const double *ac = &x->acoef[(size_t)h * HIDX_DIRS * NR];
     for (int k = 0; k < HIDX_DIRS; k++) {
         if (x->keep_along) {
             double d = 0;
             for (int r = 0; r < NR; r++)
-                d += x->dir[k][r] * room[r] / (c[r] * c[r]) * x->ref[r];
+                d += ac[k * NR + r] * room[r];
             node_along(x, t, leaf)[k] = d;
         }
         if (k > 0 && k < HIDX_DIRS - 1) {
             double fk = INFINITY; /* inner directions have both components positive */
             for (int r = 0; r < NR; r++)
-                fk = dmin(fk, room[r] / x->ref[r] / x->dir[k][r]);
+                fk = dmin(fk, room[r] * x->fcoef[k][r]);
             f[k - 1] = up(fk);
         }
     }
@@ -116,10 +118,11 @@ int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T)
     size_t nodes = 2 * (size_t)x->leaves;
     x->cap = malloc(((size_t)n + 1) * NR * sizeof *x->cap);
     x->capmax = malloc(nodes * NR * sizeof *x->capmax);
+    x->acoef = malloc(((size_t)n + 1) * HIDX_DIRS * NR * sizeof *x->acoef);
     x->room = calloc(1, nodes * T * sizeof *x->room);
     x->lo = calloc(1, nodes * T * NR * sizeof *x->lo);
     x->along = calloc(1, nodes * T * HIDX_DIRS * sizeof *x->along);
-    if (!x->cap || !x->capmax || !x->room || !x->lo || !x->along) {
+    if (!x->cap || !x->capmax || !x->acoef || !x->room || !x->lo || !x->along) {
         hidx_free(x);
         return -1;
     }
@@ -129,6 +132,17 @@ int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T)
         double a = M_PI / 2 * k / (HIDX_DIRS - 1);
         x->dir[k][TSCHED_CPU] = k == HIDX_DIRS - 1 ? 0 : cos(a);
         x->dir[k][TSCHED_MEM] = k == 0 ? 0 : sin(a);
+    }
+    for (int k = 0; k < HIDX_DIRS; k++)
+        for (int r = 0; r < NR; r++)
+            x->fcoef[k][r] = x->dir[k][r] > 0 ? 1 / (x->ref[r] * x->dir[k][r]) : INFINITY;
+    for (int h = 0; h < n; h++) {
+        double c[NR];
+        tsched_host_cap(m, h, c);
+        for (int k = 0; k < HIDX_DIRS; k++)
+            for (int r = 0; r < NR; r++)
+                x->acoef[((size_t)h * HIDX_DIRS + k) * NR + r] =
+                    x->dir[k][r] * x->ref[r] / (c[r] * c[r]);
     }
     /* Padding leaves past n never fit (no room) and never lower a minimum. */
     for (int h = 0; h < x->leaves; h++) {
@@ -166,6 +180,7 @@ void hidx_free(struct host_index *x)
 {
     free(x->cap);
     free(x->capmax);
+    free(x->acoef);
     free(x->room);
     free(x->lo);
     free(x->along);

@@ -33,7 +33,9 @@ struct host_index {
     bool keep_lo, keep_along; /* which summaries updates maintain (hidx_keep_for) */
     double ref[TSCHED_NRES];  /* first host type */
     double dir[HIDX_DIRS][TSCHED_NRES];
-    double *cap;    /* [host][res] */
+    double *cap;   /* [host][res] */
+    double *acoef; /* [host][dir][res]: dir x ref / cap^2, a leaf's direction values */
+    double fcoef[HIDX_DIRS][TSCHED_NRES]; /* 1 / (ref x dir): a leaf's fit */
     double *capmax; /* [node][res]: largest capacity below the node (best-fit bound) */
     /* Per node, the slots side by side: a job's slots mostly follow each other. */
     struct hidx_room *room; /* [node][slot] */

@@ -73,7 +73,7 @@ static int spread_all(struct packer *k, const int *order, int nb)
 }
 
 static const struct tsched_model *sort_m;
-static const double *sort_ref;
+static const double *sort_size; /* tsched_norm_size of each job, computed once */
 static const double *sort_key;
 static int cmp_batch(const void *a, const void *b)
 {
@@ -84,7 +84,7 @@ static int cmp_batch(const void *a, const void *b)
     double kx = sort_key[*(const int *)a], ky = sort_key[*(const int *)b];
     if (kx != ky)
         return kx > ky ? -1 : 1;
-    double zx = tsched_norm_size(x->req, sort_ref), zy = tsched_norm_size(y->req, sort_ref);
+    double zx = sort_size[*(const int *)a], zy = sort_size[*(const int *)b];
     if (zx != zy)
         return zx > zy ? -1 : 1;
     return *(const int *)a - *(const int *)b;
@@ -280,6 +280,7 @@ int pack_batches(struct packer *k, int *order, int nb)
     const struct tsched_model *m = k->m;
     int T = k->T, rc = -1;
     double *key = malloc(((size_t)m->nw + 1) * sizeof *key);
+    double *size = malloc(((size_t)m->nw + 1) * sizeof *size);
     struct class_state c = {0};
     c.slot = malloc(((size_t)T + 1) * sizeof *c.slot);
     c.cost = malloc(((size_t)T + 1) * sizeof *c.cost);
@@ -287,7 +288,7 @@ int pack_batches(struct packer *k, int *order, int nb)
     c.start = malloc(((size_t)T + 1) * sizeof *c.start);
     c.closed = malloc(((size_t)T + 1) * sizeof *c.closed);
     c.pick = malloc(((size_t)T + 1) * sizeof *c.pick);
-    if (!key || !c.slot || !c.cost || !c.pre || !c.start || !c.closed || !c.pick ||
+    if (!key || !size || !c.slot || !c.cost || !c.pre || !c.start || !c.closed || !c.pick ||
         build_index(k, host_rule(k)) < 0 || !(c.memo = calloc((size_t)T, sizeof *c.memo)))
         goto out;
     for (int o = 0; o < T; o++)
@@ -298,8 +299,10 @@ int pack_batches(struct packer *k, int *order, int nb)
     /* Hardest first: the jobs whose windows are the most contended; within a contention
      * level, big ones. Identical jobs next to each other in that order (a task's chunks,
      * which the adapters number consecutively) form a class. */
+    for (int i = 0; i < nb; i++)
+        size[order[i]] = tsched_norm_size(m->w[order[i]].req, k->ref);
     sort_m = m;
-    sort_ref = k->ref;
+    sort_size = size;
     sort_key = key;
     qsort(order, (size_t)nb, sizeof *order, cmp_batch);
     rc = 1;
@@ -310,6 +313,7 @@ int pack_batches(struct packer *k, int *order, int nb)
     }
 out:
     free(key);
+    free(size);
     free(c.slot);
     free(c.cost);
     free(c.pre);

@@ -14,14 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct tsched_model *sort_m;
-static const double *sort_ref;
+static const double *sort_size; /* tsched_norm_size of each peak, computed once */
 static const uint64_t *sort_hash;
 static int cmp_day(const void *a, const void *b)
 {
     int ia = *(const int *)a, ib = *(const int *)b;
-    double x = tsched_norm_size(sort_m->w[ia].peak, sort_ref);
-    double y = tsched_norm_size(sort_m->w[ib].peak, sort_ref);
+    double x = sort_size[ia], y = sort_size[ib];
     if (x != y)
         return x > y ? -1 : 1;
     /* Equal curves side by side, so that they form a class. */
@@ -217,13 +215,15 @@ int pack_days(struct packer *k, int *order, int nd)
 {
     struct day_cand *cand = malloc(((size_t)k->n + 1) * sizeof *cand);
     uint64_t *hash = malloc(((size_t)k->m->nw + 1) * sizeof *hash);
+    double *size = malloc(((size_t)k->m->nw + 1) * sizeof *size);
     int rc = -1;
-    if (!cand || !hash)
+    if (!cand || !hash || !size)
         goto out;
-    for (int i = 0; i < nd; i++)
+    for (int i = 0; i < nd; i++) {
         hash[order[i]] = curve_hash(&k->m->w[order[i]], k->T);
-    sort_m = k->m;
-    sort_ref = k->ref;
+        size[order[i]] = tsched_norm_size(k->m->w[order[i]].peak, k->ref);
+    }
+    sort_size = size;
     sort_hash = hash;
     qsort(order, (size_t)nd, sizeof *order, cmp_day);
     block_weights(k, order, nd);
@@ -238,5 +238,6 @@ int pack_days(struct packer *k, int *order, int nd)
 out:
     free(cand);
     free(hash);
+    free(size);
     return rc;
 }
