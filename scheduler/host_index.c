@@ -369,16 +369,19 @@ static void search(struct query *q, int node)
         return;
     }
     int kid[2] = {2 * node, 2 * node + 1};
-    /* Both children's summaries are read next, each a cache miss on a big fleet: ask
-     * for all of them at once rather than one after the other. */
-    for (int i = 0; i < q->len && !q->memo; i++)
-        for (int c = 0; c < 2; c++) {
+    /* Both children's summaries are read next (unless remembered), each a cache miss on
+     * a big fleet: ask for all of them at once rather than one after the other. */
+    for (int c = 0; c < 2; c++) {
+        if (q->memo && q->memo->stamp[kid[c]] == q->memo->epoch)
+            continue;
+        for (int i = 0; i < q->len; i++) {
             if (q->rule == HIDX_SPREAD)
                 __builtin_prefetch(node_along(x, q->slots[i], kid[c]));
             else if (q->rule == HIDX_BEST_FIT)
                 __builtin_prefetch(node_lo(x, q->slots[i], kid[c]));
             __builtin_prefetch(node_hi(x, q->slots[i], kid[c]));
         }
+    }
     double lb[2];
     bool open[2];
     /* The bound first: a child that cannot beat the host in hand is never searched
