@@ -151,17 +151,17 @@ static bool peak_fits(struct packer *k, const struct day_class *dc, int h)
     return ok;
 }
 
-/* The scores of hosts h0..h0+cnt-1 (cnt <= SCORE_WAY) side by side: each host's sum runs
+/* The scores of hosts hs[0..cnt) (cnt <= SCORE_WAY) side by side: each host's sum runs
  * in the same order as alone (the same value), but the hosts' chains of additions
  * overlap instead of waiting on each other. */
 #define SCORE_WAY 4
-static void host_scores(struct packer *k, const struct day_class *dc, int h0, int cnt,
+static void host_scores(struct packer *k, const struct day_class *dc, const int *hs, int cnt,
                         double *score)
 {
     double sc[SCORE_WAY] = {0}, inv[SCORE_WAY][TSCHED_NRES];
     const double *c[SCORE_WAY], *hb[SCORE_WAY], *wbf = &dc->wb[0][0];
     for (int u = 0; u < SCORE_WAY; u++) {
-        int h = h0 + (u < cnt ? u : 0);
+        int h = hs[u < cnt ? u : 0];
         c[u] = &k->cap[h * TSCHED_NRES];
         hb[u] = &k->hblk[(size_t)h * NBLK * TSCHED_NRES];
         for (int r = 0; r < TSCHED_NRES; r++)
@@ -191,7 +191,7 @@ static bool host_score(struct packer *k, const struct day_class *dc, int h, doub
 {
     if (!peak_fits(k, dc, h))
         return false;
-    host_scores(k, dc, h, 1, score);
+    host_scores(k, dc, &h, 1, score);
     return true;
 }
 
@@ -225,14 +225,20 @@ static int place_class(struct packer *k, const int *order, int count, struct day
 {
     struct day_class dc;
     class_init(k, &k->m->w[order[0]], &dc);
+    /* Only hosts with room at the workload's peak are scored (on a fleet packed to its
+     * peaks, most are not). */
     int len = 0;
-    for (int h0 = 0; h0 < k->n; h0 += SCORE_WAY) {
-        int cnt = k->n - h0 < SCORE_WAY ? k->n - h0 : SCORE_WAY;
+    for (int h = 0; h < k->n; h++)
+        if (peak_fits(k, &dc, h))
+            heap[len++].h = h;
+    for (int i = 0; i < len; i += SCORE_WAY) {
+        int cnt = len - i < SCORE_WAY ? len - i : SCORE_WAY, hs[SCORE_WAY];
         double sc[SCORE_WAY];
-        host_scores(k, &dc, h0, cnt, sc);
         for (int u = 0; u < cnt; u++)
-            if (peak_fits(k, &dc, h0 + u))
-                heap[len++] = (struct day_cand){h0 + u, sc[u]};
+            hs[u] = heap[i + u].h;
+        host_scores(k, &dc, hs, cnt, sc);
+        for (int u = 0; u < cnt; u++)
+            heap[i + u].score = sc[u];
     }
     for (int i = len / 2 - 1; i >= 0; i--)
         sift_down(heap, len, i);
