@@ -45,12 +45,25 @@ int build_index(struct packer *k, enum hidx_rule rule)
     return 0;
 }
 
+void pack_prep_free(struct pack_prep *prep)
+{
+    free(prep->day_order);
+    free(prep->class_end);
+    free(prep->bw);
+    memset(prep, 0, sizeof *prep);
+}
+
 int tsched_pack(const struct tsched_model *m, int n, const struct pack_rule *rule,
-                struct tsched_plan *p, struct tsched_err *err)
+                struct pack_prep *prep, struct tsched_plan *p, struct tsched_err *err)
 {
     int T = m->nslots, rc = -1;
-    struct packer k = {
-        .m = m, .p = p, .n = n, .T = T, .spread = rule->spread, .levels = rule->levels};
+    struct packer k = {.m = m,
+                       .p = p,
+                       .n = n,
+                       .T = T,
+                       .spread = rule->spread,
+                       .levels = rule->levels,
+                       .prep = prep};
     k.cap = malloc((size_t)n * TSCHED_NRES * sizeof *k.cap);
     k.hmax = calloc((size_t)n * TSCHED_NRES, sizeof *k.hmax);
     k.hblk = calloc((size_t)n * NBLK * TSCHED_NRES, sizeof *k.hblk);

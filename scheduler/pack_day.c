@@ -268,13 +268,16 @@ static int place_class(struct packer *k, const int *order, int count, struct day
     return 1;
 }
 
-int pack_days(struct packer *k, int *order, int nd)
+/* The day order and classes, and the block weights (all independent of the fleet). */
+static int prepare(struct packer *k, int *order, int nd, struct pack_prep *pp)
 {
-    struct day_cand *cand = malloc(((size_t)k->n + 1) * sizeof *cand);
     uint64_t *hash = malloc(((size_t)k->m->nw + 1) * sizeof *hash);
     double *size = malloc(((size_t)k->m->nw + 1) * sizeof *size);
+    pp->day_order = malloc(((size_t)nd + 1) * sizeof *pp->day_order);
+    pp->class_end = malloc(((size_t)nd + 1) * sizeof *pp->class_end);
+    pp->bw = malloc(NBLK * TSCHED_NRES * sizeof *pp->bw);
     int rc = -1;
-    if (!cand || !hash || !size)
+    if (!hash || !size || !pp->day_order || !pp->class_end || !pp->bw)
         goto out;
     for (int i = 0; i < nd; i++) {
         hash[order[i]] = curve_hash(&k->m->w[order[i]], k->T);
@@ -284,17 +287,43 @@ int pack_days(struct packer *k, int *order, int nd)
     sort_hash = hash;
     qsort(order, (size_t)nd, sizeof *order, cmp_day);
     block_weights(k, order, nd);
-    rc = 1;
-    for (int i = 0, j; i < nd && rc == 1; i = j) {
+    memcpy(pp->day_order, order, (size_t)nd * sizeof *order);
+    memcpy(pp->bw, k->bw, sizeof k->bw);
+    pp->nd = nd;
+    pp->nclass = 0;
+    for (int i = 0, j; i < nd; i = j) {
         for (j = i + 1; j < nd && hash[order[j]] == hash[order[i]] &&
                         same_curves(&k->m->w[order[i]], &k->m->w[order[j]], k->T);
              j++)
             ;
-        rc = place_class(k, &order[i], j - i, cand);
+        pp->class_end[pp->nclass++] = j;
     }
+    pp->ready = true;
+    rc = 0;
 out:
-    free(cand);
     free(hash);
     free(size);
+    return rc;
+}
+
+int pack_days(struct packer *k, int *order, int nd)
+{
+    struct pack_prep local = {0}, *pp = k->prep ? k->prep : &local;
+    struct day_cand *cand = malloc(((size_t)k->n + 1) * sizeof *cand);
+    int rc = -1;
+    if (!cand)
+        goto out;
+    if (!pp->ready && prepare(k, order, nd, pp) < 0) {
+        pack_prep_free(pp);
+        goto out;
+    }
+    memcpy(order, pp->day_order, (size_t)nd * sizeof *order);
+    memcpy(k->bw, pp->bw, sizeof k->bw);
+    rc = 1;
+    for (int c = 0, i = 0; c < pp->nclass && rc == 1; i = pp->class_end[c++])
+        rc = place_class(k, &order[i], pp->class_end[c] - i, cand);
+out:
+    free(cand);
+    pack_prep_free(&local);
     return rc;
 }

@@ -26,6 +26,7 @@ struct packer {
     double fleet[TSCHED_NRES];
     double ref[TSCHED_NRES]; /* first host type: makes sizes comparable */
     struct host_index ix;    /* free room per host and slot, built for the batch phase */
+    struct pack_prep *prep;  /* or NULL */
 };
 
 /* fmax() is a libm call here; the hot loops want a plain compare. */

@@ -104,6 +104,7 @@ struct attempt_ctx {
     int held;              /* hosts of the plan that fit now in p, 0 if p holds none */
     struct plan_copy best; /* the smallest plan that fit so far, once p is reused */
     int *tried, sizes;     /* fleet sizes tried (the rules share sizes) */
+    struct pack_prep prep; /* what every attempt computes alike */
 };
 
 /* Counts n among the sizes tried; -1 on OOM. */
@@ -131,7 +132,7 @@ static int attempt(void *ctx, int n)
     a->held = 0;
     if (note_size(a, n) < 0 || tsched_plan_resize(a->m, n, a->p) < 0)
         goto oom;
-    int r = tsched_pack(a->m, n, &rules[a->rule], a->p, a->err);
+    int r = tsched_pack(a->m, n, &rules[a->rule], &a->prep, a->p, a->err);
     if (r == 1)
         a->held = n;
     return r;
@@ -183,6 +184,7 @@ int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *
     if (best == 0) {
         plan_copy_free(&ctx.best);
         free(ctx.tried);
+        pack_prep_free(&ctx.prep);
         tsched_plan_free(out);
         return tsched_errc(
             err,
@@ -193,11 +195,13 @@ int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *
     if (best < 0 || (ctx.held != best && plan_copy_restore(m, &ctx.best, out) < 0)) {
         plan_copy_free(&ctx.best);
         free(ctx.tried);
+        pack_prep_free(&ctx.prep);
         tsched_plan_free(out);
         return -1;
     }
     plan_copy_free(&ctx.best);
     free(ctx.tried);
+    pack_prep_free(&ctx.prep);
     out->attempts = ctx.sizes;
     tsched_plan_stats(m, out);
     return 0;
