@@ -10,13 +10,12 @@
 
 void add(struct packer *k, int h, int t, const double *req)
 {
-    double *l = L(k, h, t);
+    double *l = L(k, h, t), *b = &k->hblk[((size_t)h * NBLK + BLK(k, t)) * TSCHED_NRES];
     for (int r = 0; r < TSCHED_NRES; r++) {
         l[r] += req[r];
         k->agg[t * TSCHED_NRES + r] += req[r];
         k->hmax[h * TSCHED_NRES + r] = dmax(k->hmax[h * TSCHED_NRES + r], l[r]);
-        double *b = &k->hblk[((size_t)h * NBLK + BLK(k, t)) * TSCHED_NRES + r];
-        *b = dmax(*b, l[r]);
+        b[r] = dmax(b[r], l[r]);
     }
 }
 
