@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define NR TSCHED_NRES
 
@@ -106,6 +107,23 @@ static void leaf_along(struct host_index *x, int t, int h)
     }
 }
 
+/* The summaries are read at random over up to a few hundred MB: with 4 KB pages most
+ * reads also miss the TLB. Zeroed memory in huge pages where the system allows them
+ * (madvise mode); ordinary pages otherwise. */
+static void *big_zalloc(size_t size)
+{
+    enum { HUGE = 2 << 20 };
+    if (size < HUGE)
+        return calloc(1, size);
+    void *p;
+    size_t whole = (size + HUGE - 1) / HUGE * HUGE;
+    if (posix_memalign(&p, HUGE, whole) != 0)
+        return NULL;
+    madvise(p, whole, MADV_HUGEPAGE);
+    memset(p, 0, size);
+    return p;
+}
+
 int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T)
 {
     memset(x, 0, sizeof *x);
@@ -119,9 +137,9 @@ int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T)
     x->cap = malloc(((size_t)n + 1) * NR * sizeof *x->cap);
     x->capmax = malloc(nodes * NR * sizeof *x->capmax);
     x->acoef = malloc(((size_t)n + 1) * HIDX_DIRS * NR * sizeof *x->acoef);
-    x->room = calloc(1, nodes * T * sizeof *x->room);
-    x->lo = calloc(1, nodes * T * NR * sizeof *x->lo);
-    x->along = calloc(1, nodes * T * HIDX_DIRS * sizeof *x->along);
+    x->room = big_zalloc(nodes * T * sizeof *x->room);
+    x->lo = big_zalloc(nodes * T * NR * sizeof *x->lo);
+    x->along = big_zalloc(nodes * T * HIDX_DIRS * sizeof *x->along);
     if (!x->cap || !x->capmax || !x->acoef || !x->room || !x->lo || !x->along) {
         hidx_free(x);
         return -1;
