@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/mman.h>
 
 #define NR TSCHED_NRES
@@ -108,20 +109,39 @@ static void leaf_along(struct host_index *x, int t, int h)
 }
 
 /* The summaries are read at random over up to a few hundred MB: with 4 KB pages most
- * reads also miss the TLB. Zeroed memory in huge pages where the system allows them
+ * reads also miss the TLB. They are mapped apart from the heap (zeroed, returned whole
+ * when freed), 2 MB aligned and advised into huge pages where the system allows it
  * (madvise mode); ordinary pages otherwise. */
+enum { HUGE = 2 << 20 };
+
+static size_t big_len(size_t size)
+{
+    return (size + HUGE - 1) / HUGE * HUGE;
+}
+
 static void *big_zalloc(size_t size)
 {
-    enum { HUGE = 2 << 20 };
     if (size < HUGE)
-        return calloc(1, size);
-    void *p;
-    size_t whole = (size + HUGE - 1) / HUGE * HUGE;
-    if (posix_memalign(&p, HUGE, whole) != 0)
+        return calloc(1, size ? size : 1);
+    size_t len = big_len(size);
+    char *p = mmap(NULL, len + HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
         return NULL;
-    madvise(p, whole, MADV_HUGEPAGE);
-    memset(p, 0, size);
-    return p;
+    /* Keep the 2 MB aligned part. */
+    size_t head = (HUGE - (uintptr_t)p % HUGE) % HUGE;
+    if (head)
+        munmap(p, head);
+    munmap(p + head + len, HUGE - head);
+    madvise(p + head, len, MADV_HUGEPAGE);
+    return p + head;
+}
+
+static void big_free(void *p, size_t size)
+{
+    if (size < HUGE)
+        free(p);
+    else if (p)
+        munmap(p, big_len(size));
 }
 
 int hidx_init(struct host_index *x, const struct tsched_model *m, int n, int T)
@@ -199,9 +219,10 @@ void hidx_free(struct host_index *x)
     free(x->cap);
     free(x->capmax);
     free(x->acoef);
-    free(x->room);
-    free(x->lo);
-    free(x->along);
+    size_t nodes = 2 * (size_t)x->leaves;
+    big_free(x->room, nodes * x->T * sizeof *x->room);
+    big_free(x->lo, nodes * x->T * NR * sizeof *x->lo);
+    big_free(x->along, nodes * x->T * HIDX_DIRS * sizeof *x->along);
     memset(x, 0, sizeof *x);
 }
 
