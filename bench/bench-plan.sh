@@ -6,7 +6,7 @@
 #   2. traces: the docs/scheduler.md scenario built from ../shared/traces (skipped,
 #      with BENCH-SKIP, when the traces are absent), at sample BENCH_PLAN_SAMPLE (median
 #      of BENCH_PLAN_REPEAT runs, with baselines (a), (b), (c) and Tidal's reductions)
-#      and on the whole trace (one run of about 5 min of CPU, baselines (a) and (b)
+#      and on the whole trace (one run of about a minute of CPU, baselines (a) and (b)
 #      skipped: they cost more than the plan there): plan time and peak RSS (target:
 #      whole trace <= 60 s, <= 2 GB), fleet/LB* (target <= 1.02), misses, violations.
 # Figures are reported next to their targets, never asserted: the tests assert what

@@ -142,6 +142,7 @@ struct fifo_ctx {
     const struct tsched_model *m;
     struct tsched_plan *p;
     struct tsched_err *err;
+    struct pack_prep prep;
 };
 
 /* Day workloads placed by the planner's first rule (spreading, as a Kubernetes
@@ -152,7 +153,7 @@ static int fifo_works(void *ctx, int n)
     struct fifo_ctx *c = ctx;
     if (tsched_plan_resize(c->m, n, c->p) < 0)
         return -1;
-    return tsched_pack(c->m, n, &rule, c->p, c->err);
+    return tsched_pack(c->m, n, &rule, &c->prep, c->p, c->err);
 }
 
 /* The smallest fleet on which fifo_works, from lo; leaves that plan in p. */
@@ -166,10 +167,12 @@ static int fifo_fleet(const struct tsched_model *m, int lo, struct tsched_plan *
                            TSCHED_E_INTERNAL);
     b->hosts = tsched_fleet_search(lo, tsched_fleet_limit(m), fifo_works, &c, &b->attempts, &last);
     if (b->hosts < 0 || (b->hosts > 0 && !last && fifo_works(&c, b->hosts) != 1)) {
+        pack_prep_free(&c.prep);
         tsched_plan_free(p);
         return tsched_errc(err, tsched_errf(err, "out of memory for a baseline"),
                            TSCHED_E_INTERNAL);
     }
+    pack_prep_free(&c.prep);
     return 0;
 }
 

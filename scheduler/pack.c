@@ -10,13 +10,12 @@
 
 void add(struct packer *k, int h, int t, const double *req)
 {
-    double *l = L(k, h, t);
+    double *l = L(k, h, t), *b = &k->hblk[((size_t)h * NBLK + BLK(k, t)) * TSCHED_NRES];
     for (int r = 0; r < TSCHED_NRES; r++) {
         l[r] += req[r];
         k->agg[t * TSCHED_NRES + r] += req[r];
         k->hmax[h * TSCHED_NRES + r] = dmax(k->hmax[h * TSCHED_NRES + r], l[r]);
-        double *b = &k->hblk[((size_t)h * NBLK + BLK(k, t)) * TSCHED_NRES + r];
-        *b = dmax(*b, l[r]);
+        b[r] = dmax(b[r], l[r]);
     }
 }
 
@@ -34,22 +33,36 @@ double slot_cost(struct packer *k, int t, const double *req)
     return c;
 }
 
-int build_index(struct packer *k)
+int build_index(struct packer *k, enum hidx_rule rule)
 {
     if (hidx_init(&k->ix, k->m, k->n, k->T) < 0)
         return -1;
+    hidx_keep_for(&k->ix, rule);
     for (int h = 0; h < k->n; h++)
         for (int t = 0; t < k->T; t++)
             hidx_set_load(&k->ix, h, t, L(k, h, t));
     return 0;
 }
 
+void pack_prep_free(struct pack_prep *prep)
+{
+    free(prep->day_order);
+    free(prep->class_end);
+    free(prep->bw);
+    memset(prep, 0, sizeof *prep);
+}
+
 int tsched_pack(const struct tsched_model *m, int n, const struct pack_rule *rule,
-                struct tsched_plan *p, struct tsched_err *err)
+                struct pack_prep *prep, struct tsched_plan *p, struct tsched_err *err)
 {
     int T = m->nslots, rc = -1;
-    struct packer k = {
-        .m = m, .p = p, .n = n, .T = T, .spread = rule->spread, .levels = rule->levels};
+    struct packer k = {.m = m,
+                       .p = p,
+                       .n = n,
+                       .T = T,
+                       .spread = rule->spread,
+                       .levels = rule->levels,
+                       .prep = prep};
     k.cap = malloc((size_t)n * TSCHED_NRES * sizeof *k.cap);
     k.hmax = calloc((size_t)n * TSCHED_NRES, sizeof *k.hmax);
     k.hblk = calloc((size_t)n * NBLK * TSCHED_NRES, sizeof *k.hblk);

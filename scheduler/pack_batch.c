@@ -20,12 +20,14 @@
 struct class_state {
     const struct tsched_workload *w;
     int W, need;
-    int *slot;     /* [W]: slot of offset o */
-    double *cost;  /* [W]: slot_cost of offset o for this shape */
-    double *pre;   /* [W+1]: prefix sums of cost */
-    double *start; /* [W]: cost of a run starting at o (pre[o+need] - pre[o]) */
-    bool *closed;  /* [W]: no host can take a run starting at o */
-    int *pick;     /* [W]: offsets in order of cost (pieces) */
+    int *slot;              /* [W]: slot of offset o */
+    double *cost;           /* [W]: slot_cost of offset o for this shape */
+    double *pre;            /* [W+1]: prefix sums of cost */
+    double *start;          /* [W]: cost of a run starting at o (pre[o+need] - pre[o]) */
+    bool *closed;           /* [W]: no host can take a run starting at o */
+    int *pick;              /* [W]: offsets in order of cost (pieces) */
+    struct hidx_memo *memo; /* [T]: the host search of a run starting at o, remembered:
+                               the class asks it again after each placement */
 };
 
 /* Adds `sign` times a job's evenly spread share of its window to pres. */
@@ -71,7 +73,7 @@ static int spread_all(struct packer *k, const int *order, int nb)
 }
 
 static const struct tsched_model *sort_m;
-static const double *sort_ref;
+static const double *sort_size; /* tsched_norm_size of each job, computed once */
 static const double *sort_key;
 static int cmp_batch(const void *a, const void *b)
 {
@@ -82,7 +84,7 @@ static int cmp_batch(const void *a, const void *b)
     double kx = sort_key[*(const int *)a], ky = sort_key[*(const int *)b];
     if (kx != ky)
         return kx > ky ? -1 : 1;
-    double zx = tsched_norm_size(x->req, sort_ref), zy = tsched_norm_size(y->req, sort_ref);
+    double zx = sort_size[*(const int *)a], zy = sort_size[*(const int *)b];
     if (zx != zy)
         return zx > zy ? -1 : 1;
     return *(const int *)a - *(const int *)b;
@@ -130,6 +132,10 @@ static void commit_run(struct packer *k, struct class_state *c, int wi, int off,
         hidx_set_load(&k->ix, h, t, L(k, h, t));
         c->cost[o] = slot_cost(k, t, c->w->req);
     }
+    /* The runs whose slots meet this one saw host h change. */
+    int q0 = off - c->need + 1 > 0 ? off - c->need + 1 : 0;
+    for (int q = q0; q < off + len && q + c->need <= c->W; q++)
+        hidx_memo_forget(&c->memo[q], &k->ix, h);
 }
 
 /* One run of `need` slots on one host, where the fleet is emptiest. */
@@ -146,7 +152,9 @@ static bool place_contiguous(struct packer *k, struct class_state *c, int wi)
         bool room = true;
         for (int i = 0; i < c->need && room; i++)
             room = room_somewhere(k, c->slot[o + i], req);
-        int h = room ? hidx_choose(&k->ix, &c->slot[o], c->need, req, host_rule(k)) : -1;
+        int h = room
+                    ? hidx_choose_memo(&k->ix, &c->slot[o], c->need, req, host_rule(k), &c->memo[o])
+                    : -1;
         if (h < 0) {
             c->closed[o] = true;
             continue;
@@ -227,6 +235,7 @@ static int place_class(struct packer *k, struct class_state *c, const int *order
         c->slot[o] = (w->win_start + o) % k->T;
         c->cost[o] = slot_cost(k, c->slot[o], w->req);
         c->closed[o] = false;
+        hidx_memo_reset(&c->memo[o]);
     }
     c->pre[0] = 0;
     update_starts(c);
@@ -271,6 +280,7 @@ int pack_batches(struct packer *k, int *order, int nb)
     const struct tsched_model *m = k->m;
     int T = k->T, rc = -1;
     double *key = malloc(((size_t)m->nw + 1) * sizeof *key);
+    double *size = malloc(((size_t)m->nw + 1) * sizeof *size);
     struct class_state c = {0};
     c.slot = malloc(((size_t)T + 1) * sizeof *c.slot);
     c.cost = malloc(((size_t)T + 1) * sizeof *c.cost);
@@ -278,16 +288,21 @@ int pack_batches(struct packer *k, int *order, int nb)
     c.start = malloc(((size_t)T + 1) * sizeof *c.start);
     c.closed = malloc(((size_t)T + 1) * sizeof *c.closed);
     c.pick = malloc(((size_t)T + 1) * sizeof *c.pick);
-    if (!key || !c.slot || !c.cost || !c.pre || !c.start || !c.closed || !c.pick ||
-        build_index(k) < 0)
+    if (!key || !size || !c.slot || !c.cost || !c.pre || !c.start || !c.closed || !c.pick ||
+        build_index(k, host_rule(k)) < 0 || !(c.memo = calloc((size_t)T, sizeof *c.memo)))
         goto out;
+    for (int o = 0; o < T; o++)
+        if (hidx_memo_init(&c.memo[o], &k->ix) < 0)
+            goto out;
     if (spread_all(k, order, nb) < 0 || contention_keys(k, order, nb, key) < 0)
         goto out;
     /* Hardest first: the jobs whose windows are the most contended; within a contention
      * level, big ones. Identical jobs next to each other in that order (a task's chunks,
      * which the adapters number consecutively) form a class. */
+    for (int i = 0; i < nb; i++)
+        size[order[i]] = tsched_norm_size(m->w[order[i]].req, k->ref);
     sort_m = m;
-    sort_ref = k->ref;
+    sort_size = size;
     sort_key = key;
     qsort(order, (size_t)nb, sizeof *order, cmp_batch);
     rc = 1;
@@ -298,11 +313,15 @@ int pack_batches(struct packer *k, int *order, int nb)
     }
 out:
     free(key);
+    free(size);
     free(c.slot);
     free(c.cost);
     free(c.pre);
     free(c.start);
     free(c.closed);
     free(c.pick);
+    for (int o = 0; c.memo && o < T; o++)
+        hidx_memo_free(&c.memo[o]);
+    free(c.memo);
     return rc;
 }

@@ -14,14 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct tsched_model *sort_m;
-static const double *sort_ref;
+static const double *sort_size; /* tsched_norm_size of each peak, computed once */
 static const uint64_t *sort_hash;
 static int cmp_day(const void *a, const void *b)
 {
     int ia = *(const int *)a, ib = *(const int *)b;
-    double x = tsched_norm_size(sort_m->w[ia].peak, sort_ref);
-    double y = tsched_norm_size(sort_m->w[ib].peak, sort_ref);
+    double x = sort_size[ia], y = sort_size[ib];
     if (x != y)
         return x > y ? -1 : 1;
     /* Equal curves side by side, so that they form a class. */
@@ -110,7 +108,7 @@ static void block_weights(struct packer *k, const int *order, int nd)
 }
 
 struct day_cand {
-    int h; /* -1: out for this class */
+    int h;
     double score;
 };
 
@@ -143,59 +141,115 @@ static void class_init(struct packer *k, const struct tsched_workload *w, struct
 
 /* Best fit over the day: among the hosts it fits, the one left with the least room in
  * every block of the day and in both resources, so that day-heavy and night-heavy, CPU-
- * heavy and memory-heavy workloads share hosts instead of each stranding capacity.
- * False when the host has no room at the workload's peak. */
-static bool host_score(struct packer *k, const struct day_class *dc, int h, double *score)
+ * heavy and memory-heavy workloads share hosts instead of each stranding capacity. */
+static bool peak_fits(struct packer *k, const struct day_class *dc, int h)
 {
-    const struct tsched_workload *w = dc->w;
     const double *l = L(k, h, dc->tpeak), *c = &k->cap[h * TSCHED_NRES];
     bool ok = true;
     for (int r = 0; r < TSCHED_NRES; r++)
-        ok &= l[r] + w->demand[r][dc->tpeak] <= c[r] + TSCHED_EPS;
-    if (!ok)
-        return false;
-    double sc = 0, inv[TSCHED_NRES];
-    for (int r = 0; r < TSCHED_NRES; r++)
-        inv[r] = 1.0 / c[r];
-    const double *hb = &k->hblk[(size_t)h * NBLK * TSCHED_NRES], *wbf = &dc->wb[0][0];
+        ok &= l[r] + dc->w->demand[r][dc->tpeak] <= c[r] + TSCHED_EPS;
+    return ok;
+}
+
+/* The scores of hosts hs[0..cnt) (cnt <= SCORE_WAY) side by side: each host's sum runs
+ * in the same order as alone (the same value), but the hosts' chains of additions
+ * overlap instead of waiting on each other. */
+#define SCORE_WAY 4
+static void host_scores(struct packer *k, const struct day_class *dc, const int *hs, int cnt,
+                        double *score)
+{
+    double sc[SCORE_WAY] = {0}, inv[SCORE_WAY][TSCHED_NRES];
+    const double *c[SCORE_WAY], *hb[SCORE_WAY], *wbf = &dc->wb[0][0];
+    for (int u = 0; u < SCORE_WAY; u++) {
+        int h = hs[u < cnt ? u : 0];
+        c[u] = &k->cap[h * TSCHED_NRES];
+        hb[u] = &k->hblk[(size_t)h * NBLK * TSCHED_NRES];
+        for (int r = 0; r < TSCHED_NRES; r++)
+            inv[u][r] = 1.0 / c[u][r];
+    }
     if (k->spread) {
         for (int j = 0; j < NBLK * TSCHED_NRES; j++) {
             int r = j % TSCHED_NRES;
-            sc -= dc->a[j] * (c[r] - hb[j]) * inv[r] * inv[r]; /* alignment with free room */
+            for (int u = 0; u < SCORE_WAY; u++) /* alignment with free room */
+                sc[u] -= dc->a[j] * (c[u][r] - hb[u][j]) * inv[u][r] * inv[u][r];
         }
     } else {
         for (int j = 0; j < NBLK * TSCHED_NRES; j++) {
             int r = j % TSCHED_NRES;
-            double f = (c[r] - hb[j] - wbf[j]) * inv[r]; /* room left after placing */
-            sc += f > 0 ? k->bw[j] * f * f : 0;
+            for (int u = 0; u < SCORE_WAY; u++) {
+                double f = (c[u][r] - hb[u][j] - wbf[j]) * inv[u][r]; /* room left after */
+                sc[u] += f > 0 ? k->bw[j] * f * f : 0;
+            }
         }
     }
-    *score = sc;
+    for (int u = 0; u < cnt; u++)
+        score[u] = sc[u];
+}
+
+/* False when the host has no room at the workload's peak. */
+static bool host_score(struct packer *k, const struct day_class *dc, int h, double *score)
+{
+    if (!peak_fits(k, dc, h))
+        return false;
+    host_scores(k, dc, &h, 1, score);
     return true;
 }
 
+/* Candidates as a binary heap, best (lowest score, then lowest host) on top: the host
+ * chosen is always the top, so a rejection pops it and a placement rescores it in place.
+ * A scan for the best after every rejection made consolidating day packing quadratic. */
+static bool cand_before(const struct day_cand *a, const struct day_cand *b)
+{
+    return a->score < b->score || (a->score == b->score && a->h < b->h);
+}
+
+static void sift_down(struct day_cand *heap, int len, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < len && cand_before(&heap[l], &heap[m]))
+            m = l;
+        if (r < len && cand_before(&heap[r], &heap[m]))
+            m = r;
+        if (m == i)
+            return;
+        struct day_cand tmp = heap[i];
+        heap[i] = heap[m];
+        heap[m] = tmp;
+        i = m;
+    }
+}
+
 /* Places the class order[0..count); 1 if all fit, 0 if not. */
-static int place_class(struct packer *k, const int *order, int count, struct day_cand *cand)
+static int place_class(struct packer *k, const int *order, int count, struct day_cand *heap)
 {
     struct day_class dc;
     class_init(k, &k->m->w[order[0]], &dc);
-    for (int h = 0; h < k->n; h++) {
-        cand[h].h = h;
-        if (!host_score(k, &dc, h, &cand[h].score))
-            cand[h].h = -1;
+    /* Only hosts with room at the workload's peak are scored (on a fleet packed to its
+     * peaks, most are not). */
+    int len = 0;
+    for (int h = 0; h < k->n; h++)
+        if (peak_fits(k, &dc, h))
+            heap[len++].h = h;
+    for (int i = 0; i < len; i += SCORE_WAY) {
+        int cnt = len - i < SCORE_WAY ? len - i : SCORE_WAY, hs[SCORE_WAY];
+        double sc[SCORE_WAY];
+        for (int u = 0; u < cnt; u++)
+            hs[u] = heap[i + u].h;
+        host_scores(k, &dc, hs, cnt, sc);
+        for (int u = 0; u < cnt; u++)
+            heap[i + u].score = sc[u];
     }
+    for (int i = len / 2 - 1; i >= 0; i--)
+        sift_down(heap, len, i);
     for (int i = 0; i < count; i++) {
-        /* Best candidate first; usually it fits, so a selection beats sorting them all. */
         for (;;) {
-            int bi = -1;
-            for (int c = 0; c < k->n; c++)
-                if (cand[c].h >= 0 && (bi < 0 || cand[c].score < cand[bi].score))
-                    bi = c;
-            if (bi < 0)
+            if (len == 0)
                 return 0;
-            int h = cand[bi].h;
+            int h = heap[0].h;
             if (!day_fits(k, h, dc.w, dc.tpeak, dc.wb)) {
-                cand[bi].h = -1;
+                heap[0] = heap[--len];
+                sift_down(heap, len, 0);
                 continue;
             }
             for (int t = 0; t < k->T; t++) {
@@ -205,38 +259,71 @@ static int place_class(struct packer *k, const int *order, int count, struct day
                 add(k, h, t, req);
             }
             k->p->day_host[order[i]] = h;
-            if (!host_score(k, &dc, h, &cand[bi].score))
-                cand[bi].h = -1;
+            if (!host_score(k, &dc, h, &heap[0].score))
+                heap[0] = heap[--len];
+            sift_down(heap, len, 0);
             break;
         }
     }
     return 1;
 }
 
-int pack_days(struct packer *k, int *order, int nd)
+/* The day order and classes, and the block weights (all independent of the fleet). */
+static int prepare(struct packer *k, int *order, int nd, struct pack_prep *pp)
 {
-    struct day_cand *cand = malloc(((size_t)k->n + 1) * sizeof *cand);
     uint64_t *hash = malloc(((size_t)k->m->nw + 1) * sizeof *hash);
+    double *size = malloc(((size_t)k->m->nw + 1) * sizeof *size);
+    pp->day_order = malloc(((size_t)nd + 1) * sizeof *pp->day_order);
+    pp->class_end = malloc(((size_t)nd + 1) * sizeof *pp->class_end);
+    pp->bw = malloc(NBLK * TSCHED_NRES * sizeof *pp->bw);
     int rc = -1;
-    if (!cand || !hash)
+    if (!hash || !size || !pp->day_order || !pp->class_end || !pp->bw)
         goto out;
-    for (int i = 0; i < nd; i++)
+    for (int i = 0; i < nd; i++) {
         hash[order[i]] = curve_hash(&k->m->w[order[i]], k->T);
-    sort_m = k->m;
-    sort_ref = k->ref;
+        size[order[i]] = tsched_norm_size(k->m->w[order[i]].peak, k->ref);
+    }
+    sort_size = size;
     sort_hash = hash;
     qsort(order, (size_t)nd, sizeof *order, cmp_day);
     block_weights(k, order, nd);
-    rc = 1;
-    for (int i = 0, j; i < nd && rc == 1; i = j) {
+    memcpy(pp->day_order, order, (size_t)nd * sizeof *order);
+    memcpy(pp->bw, k->bw, sizeof k->bw);
+    pp->nd = nd;
+    pp->nclass = 0;
+    for (int i = 0, j; i < nd; i = j) {
         for (j = i + 1; j < nd && hash[order[j]] == hash[order[i]] &&
                         same_curves(&k->m->w[order[i]], &k->m->w[order[j]], k->T);
              j++)
             ;
-        rc = place_class(k, &order[i], j - i, cand);
+        pp->class_end[pp->nclass++] = j;
     }
+    pp->ready = true;
+    rc = 0;
+out:
+    free(hash);
+    free(size);
+    return rc;
+}
+
+int pack_days(struct packer *k, int *order, int nd)
+{
+    struct pack_prep local = {0}, *pp = k->prep ? k->prep : &local;
+    struct day_cand *cand = malloc(((size_t)k->n + 1) * sizeof *cand);
+    int rc = -1;
+    if (!cand)
+        goto out;
+    if (!pp->ready && prepare(k, order, nd, pp) < 0) {
+        pack_prep_free(pp);
+        goto out;
+    }
+    memcpy(order, pp->day_order, (size_t)nd * sizeof *order);
+    memcpy(k->bw, pp->bw, sizeof k->bw);
+    rc = 1;
+    for (int c = 0, i = 0; c < pp->nclass && rc == 1; i = pp->class_end[c++])
+        rc = place_class(k, &order[i], pp->class_end[c] - i, cand);
 out:
     free(cand);
-    free(hash);
+    pack_prep_free(&local);
     return rc;
 }

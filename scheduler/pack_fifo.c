@@ -46,7 +46,7 @@ int pack_fifo(struct packer *k, int *order, int nb)
     int T = k->T, rc = -1;
     int *slots = malloc(((size_t)T + 1) * sizeof *slots);
     bool *seen = malloc(((size_t)T + 1) * sizeof *seen);
-    if (!slots || !seen || build_index(k) < 0)
+    if (!slots || !seen || build_index(k, HIDX_FIRST_FIT) < 0)
         goto out;
     sort_m = m;
     sort_origin = queue_origin(m, order, nb, seen);

@@ -26,6 +26,7 @@ struct packer {
     double fleet[TSCHED_NRES];
     double ref[TSCHED_NRES]; /* first host type: makes sizes comparable */
     struct host_index ix;    /* free room per host and slot, built for the batch phase */
+    struct pack_prep *prep;  /* or NULL */
 };
 
 /* fmax() is a libm call here; the hot loops want a plain compare. */
@@ -57,7 +58,7 @@ int pack_days(struct packer *k, int *order, int nd);
 int pack_batches(struct packer *k, int *order, int nb);
 /* The same as a FIFO job queue (pack_fifo.c). */
 int pack_fifo(struct packer *k, int *order, int nb);
-/* Builds k->ix from the loads so far; -1 on OOM. */
-int build_index(struct packer *k);
+/* Builds k->ix from the loads so far, for queries by `rule` (and first fit); -1 on OOM. */
+int build_index(struct packer *k, enum hidx_rule rule);
 
 #endif

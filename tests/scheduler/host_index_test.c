@@ -67,3 +67,47 @@ Test(host_index, same_choice_as_a_scan)
     hidx_free(&x);
     tsched_model_free(&m);
 }
+
+/* A remembered search answers what a fresh one does, on a fleet too big for exhaustive
+ * searches (the budget must run out at the same node), when the loads that changed were
+ * forgotten; and an index kept for one rule answers it as one keeping everything. */
+Test(host_index, memo_same_as_fresh_search)
+{
+    struct tsched_model m;
+    th_model(&m, 3600, 16, 64);
+    uint64_t seed = 11;
+    enum { N = 200, T = 12 };
+    static double load[N * T * TSCHED_NRES];
+    for (int rule = HIDX_SPREAD; rule <= HIDX_BEST_FIT; rule++) {
+        struct host_index x, kept;
+        struct hidx_memo mm;
+        cr_assert_eq(hidx_init(&x, &m, N, T), 0);
+        cr_assert_eq(hidx_init(&kept, &m, N, T), 0);
+        hidx_keep_for(&kept, rule);
+        cr_assert_eq(hidx_memo_init(&mm, &kept), 0);
+        int slots[4] = {3, 4, 5, 6};
+        double req[TSCHED_NRES] = {2, 6};
+        for (int round = 0; round < 400; round++) {
+            if (round % 50 == 0) { /* another query */
+                hidx_memo_reset(&mm);
+                req[0] = 1 + (double)(tsched_rng(&seed) % 8);
+                req[1] = 1 + (double)(tsched_rng(&seed) % 30);
+            }
+            int h = (int)(tsched_rng(&seed) % N), t = 2 + (int)(tsched_rng(&seed) % 6);
+            double *l = &load[(h * T + t) * TSCHED_NRES];
+            for (int r = 0; r < TSCHED_NRES; r++)
+                l[r] = x.cap[h * TSCHED_NRES + r] * (double)(tsched_rng(&seed) % 9) / 8;
+            hidx_set_load(&x, h, t, l);
+            hidx_set_load(&kept, h, t, l);
+            hidx_memo_forget(&mm, &kept, h);
+            int fresh = hidx_choose(&x, slots, 4, req, rule);
+            cr_assert_eq(hidx_choose(&kept, slots, 4, req, rule), fresh, "round %d", round);
+            cr_assert_eq(hidx_choose_memo(&kept, slots, 4, req, rule, &mm), fresh, "round %d",
+                         round);
+        }
+        hidx_memo_free(&mm);
+        hidx_free(&kept);
+        hidx_free(&x);
+    }
+    tsched_model_free(&m);
+}
