@@ -96,13 +96,6 @@ int tsched_check(const struct tsched_model *m, struct tsched_err *err)
 static const struct pack_rule rules[] = {{true, 20, false}, {true, 5, false}, {false, 20, false}};
 #define NRULES (int)(sizeof rules / sizeof rules[0])
 
-/* The other rules are tried on fleets of at most this many hosts. They are what gives
- * the optimum on small instances with big jobs (the brute-forced tests); on the trace
- * fleets (136 to 1188 hosts) they never gave a smaller fleet, and each costs a whole
- * packing: on the whole trace, a fifth of the plan time. A choice of cost against a
- * possible host, not a value read off the data. */
-#define PORTFOLIO_MAX_HOSTS 64
-
 struct attempt_ctx {
     const struct tsched_model *m;
     struct tsched_plan *p;
@@ -174,12 +167,11 @@ int tsched_plan_build(const struct tsched_model *m, int lb, struct tsched_plan *
     /* The first rule searches the fleet size; the others are then tried one host
      * below its answer (and further down while they fit). With each rule monotone in
      * the fleet size this finds the smallest fleet any rule fits, as trying every rule
-     * at every size would, for two more packings instead of two per failed size. On
-     * fleets above PORTFOLIO_MAX_HOSTS only the first rule runs (see there). */
+     * at every size would, for two more packings instead of two per failed size. */
     int attempts;
     bool last;
     int best = tsched_fleet_search(lb, limit, attempt, &ctx, &attempts, &last);
-    for (ctx.rule = 1; best > 0 && best <= PORTFOLIO_MAX_HOSTS && ctx.rule < NRULES; ctx.rule++) {
+    for (ctx.rule = 1; best > 0 && ctx.rule < NRULES; ctx.rule++) {
         while (best - 1 >= (lb > 1 ? lb : 1)) {
             int r = attempt(&ctx, best - 1);
             if (r < 0)
