@@ -1,7 +1,7 @@
 /* CRC32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of every snapshot
- * section and of the files given to a guest. The same convention as zlib's crc32(): start with 0, feed pieces in order,
- * crc(crc(0, a), b) == crc(0, a || b). SSE4.2 has an instruction for exactly this CRC,
- * used when cpuid says it is there; otherwise a slicing-by-8 table (8 bytes per step). */
+ * section and of the files given to a guest. The same convention as zlib's crc32(): start with 0,
+ * feed pieces in order, crc(crc(0, a), b) == crc(0, a || b). SSE4.2 has an instruction for exactly
+ * this CRC, used when cpuid says it is there; otherwise a slicing-by-8 table (8 bytes per step). */
 #include "crc32c.h"
 
 #include "tidal/checksum.h"
