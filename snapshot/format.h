@@ -3,6 +3,31 @@
 #ifndef TIDAL_SNAPSHOT_FORMAT_H
 #define TIDAL_SNAPSHOT_FORMAT_H
 
+#include <stdint.h>
+
+/* Little-endian fields, whatever the host's order. */
+static inline uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)v);
+    put32(p + 4, (uint32_t)(v >> 32));
+}
+
 #define SNAP_MAGIC "TIDALSNP"
 #define SNAP_MAGIC_LEN 8
 #define SNAP_PAGE 4096u

@@ -40,13 +40,7 @@ cJSON *dvm_json(struct daemon *d, struct dvm *v)
     cJSON_AddStringToObject(o, "name", v->name);
     cJSON_AddStringToObject(o, "class", v->cls == DVM_BATCH ? "batch" : "service");
     cJSON_AddStringToObject(o, "state", dvm_state_name(v->state));
-    cJSON_AddStringToObject(o, "image", v->image);
-    cJSON *args = cJSON_AddArrayToObject(o, "args");
-    for (int i = 1; i < v->argc; i++)
-        cJSON_AddItemToArray(args, cJSON_CreateString(v->argv[i]));
-    cJSON_AddNumberToObject(o, "mem", (double)v->mem_size);
-    cJSON_AddNumberToObject(o, "cpus", v->cpus);
-    tidal_json_add_trees(o, &v->trees);
+    dvm_spec_json(o, v);
     if (v->scratch_max)
         cJSON_AddNumberToObject(o, "scratch", (double)v->scratch_max);
     if (v->state == DVM_EXITED)

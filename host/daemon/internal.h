@@ -136,6 +136,9 @@ void dvm_install_signal(void);
 const char *dvm_state_name(enum dvm_state s);
 int dvm_state_parse(const char *s, enum dvm_state *out);
 /* Files of the snapshot chain; removes files of other generations. */
+/* What the VM was created with (image, args, mem, cpus, files), added to o: for the
+ * API's view and the state file alike. */
+void dvm_spec_json(struct cJSON *o, const struct dvm *v);
 /* Removes path and everything under it, following no symbolic link. */
 void dvm_remove_tree(const char *path);
 void dvm_snap_path(const struct dvm *v, unsigned gen, unsigned i, char *out, size_t size);

@@ -30,13 +30,7 @@ static cJSON *vm_record(const struct dvm *v)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", v->name);
     cJSON_AddStringToObject(o, "class", class_names[v->cls]);
-    cJSON_AddStringToObject(o, "image", v->image);
-    cJSON *args = cJSON_AddArrayToObject(o, "args");
-    for (int i = 1; i < v->argc; i++)
-        cJSON_AddItemToArray(args, cJSON_CreateString(v->argv[i]));
-    cJSON_AddNumberToObject(o, "mem", (double)v->mem_size);
-    cJSON_AddNumberToObject(o, "cpus", v->cpus);
-    tidal_json_add_trees(o, &v->trees);
+    dvm_spec_json(o, v);
     cJSON_AddNumberToObject(o, "scratch", (double)v->scratch_max);
     cJSON_AddStringToObject(o, "state", dvm_state_name(v->state));
     cJSON_AddNumberToObject(o, "snap_gen", v->snap_gen);

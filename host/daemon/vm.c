@@ -4,6 +4,7 @@
  * signal to the runner (tidal_vm_request_pause), so it takes effect within one
  * guest exit; the saving itself happens on the runner, outside the daemon's lock. */
 #include "internal.h"
+#include "../json_fields.h"
 #include "tidal/confine.h"
 #include "tidal/file.h"
 #include "tidal/fsimage.h"
@@ -125,6 +126,17 @@ struct dvm *dvm_new(struct daemon *d, const char *name, enum dvm_class cls, cons
     v->next = d->vms;
     d->vms = v;
     return v;
+}
+
+void dvm_spec_json(cJSON *o, const struct dvm *v)
+{
+    cJSON_AddStringToObject(o, "image", v->image);
+    cJSON *args = cJSON_AddArrayToObject(o, "args");
+    for (int i = 1; i < v->argc; i++)
+        cJSON_AddItemToArray(args, cJSON_CreateString(v->argv[i]));
+    cJSON_AddNumberToObject(o, "mem", (double)v->mem_size);
+    cJSON_AddNumberToObject(o, "cpus", v->cpus);
+    tidal_json_add_trees(o, &v->trees);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
