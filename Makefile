@@ -47,7 +47,7 @@ CC := clang
 CFLAGS += -Wno-gnu-variable-sized-type-not-at-end
 endif
 LDFLAGS := $(SANFLAGS)
-LDLIBS := -lmicrohttpd -lcjson -lbpf -lseccomp -lm -lpthread
+LDLIBS := -lmicrohttpd -lcurl -lcjson -lbpf -lseccomp -lm -lpthread
 
 # Guest code: freestanding, no red zone dependence in our own code, no SSE in handlers.
 GUEST_CC := musl-gcc
@@ -58,7 +58,7 @@ GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude \
 MONITOR_SRC := $(wildcard monitor/*.c)
 SNAPSHOT_SRC := $(wildcard snapshot/*.c)
 SCHEDULER_SRC := $(wildcard scheduler/*.c)
-HOST_SRC := $(wildcard host/*.c host/serve/*.c host/daemon/*.c)
+HOST_SRC := $(wildcard host/*.c host/serve/*.c host/daemon/*.c host/cluster/*.c)
 TELEMETRY_SRC := $(filter-out %.bpf.c,$(wildcard telemetry/*.c))
 # `tidal` has the commands that start guests and links no HTTP, TLS or JSON library;
 # it execs tidal-host, beside it, for the others (README.md, "How the binaries are
@@ -193,7 +193,7 @@ define test_suite
 $(B)/tests/$(1): $(call obj,$(wildcard tests/$(1)/*.c)) $(TEST_COMMON) $(HOST_LIBS)
 	@mkdir -p $$(dir $$@)
 	$(CC) $(LDFLAGS) -o $$@ $(call obj,$(wildcard tests/$(1)/*.c)) $(TEST_COMMON) $(HOST_LIBS) \
-		$(LDLIBS) -lcurl -lcriterion
+		$(LDLIBS) -lcriterion
 endef
 $(foreach s,$(TEST_SUITES),$(eval $(call test_suite,$(s))))
 
