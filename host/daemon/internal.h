@@ -79,6 +79,12 @@ struct dvm {
     bool launching; /* a runner is building the VM; launch_rc/cmd_msg when done */
     int launch_rc;
 
+    /* cluster VMs only (cluster.h); guarded by lock */
+    uint64_t epoch;       /* of the assignment it runs under here; 0: not a cluster VM */
+    int64_t assign_rev;   /* that assignment's mod_revision: status writes hold while it does */
+    bool fence_paused;    /* paused by fencing: resumed if the assignment is still ours */
+    bool publish_pending; /* its status record is out of date */
+
     /* batch jobs only (cls == DVM_BATCH) */
     struct tidal_job_spec *job;
     enum job_state job_state;
@@ -87,10 +93,13 @@ struct dvm {
 };
 
 struct daemon_plan; /* plan.c */
+struct cluster;     /* cluster.h */
 
 struct daemon {
     struct tidal_daemon_options opts;
     char state_dir[4096];
+    char vm_root[4096];      /* VMs' directories: <state>/vms, or <store>/vms in a cluster */
+    struct cluster *cluster; /* NULL: a host on its own */
     char socket_path[4096];
     dev_t socket_dev; /* the socket we bound, removed at exit only if still there */
     ino_t socket_ino;

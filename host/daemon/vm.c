@@ -4,6 +4,7 @@
  * signal to the runner (tidal_vm_request_pause), so it takes effect within one
  * guest exit; the saving itself happens on the runner, outside the daemon's lock. */
 #include "internal.h"
+#include "cluster.h"
 #include "../json_fields.h"
 #include "tidal/confine.h"
 #include "tidal/file.h"
@@ -103,7 +104,7 @@ struct dvm *dvm_new(struct daemon *d, const char *name, enum dvm_class cls, cons
         return NULL;
     }
     snprintf(v->name, sizeof(v->name), "%s", name);
-    snprintf(v->dir, sizeof(v->dir), "%s/vms/%s", d->state_dir, name);
+    snprintf(v->dir, sizeof(v->dir), "%s/%s", d->vm_root, name);
     snprintf(v->image, sizeof(v->image), "%s", image);
     v->cls = cls;
     v->mem_size = mem_size;
@@ -400,9 +401,11 @@ static int save(struct runner *r, struct tidal_err *err)
         v->snapshots_full++;
     else
         v->snapshots_diff++;
+    bool clustered = v->epoch != 0;
+    cluster_note_change(d, v); /* a cluster VM's older files go once etcd names the new ones */
     pthread_mutex_unlock(&d->lock);
     daemon_persist(d);
-    if (full) {
+    if (full && !clustered) {
         pthread_mutex_lock(&d->lock);
         dvm_prune_snapshots(v);
         pthread_mutex_unlock(&d->lock);
@@ -461,6 +464,8 @@ static bool execute(struct runner *r, enum dvm_cmd cmd, uint64_t seq)
         break;
     }
     pthread_mutex_lock(&d->lock);
+    if (v->state != next)
+        cluster_note_change(d, v);
     v->state = next;
     v->cmd = CMD_NONE;
     v->cmd_rc = rc;
@@ -517,6 +522,7 @@ static void *run_thread(void *arg)
     if (from_chain)
         v->last_restore_ms = (v->started_real - t0) * 1e3;
     runner_vm = r->vm;
+    cluster_note_change(d, v);
     pthread_cond_broadcast(&d->cond);
     pthread_mutex_unlock(&d->lock);
     daemon_cgroup_place(d, v);
@@ -544,6 +550,7 @@ static void *run_thread(void *arg)
             keep_outputs(r, &res); /* before the state says exited: then they are there */
         pthread_mutex_lock(&d->lock);
         finish(r, &res);
+        cluster_note_change(d, v);
         pthread_mutex_unlock(&d->lock);
         dlog(d, "%s: %s %d%s%s", v->name,
              res.reason == TIDAL_EXIT_HALTED ? "exited with status" : "failed, reason",
