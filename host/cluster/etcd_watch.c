@@ -27,7 +27,9 @@ static int on_event(struct watch *w, const cJSON *json, int64_t *revision, struc
     if (!kv || etcd_json_kv(w->e, kv, &ev.kv, err))
         return -1;
     int result = 0;
-    if (ev.kv.meta.mod_revision < *revision)
+    if (ev.kv.meta.mod_revision <= 0)
+        result = etcd_bad_answer(w->e, err, "an event without a revision");
+    else if (ev.kv.meta.mod_revision < *revision)
         result = etcd_bad_answer(w->e, err, "event at revision %lld after one at %lld",
                                  (long long)ev.kv.meta.mod_revision, (long long)*revision);
     /* Events of revisions delivered before the stream broke are not repeated; after a
