@@ -187,6 +187,9 @@ build/bench/restore-bench: bench/restore_bench.c $(KVM_BENCH_LIBS)
 build/bench/reuse-bench: bench/reuse_bench.c $(KVM_BENCH_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(KVM_BENCH_LIBS) $(LDLIBS)
+build/bench/cluster-bench: bench/cluster_bench.c $(BENCH_STATS) $(HOST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BENCH_STATS) $(HOST_LIBS) $(LDLIBS)
 
 # ---- tests: one Criterion binary per folder under tests/ ----
 define test_suite
@@ -242,7 +245,8 @@ demo: deps
 
 bench: deps
 	$(MAKE) --no-print-directory all build/bench/proc-timer build/bench/bringup \
-		build/bench/restore-bench build/bench/reuse-bench build/tests/guests/files.elf
+		build/bench/restore-bench build/bench/reuse-bench build/bench/cluster-bench \
+		build/tests/guests/files.elf build/tests/guests/heartbeat.elf
 	@set -e; for b in bench/bench-*.sh; do $$b; done
 
 format:
