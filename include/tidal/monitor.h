@@ -101,7 +101,8 @@ void tidal_vm_run(struct tidal_vm *vm, struct tidal_run_result *res);
 void tidal_vm_destroy(struct tidal_vm *vm);
 /* For a VM that will only run from now on (no reuse, diff snapshot or memory change):
  * closes its VM descriptor, which its vCPU's keeps alive, so that a process holding
- * many idle VMs spends one descriptor on each. Not for a reused VM (a no-op there). */
+ * many idle VMs spends one descriptor on each. Not for a reused VM, nor one whose dirty
+ * pages are tracked (a no-op for those). */
 void tidal_vm_drop_vm_fd(struct tidal_vm *vm);
 
 /* "io", "hlt", "shutdown"... for a KVM_EXIT_* number; NULL when unnamed. */
