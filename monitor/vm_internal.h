@@ -76,8 +76,6 @@ struct tidal_vm {
 /* reuse.c */
 void tidal_reuse_free(struct tidal_reuse *r);
 
-uint64_t tidal_now_ns(void);
-
 /* vm.c: shared by boot and restore. alloc takes a shell from the pool when it has
  * one, and sizes and I/O from cfg; bringup makes the VM and vCPU unless it is a
  * shell already, then gives it memory (fresh when mem is NULL; else mem, which the

@@ -113,6 +113,8 @@ const char *tidal_kvm_exit_name(unsigned reason);
 void tidal_vm_set_io(struct tidal_vm *vm, int in_fd, int out_fd, int err_fd);
 
 const struct tidal_vm_timing *tidal_vm_timing(const struct tidal_vm *vm);
+/* CLOCK_MONOTONIC in nanoseconds: the clock of every timing the monitor reports. */
+uint64_t tidal_now_ns(void);
 bool tidal_vm_is_pvm(const struct tidal_vm *vm);
 
 /* Appends the vCPU's binary statistics (KVM_GET_STATS_FD) that are non-zero as
