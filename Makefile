@@ -75,7 +75,7 @@ TEST_SUITES := $(filter-out corpus guests common fuzz,$(notdir $(wildcard tests/
 TEST_COMMON = $(call obj,$(wildcard tests/common/*.c))
 # Suites that boot guests or drive a server that does: `make test-nested` runs them
 # inside QEMU when the host has no /dev/kvm.
-KVM_SUITES := $(filter integration serve daemon,$(TEST_SUITES))
+KVM_SUITES := $(filter integration serve daemon migrate,$(TEST_SUITES))
 TEST_GUESTS := $(patsubst tests/guests/%.c,build/tests/guests/%.elf,$(wildcard tests/guests/*.c))
 # Function guests (fn_*) also as Linux programs, for tidal serve's process backend, and
 # guests whose output the tests compare byte for byte with their Linux build.
@@ -124,7 +124,9 @@ $(B)/telemetry/kvm_top.skel.h: $(B)/telemetry/kvm_top.bpf.o
 $(call obj,$(TELEMETRY_SRC)): CFLAGS += -I$(B)/telemetry
 $(call obj,$(TELEMETRY_SRC)): $(B)/telemetry/kvm_top.skel.h
 
-$(B)/tidal: $(call LEAN_OBJ,$(LEAN_CLI_SRC) $(LEAN_COMPAT_SRC) $(SNAPSHOT_SRC) $(MONITOR_SRC))
+# Migration is the daemons' business (tidal-host): `tidal` leaves it out.
+LEAN_SNAPSHOT_SRC := $(filter-out snapshot/migrate_%,$(SNAPSHOT_SRC))
+$(B)/tidal: $(call LEAN_OBJ,$(LEAN_CLI_SRC) $(LEAN_COMPAT_SRC) $(LEAN_SNAPSHOT_SRC) $(MONITOR_SRC))
 	$(LEAN_CC) $(LDFLAGS) $(LEAN_LDFLAGS) -o $@ $^ $(LEAN_LIBS)
 $(B)/lean/%.o: %.c | $(B)/kernel-headers
 	@mkdir -p $(dir $@)

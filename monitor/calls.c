@@ -23,11 +23,13 @@ void *tidal_guest_range(const struct tidal_guest_mem *mem, uint64_t gpa, uint64_
 
 void tidal_guest_mark_written(const struct tidal_guest_mem *mem, uint64_t gpa, uint64_t len)
 {
-    if (!mem->host_dirty || !len)
+    /* Atomic: a daemon drains the console ring from another thread, and dirty-page
+     * readers start tracking and take pages from any thread (monitor/dirty.c). */
+    uint64_t *host_dirty = __atomic_load_n(&mem->host_dirty, __ATOMIC_ACQUIRE);
+    if (!host_dirty || !len)
         return;
     for (uint64_t page = gpa / TIDAL_PAGE_SIZE; page <= (gpa + len - 1) / TIDAL_PAGE_SIZE; page++)
-        /* atomic: a daemon drains the console ring from another thread */
-        __atomic_fetch_or(&mem->host_dirty[page / 64], 1ull << (page % 64), __ATOMIC_RELAXED);
+        __atomic_fetch_or(&host_dirty[page / 64], 1ull << (page % 64), __ATOMIC_RELEASE);
 }
 
 const char *tidal_call_name(uint32_t nr)

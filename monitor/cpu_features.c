@@ -1,6 +1,6 @@
-/* Whether a saved guest may run on this host: every instruction-set extension the
- * snapshot's host offered it (and so its code may use) must be here too. Other CPUID
- * bits (APIC modes, hypervisor flags) differ between hosts harmlessly. */
+/* Whether a saved or migrated guest may run on this host: every instruction-set
+ * extension its previous host offered it (and so its code may use) must be here too.
+ * Other CPUID bits (APIC modes, hypervisor flags) differ between hosts harmlessly. */
 #include "tidal/vmstate.h"
 
 #include <stddef.h>
@@ -27,8 +27,9 @@ int tidal_cpu_features_check(const struct tidal_cpu_features *saved,
         uint32_t bit = 1u << known[i].bit;
         if ((s[known[i].word] & bit) && !(h[known[i].word] & bit))
             return tidal_err_set(err,
-                                 "this host's CPU lacks %s (%s bit %d), which the snapshot's "
-                                 "host offered the guest: restore it on a host that has it",
+                                 "this host's CPU lacks %s (%s bit %d), which the guest's "
+                                 "previous host offered it: restore or migrate it to a host "
+                                 "that has it",
                                  known[i].name, words[known[i].word], known[i].bit);
     }
     return 0;

@@ -198,6 +198,8 @@ void tidal_vm_run(struct tidal_vm *vm, struct tidal_run_result *res)
         tidal_layout_set_clock(vm->mem.base, tsc,
                                (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec,
                                vm->mono_base_ns);
+        /* A migration may have copied the boot page already. */
+        tidal_guest_mark_written(&vm->mem, TIDAL_BOOT_INFO_GPA, sizeof(struct tidal_boot_info));
         vm->started = true;
         vm->deadline_ns = vm->timeout_sec > 0 ? start + (uint64_t)(vm->timeout_sec * 1e9) : 0;
     }

@@ -67,7 +67,8 @@ int tidal_vm_write_ready_info(struct tidal_vm *vm, uint64_t generation, uint64_t
     struct tidal_ready_info info;
     memcpy(&info, vm->mem.base + vm->ready_gpa, sizeof(info));
     info.generation = generation;
-    info.clone_id = clone_id;
+    if (clone_id != TIDAL_CLONE_ID_KEEP)
+        info.clone_id = clone_id;
     info.input_len = input_len;
     info.input_flags = input_flags;
     if (getrandom(info.entropy, sizeof(info.entropy), 0) != (ssize_t)sizeof(info.entropy))

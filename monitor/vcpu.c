@@ -67,6 +67,24 @@ static const struct kvm_cpuid_entry2 *cpuid_find(const struct kvm_cpuid2 *c, uin
     return NULL;
 }
 
+static struct tidal_cpu_features features_of(const struct kvm_cpuid2 *c)
+{
+    const struct kvm_cpuid_entry2 *leaf1 = cpuid_find(c, 1, 0), *leaf7 = cpuid_find(c, 7, 0);
+    return (struct tidal_cpu_features){.leaf1_ecx = leaf1 ? leaf1->ecx : 0,
+                                       .leaf1_edx = leaf1 ? leaf1->edx : 0,
+                                       .leaf7_ebx = leaf7 ? leaf7->ebx : 0,
+                                       .leaf7_ecx = leaf7 ? leaf7->ecx : 0};
+}
+
+int tidal_kvm_cpu_features(struct tidal_cpu_features *out, struct tidal_err *err)
+{
+    const struct tidal_kvm *kvm = tidal_kvm_get(err);
+    if (!kvm)
+        return -1;
+    *out = features_of(kvm->cpuid);
+    return 0;
+}
+
 static int setup_cpuid(struct tidal_vm *vm, bool *xsave, uint64_t *xcr0_ok, struct tidal_err *err)
 {
     const struct kvm_cpuid2 *c = vm->kvm->cpuid;
@@ -75,10 +93,7 @@ static int setup_cpuid(struct tidal_vm *vm, bool *xsave, uint64_t *xcr0_ok, stru
     *xsave = leaf1 && (leaf1->ecx & (1u << 26));
     *xcr0_ok = leafd ? ((uint64_t)leafd->edx << 32 | leafd->eax) : XCR0_X87 | XCR0_SSE;
     vm->fsgsbase = leaf7 && (leaf7->ebx & 1u);
-    vm->features = (struct tidal_cpu_features){.leaf1_ecx = leaf1 ? leaf1->ecx : 0,
-                                               .leaf1_edx = leaf1 ? leaf1->edx : 0,
-                                               .leaf7_ebx = leaf7 ? leaf7->ebx : 0,
-                                               .leaf7_ecx = leaf7 ? leaf7->ecx : 0};
+    vm->features = features_of(c);
     if (ioctl(vm->vcpu_fd, KVM_SET_CPUID2, c) < 0)
         return tidal_err_set(err, "KVM_SET_CPUID2: %s", strerror(errno));
     return 0;

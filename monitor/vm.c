@@ -111,6 +111,7 @@ static struct tidal_vm *vm_new(void)
     if (vm) {
         vm->vm_fd = vm->vcpu_fd = vm->stats_fd = -1;
         pthread_mutex_init(&vm->console_lock, NULL);
+        pthread_mutex_init(&vm->dirty.lock, NULL);
     }
     return vm;
 }
@@ -291,14 +292,18 @@ void tidal_vm_destroy(struct tidal_vm *vm)
     tidal_symtab_free(vm->symbols);
     free(vm->image_path);
     free(vm->mem.host_dirty);
+    for (int r = 0; r < TIDAL_DIRTY_READERS; r++)
+        free(vm->dirty.pending[r]);
+    free(vm->dirty.log);
+    pthread_mutex_destroy(&vm->dirty.lock);
     pthread_mutex_destroy(&vm->console_lock);
     free(vm);
 }
 
 void tidal_vm_drop_vm_fd(struct tidal_vm *vm)
 {
-    if (vm->reuse || vm->vm_fd < 0)
-        return; /* reset reads the dirty log through the VM descriptor */
+    if (vm->reuse || vm->dirty.logging || vm->vm_fd < 0)
+        return; /* reset and dirty-page readers read the log through the VM descriptor */
     close(vm->vm_fd);
     vm->vm_fd = -1;
 }

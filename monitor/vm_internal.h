@@ -62,12 +62,19 @@ struct tidal_vm {
     /* run.c: KVM_RUN calls that returned an exit, and whether one was interrupted */
     uint64_t kvm_run_exits;
     bool kvm_run_interrupted;
+    /* dirty.c: the readers of the dirty log (tidal/vmstate.h). KVM keeps one log for
+     * all, and reading it clears it: what one reader takes is added to the others'
+     * pending pages. The lock serialises readers, which may be on any thread. */
+    struct {
+        pthread_mutex_t lock;
+        uint64_t *pending[TIDAL_DIRTY_READERS]; /* NULL: that reader is not tracking */
+        uint64_t *log;                          /* KVM_GET_DIRTY_LOG reads into here */
+        bool logging;                           /* the memslot has KVM_MEM_LOG_DIRTY_PAGES */
+    } dirty;
 };
 
 /* reuse.c */
 void tidal_reuse_free(struct tidal_reuse *r);
-
-uint64_t tidal_now_ns(void);
 
 /* vm.c: shared by boot and restore. alloc takes a shell from the pool when it has
  * one, and sizes and I/O from cfg; bringup makes the VM and vCPU unless it is a

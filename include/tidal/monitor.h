@@ -101,7 +101,8 @@ void tidal_vm_run(struct tidal_vm *vm, struct tidal_run_result *res);
 void tidal_vm_destroy(struct tidal_vm *vm);
 /* For a VM that will only run from now on (no reuse, diff snapshot or memory change):
  * closes its VM descriptor, which its vCPU's keeps alive, so that a process holding
- * many idle VMs spends one descriptor on each. Not for a reused VM (a no-op there). */
+ * many idle VMs spends one descriptor on each. Not for a reused VM, nor one whose dirty
+ * pages are tracked (a no-op for those). */
 void tidal_vm_drop_vm_fd(struct tidal_vm *vm);
 
 /* "io", "hlt", "shutdown"... for a KVM_EXIT_* number; NULL when unnamed. */
@@ -112,6 +113,8 @@ const char *tidal_kvm_exit_name(unsigned reason);
 void tidal_vm_set_io(struct tidal_vm *vm, int in_fd, int out_fd, int err_fd);
 
 const struct tidal_vm_timing *tidal_vm_timing(const struct tidal_vm *vm);
+/* CLOCK_MONOTONIC in nanoseconds: the clock of every timing the monitor reports. */
+uint64_t tidal_now_ns(void);
 bool tidal_vm_is_pvm(const struct tidal_vm *vm);
 
 /* Appends the vCPU's binary statistics (KVM_GET_STATS_FD) that are non-zero as
