@@ -5,7 +5,7 @@ set -euo pipefail
 # recommends it, and recommendations are not installed here.
 packages=(build-essential linux-libc-dev musl-tools musl-dev libcriterion-dev libcjson-dev
           binutils libmicrohttpd-dev libseccomp-dev libcurl4-openssl-dev curl wrk
-          libbpf-dev clang bpftool libclang-rt-14-dev etcd-server etcd-client)
+          libbpf-dev clang bpftool libclang-rt-14-dev etcd-server etcd-client iproute2)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -187,6 +187,11 @@ static void send_input(struct dvm *v, const cJSON *body, struct api_reply *r)
         api_fail(r, 400, "bad_request", "%s", err.msg);
         return;
     }
+    if (v->migrating) {
+        api_fail(r, 503, "migrating",
+                 "VM \"%s\" is moving to another host: send it there (GET /v1/cluster)", v->name);
+        return;
+    }
     if (v->input_fd < 0) {
         wrong_state(r, v, "take input", "it is not running: start or resume it");
         return;
@@ -220,8 +225,13 @@ static void act(struct daemon *d, struct dvm *v, const char *action, struct api_
                  v->name, v->name);
         return;
     }
-    bool starts = !strcmp(action, "start") || !strcmp(action, "resume") ||
-                  !strcmp(action, "restore");
+    if (v->migrating) {
+        api_fail(r, 409, "migrating", "cannot %s VM \"%s\": it is moving to another host", action,
+                 v->name);
+        return;
+    }
+    bool starts =
+        !strcmp(action, "start") || !strcmp(action, "resume") || !strcmp(action, "restore");
     if (starts && cluster_fenced(d)) {
         api_fail(r, 503, "fenced",
                  "cannot %s VM \"%s\": this host has lost touch with the cluster's etcd, "

@@ -41,7 +41,7 @@ enum action { ACT_NONE, ACT_START, ACT_RESUME, ACT_SUSPEND, ACT_CHECKPOINT };
 /* What a job needs now; lock held. */
 static enum action decide(struct daemon *d, struct dvm *v, double now, double real)
 {
-    if (v->launching || cluster_fenced(d)) /* a fenced host changes nothing */
+    if (v->launching || v->migrating || cluster_fenced(d)) /* a fenced host changes nothing */
         return ACT_NONE;
     bool checkpoint_due = v->state == DVM_RUNNING && d->opts.checkpoint_interval > 0 &&
                           real - v->last_checkpoint_real >= d->opts.checkpoint_interval;

@@ -1,6 +1,6 @@
 /* Joining and leaving the cluster, the lease and fencing, and the API's view of the
  * cluster. Fencing: the lease is renewed every ttl/6; when no renewal has worked for
- * 0.6 x ttl, every VM here is paused before the lease can expire (it expires no
+ * 0.7 x ttl, every VM here is paused before the lease can expire (it expires no
  * earlier than ttl after the last renewal that worked was sent), so by the time the
  * leader moves them elsewhere they no longer run here. When renewals work again, or
  * a new lease is granted, each paused VM is claimed back if its assignment is
@@ -14,7 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FENCE_AT 0.6 /* of the ttl since the last renewal that worked */
+#define FENCE_AT 0.7       /* of the ttl since the last renewal that worked */
+#define JOIN_PATIENCE 10.0 /* seconds a daemon tries to join at start */
 
 void cluster_key(char *out, size_t size, const char *kind, const char *name)
 {
@@ -213,13 +214,16 @@ int cluster_start(struct daemon *d, struct tidal_err *err)
     }
     snprintf(c->addr, sizeof(c->addr), "%s", o->advertise ? o->advertise : "127.0.0.1");
     pthread_cond_init(&c->publish_cond, NULL);
-    /* Join before serving: a host that cannot reach etcd says so at start. */
+    /* Join before serving: a host that cannot reach etcd says so at start. A cluster
+     * busy electing its leader gets a few seconds. */
     struct etcd *e = etcd_open(c->endpoints, 2.0, err);
     if (!e) {
         free(c);
         return -1;
     }
-    int rc = join(c, e, err);
+    int rc;
+    for (double t0 = mono_now(); (rc = join(c, e, err)) && mono_now() - t0 < JOIN_PATIENCE;)
+        nap(0.2);
     etcd_close(e);
     if (rc) {
         free(c);

@@ -79,8 +79,7 @@ static void read_status(const cJSON *o, struct last_status *s)
 #undef NUM
 }
 
-/* Builds the VM named by its cluster record; lock held. */
-static struct dvm *define_here(struct daemon *d, const cJSON *rec, struct tidal_err *err)
+struct dvm *cluster_define_here(struct daemon *d, const cJSON *rec, struct tidal_err *err)
 {
     const cJSON *cls = cJSON_GetObjectItemCaseSensitive(rec, "class");
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(rec, "spec");
@@ -142,7 +141,7 @@ static void adopt(struct cluster *c, struct etcd *e, const char *name, uint64_t 
     }
     if (v)
         cluster_drop_vm(d, v, false, "an older epoch");
-    v = define_here(d, rec, &err);
+    v = cluster_define_here(d, rec, &err);
     cJSON_Delete(rec);
     if (!v) {
         pthread_mutex_unlock(&d->lock);
@@ -200,6 +199,10 @@ static void apply(struct agent *a, const char *name, const char *val, size_t len
     pthread_mutex_lock(&d->lock);
     struct dvm *v = dvm_find(d, name);
     bool mine = !deleted && !strcmp(host, c->host);
+    if (v && v->migrating) { /* the migration decides what becomes of it */
+        pthread_mutex_unlock(&d->lock);
+        return;
+    }
     if (!mine) {
         if (v && v->epoch)
             cluster_drop_vm(d, v, deleted,

@@ -48,6 +48,8 @@ void *cluster_leader_main(void *arg);
 int cluster_round(struct cluster *c, struct etcd *e, struct tidal_err *err);
 
 /* cluster_agent.c */
+/* A VM or job from its cluster record ({"class", "spec"}); lock held. */
+struct dvm *cluster_define_here(struct daemon *d, const cJSON *rec, struct tidal_err *err);
 void *cluster_agent_main(void *arg);
 void *cluster_publisher_main(void *arg);
 /* Drops the VM here without saving it: it runs elsewhere now, or (deleted) nowhere,

@@ -112,6 +112,8 @@ static int by_name(const void *a, const void *b)
 
 static struct place_vm *vm_named(struct round *r, const char *name)
 {
+    if (!r->nvms)
+        return NULL;
     struct place_vm key;
     snprintf(key.name, sizeof(key.name), "%s", name);
     return bsearch(&key, r->vms, (size_t)r->nvms, sizeof(*r->vms), by_name);
@@ -230,7 +232,8 @@ int cluster_round(struct cluster *c, struct etcd *e, struct tidal_err *err)
     if (etcd_get_prefix(e, CLUSTER_PREFIX "hosts/", on_host, &r, NULL, err) ||
         etcd_get_prefix(e, CLUSTER_PREFIX "vms/", on_vm, &r, NULL, err))
         goto out;
-    qsort(r.vms, (size_t)r.nvms, sizeof(*r.vms), by_name);
+    if (r.nvms)
+        qsort(r.vms, (size_t)r.nvms, sizeof(*r.vms), by_name);
     if (etcd_get_prefix(e, CLUSTER_PREFIX "assign/", on_assign, &r, NULL, err) ||
         etcd_get_prefix(e, CLUSTER_PREFIX "status/", on_status, &r, NULL, err))
         goto out;

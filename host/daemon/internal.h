@@ -84,12 +84,22 @@ struct dvm {
     int64_t assign_rev;   /* that assignment's mod_revision: status writes hold while it does */
     bool fence_paused;    /* paused by fencing: resumed if the assignment is still ours */
     bool publish_pending; /* its status record is out of date */
+    bool migrating;       /* a live migration has it (migrate.c): nobody else acts on it */
+    struct dvm_incoming *incoming; /* set: the runner runs this VM instead of building one */
+    int input_read_fd;             /* the runner's end of the stdin pipe, -1 when none */
 
     /* batch jobs only (cls == DVM_BATCH) */
     struct tidal_job_spec *job;
     enum job_state job_state;
     double submitted_at, finished_at; /* daemon clock */
     unsigned suspensions, resumptions;
+};
+
+/* A VM a migration built (migrate.c), with its console and stdin pipe. */
+struct dvm_incoming {
+    struct tidal_vm *vm;
+    int console_fd;
+    int input[2]; /* read end (the guest's stdin), write end (the API's) */
 };
 
 struct daemon_plan; /* plan.c */
@@ -137,6 +147,8 @@ void dvm_free(struct dvm *v);
  * `as` (RUNNING or PAUSED); waits until it is built. Lock held on entry and exit. */
 int dvm_launch(struct daemon *d, struct dvm *v, bool from_chain, enum dvm_state as,
                struct tidal_err *err);
+/* How the VM is built on this host: its stdin and console are in_fd and out_fd. */
+void dvm_vm_config(const struct dvm *v, int in_fd, int out_fd, struct tidal_vm_config *cfg);
 /* Waits until a runner that has stopped or suspended its VM is gone. Lock held. */
 void dvm_wait_wound_down(struct daemon *d, struct dvm *v);
 /* Hands a command to the runner and waits for it. Lock held on entry and exit. */

@@ -70,8 +70,17 @@ void host_start(struct test_cluster *c, int i)
             return;
         }
         int st;
-        if (waitpid(h->pid, &st, WNOHANG) == h->pid)
-            cr_assert_fail("host %s exited (status %d) before listening; see %s", h->name, st, log);
+        if (waitpid(h->pid, &st, WNOHANG) == h->pid) {
+            char said[1024] = "";
+            FILE *f = fopen(log, "r");
+            if (f) {
+                size_t n = fread(said, 1, sizeof(said) - 1, f);
+                said[n] = 0;
+                fclose(f);
+            }
+            cr_assert_fail("host %s exited (status %d) before listening: %s", h->name,
+                           WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), said);
+        }
         sleep_ms(50);
     }
     cr_assert_fail("host %s did not listen on %s", h->name, h->socket);

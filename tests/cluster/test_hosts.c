@@ -7,6 +7,7 @@
 
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,5 +259,113 @@ Test(hosts, a_name_is_defined_once_and_a_deleted_vm_stops_with_its_files)
     }
     cr_assert(gone, "the deleted VM still runs on %s, or %s is still there", cl.hosts[h].name, dir);
     cr_assert_eq(host_api(&cl, 1, "DELETE", "/v1/vms/brief", NULL, &o), 404);
+    cJSON_Delete(o);
+}
+
+/* ---- live migration ---- */
+
+struct kv_client {
+    volatile int stop;
+    int lines;            /* accepted lines */
+    char expect[1 << 16]; /* the console kv owes for them, in order */
+    size_t expect_len;
+    int refused; /* 503s while the store moved, each sent again */
+};
+
+/* Sends one line to the store's current host until one accepts it. */
+static void send_accepted(struct kv_client *k, const char *line, const char *answer)
+{
+    char body[256];
+    snprintf(body, sizeof(body), "{\"data\":\"%s\\n\"}", line);
+    for (double t0 = now_s(); now_s() - t0 < WAIT_S;) {
+        char host[16], state[32];
+        double epoch;
+        int h = cluster_vm(&cl, 0, "store", host, &epoch, state) ? host_index(&cl, host) : -1;
+        cJSON *o = NULL;
+        int st = h >= 0 ? host_api(&cl, h, "POST", "/v1/vms/store/input", body, &o) : 0;
+        const cJSON *acc = cJSON_GetObjectItemCaseSensitive(o, "accepted");
+        bool whole =
+            st == 202 && cJSON_IsNumber(acc) && (size_t)acc->valuedouble == strlen(line) + 1;
+        cJSON_Delete(o);
+        if (whole) {
+            size_t n = strlen(answer);
+            cr_assert_lt(k->expect_len + n + 1, sizeof(k->expect));
+            memcpy(k->expect + k->expect_len, answer, n);
+            k->expect[k->expect_len + n] = '\n';
+            k->expect_len += n + 1;
+            k->lines++;
+            return;
+        }
+        cr_assert(st == 503 || st == 404 || st == 409 || st == 0, "input to the store answered %d",
+                  st);
+        k->refused++;
+        sleep_s(0.005);
+    }
+    cr_assert_fail("no host took the line \"%s\"", line);
+}
+
+static void *kv_writer(void *arg)
+{
+    struct kv_client *k = arg;
+    char line[64], answer[64];
+    for (unsigned i = 0; !k->stop; i++) {
+        snprintf(line, sizeof(line), "w%u=%u", i, i * 7 + 1);
+        snprintf(answer, sizeof(answer), "stored w%u", i);
+        send_accepted(k, line, answer);
+        if (i % 3 == 2) { /* read back one written a little earlier */
+            unsigned j = i - 2;
+            snprintf(line, sizeof(line), "w%u", j);
+            snprintf(answer, sizeof(answer), "w%u=%016x", j, j * 7 + 1);
+            send_accepted(k, line, answer);
+        }
+        sleep_s(0.002);
+    }
+    return NULL;
+}
+
+Test(hosts, a_kv_store_migrates_while_a_client_writes_and_reads_it)
+{
+    char body[512];
+    double epoch, epoch2;
+    snprintf(body, sizeof(body), "{\"name\":\"store\",\"image\":\"%s\",\"mem\":\"64M\"}",
+             abs_path_to("build/examples/kv.elf"));
+    int h = define_and_wait(0, body, "store", &epoch);
+    static struct kv_client k;
+    pthread_t t;
+    pthread_create(&t, NULL, kv_writer, &k);
+    sleep_s(1.0);
+    int to = (h + 1) % HOSTS;
+    char req[64];
+    snprintf(req, sizeof(req), "{\"to\":\"%s\"}", cl.hosts[to].name);
+    cJSON *o;
+    int st = host_api(&cl, h, "POST", "/v1/vms/store/migrate", req, &o);
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cr_assert_eq(st, 200, "migrate: %d %s", st, text ? text : "");
+    cr_log_info("migration %s -> %s: %s", cl.hosts[h].name, cl.hosts[to].name, text);
+    free(text);
+    cJSON_Delete(o);
+    sleep_s(1.0);
+    k.stop = 1;
+    pthread_join(t, NULL);
+    char host[16], state[32];
+    cr_assert(cluster_vm(&cl, 0, "store", host, &epoch2, state));
+    cr_assert_str_eq(host, cl.hosts[to].name);
+    cr_assert_eq(epoch2, epoch + 1);
+    /* Every accepted line answered once, in order, the reads with what was written. */
+    char *console = NULL;
+    for (double t0 = now_s(); now_s() - t0 < WAIT_S; sleep_s(0.1)) {
+        free(console);
+        console = host_console(&cl, to, "store");
+        if (console && strlen(console) >= k.expect_len)
+            break;
+    }
+    cr_assert_not_null(console);
+    k.expect[k.expect_len] = 0;
+    cr_assert_str_eq(console, k.expect, "%d lines accepted (%d refused while it moved)", k.lines,
+                     k.refused);
+    cr_log_info("%d lines answered in order across the move; %d refused and sent again", k.lines,
+                k.refused);
+    free(console);
+    cr_assert_eq(host_api(&cl, h, "GET", "/v1/vms/store", NULL, &o), 404, "the source kept a copy");
     cJSON_Delete(o);
 }
