@@ -226,8 +226,10 @@ int cluster_start(struct daemon *d, struct tidal_err *err)
         nap(0.2);
     etcd_close(e);
     if (rc) {
+        char why[sizeof(err->msg)];
+        snprintf(why, sizeof(why), "%s", err->msg);
         free(c);
-        return tidal_err_set(err, "--etcd %s: %s", o->etcd, err->msg);
+        return tidal_err_set(err, "--etcd %s: %s", o->etcd, why);
     }
     if (cluster_peer_listen(c, err)) {
         free(c);

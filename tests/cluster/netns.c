@@ -1,6 +1,10 @@
 #include "netns.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +31,44 @@ static void must(int rc, const char *what)
     cr_assert_eq(rc, 0, "network set-up: `ip %s` failed", what);
 }
 
+/* Whether an address of this namespace lies in 10.199.k.0/24. */
+static bool subnet_used(int k)
+{
+    FILE *p = popen("ip -4 -o addr show 2>/dev/null", "r");
+    if (!p)
+        return false;
+    char line[512], needle[32];
+    snprintf(needle, sizeof(needle), " 10.199.%d.", k);
+    bool used = false;
+    while (fgets(line, sizeof(line), p))
+        used = used || strstr(line, needle);
+    pclose(p);
+    return used;
+}
+
+/* Bridges and namespaces of test processes that died before their teardown (a
+ * crash, a timeout): their names carry the process id. */
+static void sweep_stale(void)
+{
+    char line[512];
+    FILE *p = popen("ip -o link show type bridge 2>/dev/null", "r");
+    while (p && fgets(line, sizeof(line), p)) {
+        int pid;
+        if (sscanf(line, "%*d: tbr%d", &pid) == 1 && pid > 0 && kill(pid, 0) && errno == ESRCH)
+            ip("link del tbr%d", pid);
+    }
+    if (p)
+        pclose(p);
+    p = popen("ip netns list 2>/dev/null", "r");
+    while (p && fgets(line, sizeof(line), p)) {
+        int pid, i;
+        if (sscanf(line, "tidal-%d-%d", &pid, &i) == 2 && pid > 0 && kill(pid, 0) && errno == ESRCH)
+            ip("netns del tidal-%d-%d", pid, i);
+    }
+    if (p)
+        pclose(p);
+}
+
 bool netns_possible(char *why, int size)
 {
     if (access("/usr/sbin/ip", X_OK) && access("/sbin/ip", X_OK) && access("/usr/bin/ip", X_OK)) {
@@ -47,14 +89,24 @@ void netns_setup(struct test_net *n, int hosts)
 {
     cr_assert(hosts > 0 && hosts <= NETNS_MAX_HOSTS);
     memset(n, 0, sizeof(*n));
-    int id = (int)(getpid() % 100000);
+    int id = (int)getpid(); /* the names carry it: sweep_stale reads it back */
     n->hosts = hosts;
     snprintf(n->bridge, sizeof(n->bridge), "tbr%d", id);
-    snprintf(n->prefix, sizeof(n->prefix), "10.199.%d.", 10 + id % 240);
+    /* A subnet no other test's bridge has (tests run in parallel): chosen and taken
+     * under a lock. */
+    int lock = open("/tmp/tidal-netns.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    cr_assert_geq(lock, 0, "/tmp/tidal-netns.lock: %s", strerror(errno));
+    flock(lock, LOCK_EX);
+    sweep_stale();
+    int k = 10 + id % 240;
+    for (int tries = 0; tries < 240 && subnet_used(k); tries++)
+        k = 10 + (k - 9) % 240;
+    snprintf(n->prefix, sizeof(n->prefix), "10.199.%d.", k);
     snprintf(n->hub, sizeof(n->hub), "%s1", n->prefix);
     n->up = true;
     must(ip("link add %s type bridge", n->bridge), "link add bridge");
     must(ip("addr add %s/24 dev %s", n->hub, n->bridge), "addr add (bridge)");
+    close(lock);
     must(ip("link set %s up", n->bridge), "link set bridge up");
     for (int i = 0; i < hosts; i++) {
         snprintf(n->ns[i], sizeof(n->ns[i]), "tidal-%d-%d", id, i);

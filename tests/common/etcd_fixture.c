@@ -168,8 +168,9 @@ bool etcd_cluster_healthy(const struct etcd_cluster *c, int i)
     return ok;
 }
 
-/* Waits until member i is healthy: 1; 0 when it exited, with an "address already in
- * use" in its log (another process took a port); fails the test otherwise. */
+/* Waits until member i is healthy: 1; 0 when it exited first (another process took
+ * one of its ports, or a start under heavy load failed: the caller tries again on new
+ * ports); fails the test when it hangs. */
 static int wait_healthy(struct etcd_cluster *c, int i)
 {
     double deadline = now_s() + START_WAIT_S;
@@ -177,10 +178,7 @@ static int wait_healthy(struct etcd_cluster *c, int i)
         int status;
         if (waitpid(c->m[i].pid, &status, WNOHANG) == c->m[i].pid) {
             c->m[i].pid = 0;
-            if (strstr(log_tail(c, i), "address already in use"))
-                return 0;
-            cr_assert_fail("etcd member %s exited (status %d) before it was healthy:\n%s",
-                           c->m[i].name, status, log_tail(c, i));
+            return 0;
         }
         if (now_s() > deadline)
             cr_assert_fail("etcd member %s not healthy after %d s:\n%s", c->m[i].name, START_WAIT_S,
@@ -235,7 +233,8 @@ void etcd_cluster_start(struct etcd_cluster *c, int n, const char *host)
         char tail[4096];
         snprintf(tail, sizeof(tail), "%s", log_tail(c, 0));
         etcd_cluster_stop(c);
-        cr_assert(attempt < START_TRIES, "etcd fixture: ports taken %d times in a row:\n%s",
+        cr_assert(attempt < START_TRIES,
+                  "etcd fixture: a member exited before it was healthy, %d times in a row:\n%s",
                   attempt, tail);
     }
 }
