@@ -52,12 +52,16 @@ static int add_endpoint(struct etcd *e, const char *text, size_t len, struct tid
     return 0;
 }
 
-/* A body is sent at once, without waiting for "100 Continue" first. */
-static struct curl_slist *json_headers(const char *extra)
+/* A body is sent at once, without waiting for "100 Continue" first. "hasleader" is gRPC
+ * metadata (the gateway passes Grpc-Metadata-* headers on): a member that has lost its
+ * raft leader refuses the request at once as "unavailable", instead of holding it until
+ * it times out, and ends its watches; both then move to another member. */
+static struct curl_slist *json_headers(void)
 {
-    const char *lines[] = {"Content-Type: application/json", "Expect:", extra};
+    const char *lines[] = {"Content-Type: application/json",
+                           "Expect:", "Grpc-Metadata-hasleader: true"};
     struct curl_slist *list = NULL;
-    for (size_t i = 0; i < 3 && lines[i]; i++) {
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
         struct curl_slist *longer = curl_slist_append(list, lines[i]);
         if (!longer) {
             curl_slist_free_all(list);
@@ -96,11 +100,8 @@ struct etcd *etcd_open(const char *endpoints, double timeout_s, struct tidal_err
     }
     e->curl = curl_easy_init();
     e->multi = curl_multi_init();
-    e->headers = json_headers(NULL);
-    /* gRPC metadata through the gateway: a member that loses its raft leader ends its
-     * watches, so that they move to a member that is still part of the cluster. */
-    e->stream_headers = json_headers("Grpc-Metadata-hasleader: true");
-    if (!e->curl || !e->multi || !e->headers || !e->stream_headers) {
+    e->headers = json_headers();
+    if (!e->curl || !e->multi || !e->headers) {
         tidal_err_set(err, "etcd: cannot set up libcurl (out of memory)");
         goto fail;
     }
@@ -113,6 +114,7 @@ struct etcd *etcd_open(const char *endpoints, double timeout_s, struct tidal_err
     curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, KEEPALIVE_IDLE_S);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, KEEPALIVE_INTERVAL_S);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, e->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, e->headers);
     return e;
 fail:
     etcd_close(e);
@@ -128,7 +130,6 @@ void etcd_close(struct etcd *e)
     if (e->multi)
         curl_multi_cleanup(e->multi);
     curl_slist_free_all(e->headers);
-    curl_slist_free_all(e->stream_headers);
     for (size_t i = 0; i < e->n_endpoints; i++)
         free(e->endpoints[i]);
     free(e->endpoints);
@@ -313,8 +314,14 @@ static int read_answer(struct etcd *e, struct receipt *rc, cJSON **answer, struc
 {
     long http = 0;
     curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &http);
-    if (http == 200 && rc->r->on_message)
-        return rc->len ? deliver(rc, rc->data, rc->len) : 0;
+    /* A stream's last message may come without a newline: an error, as the gateway
+     * writes them. */
+    if (http == 200 && rc->r->on_message) {
+        int result = rc->len ? deliver(rc, rc->data, rc->len) : 0;
+        if (result)
+            *err = rc->err;
+        return result;
+    }
     cJSON *body = cJSON_ParseWithLength(rc->data ? rc->data : "", rc->len);
     int code;
     const char *message;
@@ -352,7 +359,6 @@ int etcd_exchange(struct etcd *e, const struct etcd_request *r, cJSON **answer,
     curl_easy_setopt(c, CURLOPT_URL, e->url);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->on_message ? e->stream_headers : e->headers);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, r->unbounded ? 0L : e->timeout_ms);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &rc);
@@ -383,7 +389,7 @@ int etcd_exchange(struct etcd *e, const struct etcd_request *r, cJSON **answer,
     return result;
 }
 
-static double now_s(void)
+double etcd_now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -393,10 +399,10 @@ static double now_s(void)
 bool etcd_retry(struct etcd *e, struct etcd_retry *r)
 {
     if (!r->failures++)
-        r->first_failure = now_s();
+        r->first_failure = etcd_now();
     if (r->failures % e->n_endpoints)
         return true;
-    if (now_s() - r->first_failure >= e->timeout_ms / 1000.0)
+    if (etcd_now() - r->first_failure >= e->timeout_ms / 1000.0)
         return false;
     nanosleep(&(struct timespec){.tv_nsec = RETRY_PAUSE_MS * 1000000L}, NULL);
     return true;

@@ -157,7 +157,8 @@ typedef int (*etcd_event_fn)(const struct etcd_event *ev, void *arg, struct tida
  * seen, so no event is lost or repeated. *next (may be NULL) is always the revision to
  * resume from. ETCD_COMPACTED when that revision has been compacted: *next is then the
  * compaction's revision; list again (etcd_get_prefix) and watch from its revision + 1.
- * -1 when no endpoint accepts the watch, once round the list, or fn failed. */
+ * -1 when fn failed, or when the watch broke on every endpoint in turn, each time
+ * before it delivered anything, for longer than the handle's timeout. */
 int etcd_watch(struct etcd *e, const char *prefix, int64_t start_revision, etcd_event_fn fn,
                void *arg, volatile int *stop, int64_t *next, struct tidal_err *err);
 

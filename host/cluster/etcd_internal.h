@@ -27,7 +27,7 @@ struct etcd {
     long timeout_ms;
     CURL *curl;
     CURLM *multi;
-    struct curl_slist *headers, *stream_headers;
+    struct curl_slist *headers;
     uint64_t requests;
     int status;     /* gRPC status of the last error answer; 0 when a failure was another */
     char url[1024]; /* of the last exchange, for messages */
@@ -60,6 +60,8 @@ struct etcd_retry {
     double first_failure;
 };
 bool etcd_retry(struct etcd *e, struct etcd_retry *r);
+/* Seconds on the monotonic clock. */
+double etcd_now(void);
 /* etcd_exchange on each endpoint in turn, from the current one, while etcd_retry says
  * so. */
 int etcd_call(struct etcd *e, const struct etcd_request *r, cJSON **answer, struct tidal_err *err);

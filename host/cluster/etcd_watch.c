@@ -10,7 +10,6 @@ struct watch {
     etcd_event_fn fn;
     void *arg;
     int64_t next;      /* the revision to resume from; 0: "now", until the server says */
-    bool created;      /* the server confirmed the watch on this stream */
     int64_t compacted; /* the compaction revision that ended the watch */
 };
 
@@ -47,7 +46,6 @@ static int on_message(const cJSON *msg, void *arg, struct tidal_err *err)
 {
     struct watch *w = arg;
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "created"))) {
-        w->created = true;
         int64_t now;
         if (!w->next && etcd_json_revision(w->e, msg, &now, err))
             return -1;
@@ -101,7 +99,8 @@ int etcd_watch(struct etcd *e, const char *prefix, int64_t start_revision, etcd_
                                  .stop = stop,
                                  .on_message = on_message,
                                  .arg = &w};
-        w.created = false;
+        int64_t before = w.next;
+        double began = etcd_now();
         result = etcd_exchange(e, &r, NULL, err);
         cJSON_Delete(body);
         if (result == 0) {
@@ -110,7 +109,10 @@ int etcd_watch(struct etcd *e, const char *prefix, int64_t start_revision, etcd_
             e->current = (e->current + 1) % e->n_endpoints;
             result = ETCD_UNREACHABLE;
         }
-        if (w.created)
+        /* A stream that moved the watch on, or lasted, was no failure of the cluster's:
+         * one that breaks again and again at once (a member that accepts the watch and
+         * then says "unavailable") runs out of retries. */
+        if (w.next != before || etcd_now() - began >= e->timeout_ms / 1000.0)
             retry = (struct etcd_retry){0};
     } while (result == ETCD_UNREACHABLE && !(stop && *stop) && etcd_retry(e, &retry));
     if (result == ETCD_UNREACHABLE)

@@ -241,6 +241,12 @@ Test(bad_answers, a_broken_watch_stream)
          "the watch was canceled: no"},
         {"{\"error\":{\"grpc_code\":7,\"message\":\"denied\"}}\n",
          "denied (HTTP 200, gRPC status 7)"},
+        /* The gateway ends a stream with its error, and no newline after it. */
+        {"{\"error\":{\"grpc_code\":7,\"message\":\"denied\"}}",
+         "denied (HTTP 200, gRPC status 7)"},
+        /* "Unavailable" is retried until the timeout, then reported. */
+        {"{\"error\":{\"grpc_code\":14,\"message\":\"etcdserver: no leader\"}}",
+         "etcdserver: no leader (HTTP 200, gRPC status 14)"},
     };
     for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
         static char text[4096];

@@ -83,3 +83,29 @@ Test(failover, a_watch_resumes_on_another_member_without_losing_events)
     }
     cr_assert_geq(w.requests, 2, "the watch was opened again");
 }
+
+static int ignore(const struct etcd_event *ev, void *arg, struct tidal_err *err)
+{
+    (void)ev, (void)arg, (void)err;
+    return 0;
+}
+
+Test(failover, a_member_without_a_leader_refuses_at_once)
+{
+    struct tidal_err err;
+    struct etcd *alone = etcd_open(cluster.m[0].client_url, 0.5, &err);
+    cr_assert_not_null(alone, "%s", err.msg);
+    etcd_cluster_kill(&cluster, 1);
+    etcd_cluster_kill(&cluster, 2);
+    /* Until it misses its leader (an election timeout), a write waits for it, and times
+     * out; then it is refused at once. */
+    bool refused = false;
+    for (int i = 0; i < 40 && !refused; i++)
+        refused = etcd_put(alone, "k", "v", 1, 0, NULL, &err) == -1 &&
+                  strstr(err.msg, "etcdserver: no leader (HTTP 503, gRPC status 14)");
+    cr_assert(refused, "%s", err.msg);
+    int64_t next;
+    cr_assert_eq(etcd_watch(alone, "w/", 0, ignore, NULL, NULL, &next, &err), -1);
+    cr_assert(strstr(err.msg, "etcdserver: no leader"), "%s", err.msg);
+    etcd_close(alone);
+}

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -195,6 +196,31 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return 0;
 }
 
+static const char *temp_dir(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    return tmp && *tmp ? tmp : "/tmp";
+}
+
+/* The directories of test processes that were killed before they could stop their
+ * clusters (their members died with them): named after their process, which is gone. */
+static void remove_orphans(void)
+{
+    DIR *d = opendir(temp_dir());
+    struct dirent *ent;
+    while (d && (ent = readdir(d))) {
+        int pid, end = 0;
+        char path[512];
+        sscanf(ent->d_name, "tidal-etcd-%d-%n", &pid, &end);
+        if (!end || pid <= 0 || !(kill(pid, 0) && errno == ESRCH))
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", temp_dir(), ent->d_name);
+        nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    if (d)
+        closedir(d);
+}
+
 void etcd_cluster_start(struct etcd_cluster *c, int n, const char *host)
 {
     memset(c, 0, sizeof(*c));
@@ -204,10 +230,10 @@ void etcd_cluster_start(struct etcd_cluster *c, int n, const char *host)
                      ETCD_FIXTURE_BIN);
     cr_assert(n >= 1 && n <= ETCD_FIXTURE_MAX, "etcd fixture: %d members", n);
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    remove_orphans();
     for (int attempt = 1;; attempt++) {
         snprintf(c->host, sizeof(c->host), "%s", host ? host : "127.0.0.1");
-        const char *tmp = getenv("TMPDIR");
-        snprintf(c->dir, sizeof(c->dir), "%s/tidal-etcd-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        snprintf(c->dir, sizeof(c->dir), "%s/tidal-etcd-%d-XXXXXX", temp_dir(), (int)getpid());
         cr_assert_not_null(mkdtemp(c->dir), "etcd fixture: mkdtemp: %s", strerror(errno));
         c->n = n;
         int ports[2 * ETCD_FIXTURE_MAX];

@@ -11,7 +11,8 @@
  *     etcd_cluster_stop(&c);             // also in .fini: it is idempotent
  *
  * Each member runs in a process group of its own and dies with the thread that started
- * it (PR_SET_PDEATHSIG), so a test that crashes leaves no etcd behind either. */
+ * it (PR_SET_PDEATHSIG), so a test that crashes leaves no etcd behind either. Its
+ * directory, $TMPDIR/tidal-etcd-<pid>-XXXXXX, is removed by the next start. */
 #ifndef TIDAL_TEST_ETCD_FIXTURE_H
 #define TIDAL_TEST_ETCD_FIXTURE_H
 
