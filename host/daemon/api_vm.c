@@ -187,7 +187,7 @@ static void send_input(struct dvm *v, const cJSON *body, struct api_reply *r)
         api_fail(r, 400, "bad_request", "%s", err.msg);
         return;
     }
-    if (v->migrating) {
+    if (v->migrating || v->leaving) {
         api_fail(r, 503, "migrating",
                  "VM \"%s\" is moving to another host: send it there (GET /v1/cluster)", v->name);
         return;
@@ -225,7 +225,7 @@ static void act(struct daemon *d, struct dvm *v, const char *action, struct api_
                  v->name, v->name);
         return;
     }
-    if (v->migrating) {
+    if (v->migrating || v->leaving) {
         api_fail(r, 409, "migrating", "cannot %s VM \"%s\": it is moving to another host", action,
                  v->name);
         return;

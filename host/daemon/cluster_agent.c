@@ -27,6 +27,9 @@ static const char *tail(const char *key)
 void cluster_drop_vm(struct daemon *d, struct dvm *v, bool deleted, const char *why)
 {
     struct tidal_err err;
+    /* From here on the API sends callers elsewhere: the stop below waits without the
+     * lock, and input taken meanwhile would be lost with this copy. */
+    v->leaving = true;
     while (v->launching)
         pthread_cond_wait(&d->cond, &d->lock);
     if (v->thread_live && (v->state == DVM_RUNNING || v->state == DVM_PAUSED))

@@ -85,6 +85,7 @@ struct dvm {
     bool fence_paused;    /* paused by fencing: resumed if the assignment is still ours */
     bool publish_pending; /* its status record is out of date */
     bool migrating;       /* a live migration has it (migrate.c): nobody else acts on it */
+    bool leaving;         /* being dropped here: it runs elsewhere now, or nowhere */
     struct dvm_incoming *incoming; /* set: the runner runs this VM instead of building one */
     int input_read_fd;             /* the runner's end of the stdin pipe, -1 when none */
 
