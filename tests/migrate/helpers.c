@@ -112,8 +112,7 @@ void source_free(struct source *s)
     close(s->out);
 }
 
-static uint64_t differing_pages(const struct tidal_vm *a, const struct tidal_vm *b,
-                                uint64_t *first)
+static uint64_t differing_pages(const struct tidal_vm *a, const struct tidal_vm *b, uint64_t *first)
 {
     uint64_t size_a, size_b;
     const uint8_t *ma = tidal_vm_memory(a, &size_a), *mb = tidal_vm_memory(b, &size_b);
