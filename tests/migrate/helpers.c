@@ -131,8 +131,8 @@ static void *target_main(void *arg)
 {
     struct target *t = arg;
     if (t->mode == TARGET_HANGS_UP) {
-        static char sink[64 << 10];
-        for (size_t got = 0; got < (1u << 20);) {
+        char sink[4096];
+        for (size_t got = 0; got < sizeof(sink);) {
             ssize_t k = read(t->fd, sink, sizeof(sink));
             if (k <= 0)
                 break;

@@ -16,8 +16,8 @@ static void setup(void)
 
 TestSuite(live, .init = setup, .timeout = 120);
 
-/* Writes 2 MiB of its 8 without pause for about half a second unmoved. */
-static const char *const writer[4] = {"8", "2", "200000", "20000"};
+/* Writes 2 MiB of its 8 without pause for about a second unmoved. */
+static const char *const writer[4] = {"8", "2", "400000", "40000"};
 /* Sleeps 1 ms at a time for about half a second. */
 static const char *const sleeper[4] = {"8", "0", "400", "100"};
 
@@ -194,6 +194,7 @@ Test(live, guest_runs_on_when_the_stream_breaks_during_precopy)
 {
     struct source src;
     source_start(&src, writer, 16 * MIB);
+    source_wait_for(&src, "filled"); /* 8 MiB to send: more than the socket holds */
     int sv[2];
     stream_pair(sv);
     struct target t;
