@@ -141,6 +141,14 @@ static void *target_main(void *arg)
         close(t->fd);
         return NULL;
     }
+    if (t->mode == TARGET_BALKS) {
+        char header[64];
+        struct tidal_err err;
+        if (read(t->fd, header, sizeof(header)) > 0)
+            tidal_migrate_ack(t->fd, false, "not today", &err);
+        close(t->fd);
+        return NULL;
+    }
     struct tidal_vm_config cfg = {.in_fd = t->in[0], .out_fd = t->out, .err_fd = 2};
     t->rc = tidal_migrate_receive(t->fd, &cfg, &t->vm, &t->st, &t->err);
     if (t->rc == 0) {

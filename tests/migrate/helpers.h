@@ -43,6 +43,7 @@ enum target_mode {
     TARGET_SILENT,   /* receives it all, then closes without a word */
     TARGET_REFUSES,  /* receives it all, then says no */
     TARGET_HANGS_UP, /* closes the stream after its first 4 KiB */
+    TARGET_BALKS,    /* refuses as soon as the header has come */
 };
 
 struct target {
