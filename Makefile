@@ -47,7 +47,7 @@ CC := clang
 CFLAGS += -Wno-gnu-variable-sized-type-not-at-end
 endif
 LDFLAGS := $(SANFLAGS)
-LDLIBS := -lmicrohttpd -lcjson -lbpf -lseccomp -lm -lpthread
+LDLIBS := -lmicrohttpd -lcurl -lcjson -lbpf -lseccomp -lm -lpthread
 
 # Guest code: freestanding, no red zone dependence in our own code, no SSE in handlers.
 GUEST_CC := musl-gcc
@@ -58,7 +58,7 @@ GUEST_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -Iinclude \
 MONITOR_SRC := $(wildcard monitor/*.c)
 SNAPSHOT_SRC := $(wildcard snapshot/*.c)
 SCHEDULER_SRC := $(wildcard scheduler/*.c)
-HOST_SRC := $(wildcard host/*.c host/serve/*.c host/daemon/*.c)
+HOST_SRC := $(wildcard host/*.c host/serve/*.c host/daemon/*.c host/cluster/*.c)
 TELEMETRY_SRC := $(filter-out %.bpf.c,$(wildcard telemetry/*.c))
 # `tidal` has the commands that start guests and links no HTTP, TLS or JSON library;
 # it execs tidal-host, beside it, for the others (README.md, "How the binaries are
@@ -189,6 +189,9 @@ build/bench/restore-bench: bench/restore_bench.c $(KVM_BENCH_LIBS)
 build/bench/reuse-bench: bench/reuse_bench.c $(KVM_BENCH_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(KVM_BENCH_LIBS) $(LDLIBS)
+build/bench/cluster-bench: bench/cluster_bench.c $(BENCH_STATS) $(HOST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BENCH_STATS) $(HOST_LIBS) $(LDLIBS)
 # The guests run on threads of their own as the tests' do (tests/common/vm_runner.c).
 MIGRATE_BENCH_LIBS := $(call obj,tests/common/vm_runner.c) $(KVM_BENCH_LIBS)
 build/bench/migrate-bench: bench/migrate_bench.c $(MIGRATE_BENCH_LIBS)
@@ -200,7 +203,7 @@ define test_suite
 $(B)/tests/$(1): $(call obj,$(wildcard tests/$(1)/*.c)) $(TEST_COMMON) $(HOST_LIBS)
 	@mkdir -p $$(dir $$@)
 	$(CC) $(LDFLAGS) -o $$@ $(call obj,$(wildcard tests/$(1)/*.c)) $(TEST_COMMON) $(HOST_LIBS) \
-		$(LDLIBS) -lcurl -lcriterion
+		$(LDLIBS) -lcriterion
 endef
 $(foreach s,$(TEST_SUITES),$(eval $(call test_suite,$(s))))
 
@@ -249,7 +252,8 @@ demo: deps
 
 bench: deps
 	$(MAKE) --no-print-directory all build/bench/proc-timer build/bench/bringup \
-		build/bench/restore-bench build/bench/reuse-bench build/tests/guests/files.elf \
+		build/bench/restore-bench build/bench/reuse-bench build/bench/cluster-bench \
+		build/tests/guests/files.elf build/tests/guests/heartbeat.elf \
 		build/bench/migrate-bench build/tests/guests/migrate_load.elf
 	@set -e; for b in bench/bench-*.sh; do $$b; done
 

@@ -17,7 +17,9 @@ static int usage_error(const char *fmt, const char *arg)
     fputs("\nusage: tidal daemon --state-dir DIR [--socket PATH] [--checkpoint-interval SEC]\n"
           "                    [--clock-start TIME] [--clock-scale X] [--tick SEC]\n"
           "                    [--full-snapshots] [--user NAME] [--no-seccomp]\n"
-          "                    [--kernel-metrics on|off]\n",
+          "                    [--kernel-metrics on|off]\n"
+          "       cluster:     --etcd URL[,URL...] --store DIR [--host NAME]\n"
+          "                    [--advertise IPV4] [--peer-port N] [--lease-ttl SEC]\n",
           stderr);
     return TIDAL_RC_USAGE;
 }
@@ -64,6 +66,22 @@ int tidal_cmd_daemon(int argc, char **argv)
             if (strcmp(val, "on") && strcmp(val, "off"))
                 return usage_error("--kernel-metrics '%s': expected on or off", val);
             o.kernel_metrics = !strcmp(val, "on");
+        } else if (!strcmp(opt, "--etcd")) {
+            o.etcd = val;
+        } else if (!strcmp(opt, "--store")) {
+            o.store_dir = val;
+        } else if (!strcmp(opt, "--host")) {
+            o.host_name = val;
+        } else if (!strcmp(opt, "--advertise")) {
+            o.advertise = val;
+        } else if (!strcmp(opt, "--peer-port")) {
+            double port;
+            rc = parse_seconds(opt, val, 1, &port);
+            if (!rc && (port > 65535 || port != floor(port)))
+                return usage_error("--peer-port '%s': expected a port number 1..65535", val);
+            o.peer_port = (int)port;
+        } else if (!strcmp(opt, "--lease-ttl")) {
+            rc = parse_seconds(opt, val, 1, &o.lease_ttl);
         } else if (!strcmp(opt, "--checkpoint-interval")) {
             rc = parse_seconds(opt, val, 0, &o.checkpoint_interval);
         } else if (!strcmp(opt, "--tick")) {
@@ -84,6 +102,8 @@ int tidal_cmd_daemon(int argc, char **argv)
     }
     if (!o.state_dir)
         return usage_error("%s", "missing --state-dir DIR");
+    if (!o.etcd != !o.store_dir)
+        return usage_error("%s", "--etcd and --store go together: a cluster's hosts need both");
     if (o.simulated && !scale_given)
         o.clock_scale = 1; /* --clock-start alone: the simulated clock runs at real speed */
     return tidal_daemon_run(&o);

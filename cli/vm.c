@@ -17,7 +17,8 @@ static int usage_error(const char *fmt, const char *arg)
           "[-- ARGS...]\n"
           "       tidal vm {start|pause|resume|snapshot|suspend|restore|stop|rm|get|console} NAME\n"
           "       tidal vm input NAME LINE   (LINE and a newline onto the guest's stdin)\n"
-          "       tidal vm ls        (also: tidal ps)\n"
+          "       tidal vm migrate NAME --to HOST   (a cluster's host: live migration)\n"
+          "       tidal vm ls        (also: tidal ps; tidal ps --cluster: every host's VMs)\n"
           "       --socket PATH (or $TIDAL_SOCKET) selects the daemon\n",
           stderr);
     return TIDAL_RC_USAGE;
@@ -101,12 +102,65 @@ static int create(const char *sock, int argc, char **argv)
     return tidal_cli_create("tidal vm create", sock, "/v1/vms", body);
 }
 
+/* `tidal ps --cluster`: every VM of the cluster, with its host and epoch. */
+static int list_cluster(const char *sock)
+{
+    cJSON *o;
+    int rc = tidal_cli_call("tidal ps --cluster", sock, "GET", "/v1/cluster", NULL, &o);
+    if (rc)
+        return rc;
+    printf("leader: %s   this host: %s%s\n", tidal_cli_str(o, "leader_host"),
+           tidal_cli_str(o, "host"),
+           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "fenced")) ? " (fenced)" : "");
+    const cJSON *h;
+    printf("%-16s %-16s %6s %8s\n", "HOST", "ADDRESS", "CPUS", "MEM");
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(o, "hosts"))
+    {
+        char mem[16];
+        tidal_cli_size(tidal_cli_num(h, "mem"), mem);
+        printf("%-16s %-16s %6g %8s\n", tidal_cli_str(h, "name"), tidal_cli_str(h, "addr"),
+               tidal_cli_num(h, "cpus"), mem);
+    }
+    printf("\n%-20s %-8s %-16s %6s %s\n", "NAME", "CLASS", "HOST", "EPOCH", "STATE");
+    const cJSON *v;
+    cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(o, "vms"))
+        printf("%-20s %-8s %-16s %6g %s\n", tidal_cli_str(v, "name"), tidal_cli_str(v, "class"),
+               tidal_cli_str(v, "host"), tidal_cli_num(v, "epoch"), tidal_cli_str(v, "state"));
+    cJSON_Delete(o);
+    return 0;
+}
+
 int tidal_cmd_ps(int argc, char **argv)
 {
     const char *sock = tidal_cli_socket(&argc, argv);
+    if (argc == 2 && !strcmp(argv[1], "--cluster"))
+        return list_cluster(sock);
     if (argc > 1)
         return usage_error("unexpected argument '%s'", argv[1]);
     return list(sock);
+}
+
+/* `tidal vm migrate NAME --to HOST` */
+static int migrate(const char *sock, const char *name, const char *to)
+{
+    char path[256];
+    if (strlen(name) > 100)
+        return usage_error("NAME '%s' is too long", name);
+    snprintf(path, sizeof(path), "/v1/vms/%s/migrate", name);
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "to", to);
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    cJSON *out = NULL;
+    int rc =
+        text ? tidal_cli_call("tidal vm migrate", sock, "POST", path, text, &out) : TIDAL_RC_SYSTEM;
+    free(text);
+    if (!rc)
+        printf("%s migrated to %s: downtime %.2f ms, total %.1f ms, %g rounds, %g MiB sent\n", name,
+               to, tidal_cli_num(out, "downtime_ms"), tidal_cli_num(out, "total_ms"),
+               tidal_cli_num(out, "rounds"), tidal_cli_num(out, "bytes") / 1048576.0);
+    cJSON_Delete(out);
+    return rc;
 }
 
 /* `tidal vm input NAME LINE`: LINE and a newline onto the guest's stdin. */
@@ -152,6 +206,10 @@ int tidal_cmd_vm(int argc, char **argv)
     if (!strcmp(sub, "input"))
         return argc == 4 ? send_line(sock, argv[2], argv[3])
                          : usage_error("%s", "input needs NAME and one LINE");
+    if (!strcmp(sub, "migrate"))
+        return argc == 5 && !strcmp(argv[3], "--to")
+                   ? migrate(sock, argv[2], argv[4])
+                   : usage_error("%s", "migrate needs NAME --to HOST");
     if (argc != 3)
         return usage_error("%s needs exactly one NAME", sub);
     const char *name = argv[2];

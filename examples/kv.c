@@ -1,6 +1,8 @@
-/* A key-value lookup function: builds a table of 100,000 entries at init (the
- * costly part a snapshot saves), waits at tidal_ready(), then answers one lookup
- * per input line: "key=value" or "key: not found". */
+/* A key-value store: builds a table of 100,000 entries at init (the costly part a
+ * snapshot saves), waits at tidal_ready(), then answers one request per input line:
+ * "KEY" looks KEY up ("KEY=VALUE" or "KEY: not found"); "KEY=VALUE" (VALUE a number,
+ * decimal or 0x hex) stores it ("stored KEY"). Writes live in guest memory, so a
+ * migrated or snapshotted store keeps them. */
 #include "tidal/guest.h"
 
 #include <stdint.h>
@@ -47,12 +49,36 @@ static int build_table(void)
     return 0;
 }
 
-static const struct entry *lookup(const char *key)
+static struct entry *lookup(const char *key)
 {
-    for (const struct entry *e = buckets[hash(key) & (BUCKETS - 1)]; e; e = e->next)
+    for (struct entry *e = buckets[hash(key) & (BUCKETS - 1)]; e; e = e->next)
         if (!strcmp(e->key, key))
             return e;
     return NULL;
+}
+
+static void store(const char *key, const char *value)
+{
+    char *end;
+    unsigned long long v = strtoull(value, &end, 0);
+    if (!key[0] || strlen(key) >= sizeof(((struct entry *)0)->key) || !value[0] || *end) {
+        printf("%s: bad write (expected KEY=NUMBER, KEY shorter than 16 bytes)\n", key);
+        return;
+    }
+    struct entry *e = lookup(key);
+    if (!e) {
+        e = calloc(1, sizeof(*e));
+        if (!e) {
+            printf("%s: out of memory\n", key);
+            return;
+        }
+        strcpy(e->key, key);
+        uint32_t b = hash(key) & (BUCKETS - 1);
+        e->next = buckets[b];
+        buckets[b] = e;
+    }
+    e->value = v;
+    printf("stored %s\n", key);
 }
 
 int main(void)
@@ -67,6 +93,12 @@ int main(void)
         line[strcspn(line, "\r\n")] = 0;
         if (!line[0])
             continue;
+        char *eq = strchr(line, '=');
+        if (eq) {
+            *eq = 0;
+            store(line, eq + 1);
+            continue;
+        }
         const struct entry *e = lookup(line);
         if (e)
             printf("%s=%016llx\n", line, (unsigned long long)e->value);

@@ -66,7 +66,7 @@ static const char *const base_calls[] = {
 static const char *const process_calls[] = {"wait4", "waitid", "sched_setaffinity", NULL};
 
 /* Services: their listening sockets (opened as they start) and connections; no
- * connect: they never call out. */
+ * connect unless allowed: only a cluster's daemon calls out. */
 static const char *const service_calls[] = {
     "bind",        "listen",        "accept",    "accept4",    "recvfrom",    "sendto",
     "recvmsg",     "sendmsg",       "shutdown",  "getsockopt", "setsockopt",  "getsockname",
@@ -78,6 +78,12 @@ static const char *const kind_names[] = {[TIDAL_CONFINE_MONITOR] = "monitor",
                                          [TIDAL_CONFINE_VCPU] = "vCPU"};
 static __thread int thread_kind = -1; /* this thread's own filter (vCPU threads) */
 static int process_kind = -1;         /* the process's filter (every thread) */
+static bool outbound;                 /* SERVICE may connect */
+
+void tidal_confine_allow_outbound(void)
+{
+    outbound = true;
+}
 
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
@@ -155,6 +161,11 @@ static int build(scmp_filter_ctx ctx, enum tidal_confine_kind kind)
         if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
                              cmp(0, SCMP_CMP_EQ, (scmp_datum_t)domains[i], 0)))
             return -1;
+    /* libcurl (the etcd client) wakes its own poll through a socketpair */
+    if (outbound && (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(connect), 0) ||
+                     seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+                                      cmp(0, SCMP_CMP_EQ, AF_UNIX, 0))))
+        return -1;
     return add_list(ctx, service_calls);
 }
 

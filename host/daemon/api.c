@@ -47,6 +47,8 @@ static void route(struct daemon *d, struct api_request *q, struct api_reply *r)
         api_host(d, q, r);
     else if (!strcmp(what, "clock") && q->nparts == 2)
         api_clock(d, q, r);
+    else if (!strcmp(what, "cluster"))
+        api_cluster(d, q, r);
     else
         api_fail(r, 404, "not_found", "no endpoint %s /v1/%s", q->method, what);
 }

@@ -46,6 +46,11 @@ struct api_vm_spec {
 /* 0, or -1 with the first wrong field in err; free the spec either way. */
 int api_vm_spec_parse(const cJSON *body, struct api_vm_spec *spec, struct tidal_err *err);
 void api_vm_spec_free(struct api_vm_spec *spec);
+/* A service VM from its spec (its trees move into the VM); NULL with why. Lock held. */
+struct dvm *api_vm_define(struct daemon *d, struct api_vm_spec *spec, struct tidal_err *err);
+/* A queued batch job from its spec (which the job takes, or frees on failure). Lock
+ * held. */
+struct dvm *api_job_define(struct daemon *d, struct tidal_job_spec *spec, struct tidal_err *err);
 
 /* Sets an error reply; returns 0 so handlers can `return api_fail(...)`. */
 int api_fail(struct api_reply *r, unsigned status, const char *error, const char *fmt, ...)
@@ -57,6 +62,9 @@ void api_batch(struct daemon *d, const struct api_request *q, struct api_reply *
 void api_job_outputs(const char *vm_dir, const char *name, const struct api_request *q,
                      struct api_reply *r);
 void api_host(struct daemon *d, const struct api_request *q, struct api_reply *r);
+void api_cluster(struct daemon *d, const struct api_request *q, struct api_reply *r);
+/* POST /v1/vms/NAME/migrate (lock not held). */
+void api_migrate(struct daemon *d, const char *name, const cJSON *body, struct api_reply *r);
 void api_metrics(struct daemon *d, const struct api_request *q, struct api_reply *r);
 void api_clock(struct daemon *d, const struct api_request *q, struct api_reply *r);
 

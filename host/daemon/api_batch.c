@@ -1,5 +1,6 @@
 /* /v1/batch (submit, list, get, cancel), /v1/host, /v1/clock and /metrics. */
 #include "api.h"
+#include "cluster.h"
 #include "../json_fields.h"
 #include "../kvm_metrics.h"
 #include "tidal/abi.h"
@@ -72,6 +73,29 @@ cJSON *job_json(struct daemon *d, struct dvm *v)
     return o;
 }
 
+struct dvm *api_job_define(struct daemon *d, struct tidal_job_spec *spec, struct tidal_err *err)
+{
+    struct dvm *v = dvm_new(d, spec->name, DVM_BATCH, spec->image, spec->argc, spec->argv,
+                            spec->mem_size, spec->cpus, err);
+    if (!v || tidal_fs_trees_copy(&v->trees, &spec->trees)) {
+        if (v) {
+            tidal_err_set(err, "out of memory");
+            d->vms = v->next; /* dvm_new put it first */
+            dvm_free(v);
+        }
+        tidal_job_spec_free(spec);
+        free(spec);
+        return NULL;
+    }
+    v->job = spec;
+    v->scratch_max = spec->scratch_max;
+    v->job_state = JOB_ACTIVE;
+    v->state = DVM_CREATED;
+    v->submitted_at = tidal_clock_now(&d->clock);
+    daemon_plan_invalidate(d);
+    return v;
+}
+
 static void submit(struct daemon *d, const struct api_request *q, struct api_reply *r)
 {
     struct tidal_err err;
@@ -90,31 +114,33 @@ static void submit(struct daemon *d, const struct api_request *q, struct api_rep
         api_fail(r, 400, "bad_request", "%s", err.msg);
         return;
     }
-    pthread_mutex_lock(&d->lock);
-    struct dvm *v = dvm_new(d, spec->name, DVM_BATCH, spec->image, spec->argc, spec->argv,
-                            spec->mem_size, spec->cpus, &err);
-    if (!v) {
-        pthread_mutex_unlock(&d->lock);
+    if (d->cluster) {
+        unsigned status;
+        if (cluster_define(d, spec->name, "batch", q->body, &status, &err))
+            api_fail(r, status, status == 409 ? "conflict" : "cluster", "%s", err.msg);
+        else {
+            r->status = 202;
+            r->json = cJSON_CreateObject();
+            cJSON_AddStringToObject(r->json, "name", spec->name);
+            cJSON_AddStringToObject(r->json, "state", "placing");
+        }
         tidal_job_spec_free(spec);
         free(spec);
+        return;
+    }
+    char name[TIDAL_DAEMON_NAME_MAX];
+    snprintf(name, sizeof(name), "%s", spec->name);
+    pthread_mutex_lock(&d->lock);
+    struct dvm *v = api_job_define(d, spec, &err);
+    if (!v) {
+        pthread_mutex_unlock(&d->lock);
         api_fail(r, 409, "conflict", "%s", err.msg);
         return;
     }
-    v->job = spec;
-    v->scratch_max = spec->scratch_max;
-    if (tidal_fs_trees_copy(&v->trees, &spec->trees)) {
-        pthread_mutex_unlock(&d->lock);
-        api_fail(r, 500, "internal", "out of memory");
-        return;
-    }
-    v->job_state = JOB_ACTIVE;
-    v->state = DVM_CREATED;
-    v->submitted_at = tidal_clock_now(&d->clock);
-    daemon_plan_invalidate(d);
     r->status = 201;
     r->json = job_json(d, v);
     pthread_mutex_unlock(&d->lock);
-    dlog(d, "%s: batch job submitted", spec->name);
+    dlog(d, "%s: batch job submitted", name);
     daemon_persist(d);
 }
 

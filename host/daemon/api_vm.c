@@ -1,6 +1,7 @@
 /* /v1/vms: create, list, get, delete, and the state transitions
  * (start, pause, resume, snapshot, suspend, restore, stop), plus the console. */
 #include "api.h"
+#include "cluster.h"
 #include "../json_fields.h"
 #include "tidal/layout.h"
 
@@ -98,6 +99,18 @@ void api_vm_spec_free(struct api_vm_spec *spec)
     tidal_fs_trees_free(&spec->trees);
 }
 
+struct dvm *api_vm_define(struct daemon *d, struct api_vm_spec *spec, struct tidal_err *err)
+{
+    struct dvm *v = dvm_new(d, spec->name, DVM_SERVICE, spec->image, spec->argc, spec->args,
+                            spec->mem, spec->cpus, err);
+    if (v) {
+        v->trees = spec->trees; /* moved: the VM owns the copies now */
+        spec->trees.n = 0;
+        v->scratch_max = spec->scratch;
+    }
+    return v;
+}
+
 static void create(struct daemon *d, const struct api_request *q, struct api_reply *r)
 {
     struct tidal_err err;
@@ -114,14 +127,21 @@ static void create(struct daemon *d, const struct api_request *q, struct api_rep
         api_fail(r, 400, "bad_request", "%s", err.msg);
         return;
     }
-    pthread_mutex_lock(&d->lock);
-    struct dvm *v = dvm_new(d, spec.name, DVM_SERVICE, spec.image, spec.argc, spec.args, spec.mem,
-                            spec.cpus, &err);
-    if (v) {
-        v->trees = spec.trees; /* moved: the VM owns the copies now */
-        spec.trees.n = 0;
-        v->scratch_max = spec.scratch;
+    if (d->cluster) {
+        unsigned status;
+        if (cluster_define(d, spec.name, "service", q->body, &status, &err))
+            api_fail(r, status, status == 409 ? "conflict" : "cluster", "%s", err.msg);
+        else {
+            r->status = 202;
+            r->json = cJSON_CreateObject();
+            cJSON_AddStringToObject(r->json, "name", spec.name);
+            cJSON_AddStringToObject(r->json, "state", "placing");
+        }
+        api_vm_spec_free(&spec);
+        return;
     }
+    pthread_mutex_lock(&d->lock);
+    struct dvm *v = api_vm_define(d, &spec, &err);
     api_vm_spec_free(&spec);
     if (!v) {
         pthread_mutex_unlock(&d->lock);
@@ -167,6 +187,11 @@ static void send_input(struct dvm *v, const cJSON *body, struct api_reply *r)
         api_fail(r, 400, "bad_request", "%s", err.msg);
         return;
     }
+    if (v->migrating) {
+        api_fail(r, 503, "migrating",
+                 "VM \"%s\" is moving to another host: send it there (GET /v1/cluster)", v->name);
+        return;
+    }
     if (v->input_fd < 0) {
         wrong_state(r, v, "take input", "it is not running: start or resume it");
         return;
@@ -198,6 +223,20 @@ static void act(struct daemon *d, struct dvm *v, const char *action, struct api_
                  "VM \"%s\" is a batch job: the daemon starts, suspends "
                  "and resumes it with its window (use /v1/batch/%s/cancel)",
                  v->name, v->name);
+        return;
+    }
+    if (v->migrating) {
+        api_fail(r, 409, "migrating", "cannot %s VM \"%s\": it is moving to another host", action,
+                 v->name);
+        return;
+    }
+    bool starts =
+        !strcmp(action, "start") || !strcmp(action, "resume") || !strcmp(action, "restore");
+    if (starts && cluster_fenced(d)) {
+        api_fail(r, 503, "fenced",
+                 "cannot %s VM \"%s\": this host has lost touch with the cluster's etcd, "
+                 "and its VMs stay paused until it is back",
+                 action, v->name);
         return;
     }
     if (!strcmp(action, "start")) {
@@ -281,6 +320,23 @@ void api_vms(struct daemon *d, const struct api_request *q, struct api_reply *r)
         return;
     }
     const char *name = q->parts[2];
+    if (q->nparts == 3 && !strcmp(m, "DELETE") && d->cluster) {
+        struct tidal_err err;
+        unsigned status;
+        if (cluster_undefine(d, name, &status, &err))
+            api_fail(r, status, status == 404 ? "unknown_vm" : "cluster", "%s", err.msg);
+        else {
+            r->status = 202; /* its owner stops it and removes its files */
+            r->json = cJSON_CreateObject();
+            cJSON_AddStringToObject(r->json, "name", name);
+            cJSON_AddStringToObject(r->json, "state", "deleting");
+        }
+        return;
+    }
+    if (q->nparts == 4 && !strcmp(q->parts[3], "migrate") && !strcmp(m, "POST")) {
+        api_migrate(d, name, q->body, r); /* takes the lock as it goes: it waits on the net */
+        return;
+    }
     pthread_mutex_lock(&d->lock);
     struct dvm *v = dvm_find(d, name);
     if (!v) {

@@ -1,8 +1,10 @@
 /* The enforcer: every tick it compares each batch job with its window (and the
  * plan, plan.c) and starts, resumes or suspends it; it also checkpoints
  * running jobs every --checkpoint-interval, so a crash loses at most that much work.
- * Day services are never touched here. */
+ * Day services are never started or suspended here; in a cluster they are
+ * checkpointed, so that another host can take them over. */
 #include "internal.h"
+#include "cluster.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -39,7 +41,15 @@ enum action { ACT_NONE, ACT_START, ACT_RESUME, ACT_SUSPEND, ACT_CHECKPOINT };
 /* What a job needs now; lock held. */
 static enum action decide(struct daemon *d, struct dvm *v, double now, double real)
 {
-    if (!v->job || v->job_state != JOB_ACTIVE || v->launching)
+    if (v->launching || v->migrating || cluster_fenced(d)) /* a fenced host changes nothing */
+        return ACT_NONE;
+    bool checkpoint_due = v->state == DVM_RUNNING && d->opts.checkpoint_interval > 0 &&
+                          real - v->last_checkpoint_real >= d->opts.checkpoint_interval;
+    /* A cluster's services are checkpointed too: another host restarts them from
+     * their latest snapshot if this one fails. */
+    if (!v->job)
+        return v->epoch && checkpoint_due ? ACT_CHECKPOINT : ACT_NONE;
+    if (v->job_state != JOB_ACTIVE)
         return ACT_NONE;
     bool want = daemon_job_may_run(d, v, now);
     if (want && v->state == DVM_CREATED)
@@ -48,10 +58,7 @@ static enum action decide(struct daemon *d, struct dvm *v, double now, double re
         return ACT_RESUME;
     if (!want && v->state == DVM_RUNNING)
         return ACT_SUSPEND;
-    if (v->state == DVM_RUNNING && d->opts.checkpoint_interval > 0 &&
-        real - v->last_checkpoint_real >= d->opts.checkpoint_interval)
-        return ACT_CHECKPOINT;
-    return ACT_NONE;
+    return checkpoint_due ? ACT_CHECKPOINT : ACT_NONE;
 }
 
 static void apply(struct daemon *d, const char *name, enum action a)
@@ -60,7 +67,8 @@ static void apply(struct daemon *d, const char *name, enum action a)
     int rc = 0;
     pthread_mutex_lock(&d->lock);
     struct dvm *v = dvm_find(d, name);
-    if (!v || !v->job || v->job_state != JOB_ACTIVE) { /* cancelled or deleted meanwhile */
+    /* cancelled or deleted meanwhile */
+    if (!v || (v->job ? v->job_state != JOB_ACTIVE : a != ACT_CHECKPOINT)) {
         pthread_mutex_unlock(&d->lock);
         return;
     }

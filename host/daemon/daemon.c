@@ -1,6 +1,7 @@
 /* `tidal daemon`: sets up the state directory, the log and the socket, brings back
  * what state.json names, then serves the API and runs the enforcer until SIGTERM. */
 #include "internal.h"
+#include "cluster.h"
 #include "../drop_user.h"
 #include "tidal/confine.h"
 #include "tidal/telemetry.h"
@@ -88,6 +89,17 @@ static int prepare_dirs(struct daemon *d, struct tidal_err *err)
     snprintf(vms, sizeof(vms), "%s/vms", d->state_dir);
     if ((mkdir(d->state_dir, 0700) && errno != EEXIST) || (mkdir(vms, 0700) && errno != EEXIST))
         return tidal_err_set(err, "--state-dir %s: %s", d->state_dir, strerror(errno));
+    /* A cluster's VMs keep their snapshots and console in the store every host reaches. */
+    if (d->opts.store_dir) {
+        if (strlen(d->opts.store_dir) > 2048)
+            return tidal_err_set(err, "--store: path longer than 2048 bytes");
+        snprintf(d->vm_root, sizeof(d->vm_root), "%.2048s/vms", d->opts.store_dir);
+        if ((mkdir(d->opts.store_dir, 0700) && errno != EEXIST) ||
+            (mkdir(d->vm_root, 0700) && errno != EEXIST))
+            return tidal_err_set(err, "--store %s: %s", d->opts.store_dir, strerror(errno));
+    } else {
+        snprintf(d->vm_root, sizeof(d->vm_root), "%.2048s/vms", d->state_dir);
+    }
     /* One daemon per state directory: two would overwrite each other's state.json. */
     char lock[4200];
     snprintf(lock, sizeof(lock), "%s/daemon.lock", d->state_dir);
@@ -152,7 +164,8 @@ int tidal_daemon_run(const struct tidal_daemon_options *o)
         return 73;
     }
     dlog(d, "starting (pid %d, state %s, socket %s)", (int)getpid(), d->state_dir, d->socket_path);
-    if (daemon_load(d, &err)) {
+    /* In a cluster, etcd says what runs where; state.json is for a host on its own. */
+    if (!o->etcd && daemon_load(d, &err)) {
         dlog(d, "cannot load the state: %s", err.msg);
         fprintf(stderr, "tidal daemon: %s\n", err.msg);
         return 65;
@@ -189,13 +202,24 @@ int tidal_daemon_run(const struct tidal_daemon_options *o)
         fprintf(stderr, "tidal daemon: %s\n", err.msg);
         return 71;
     }
-    /* Before any VM's thread starts (each confines itself further). */
+    /* Before any VM's thread starts (each confines itself further). A cluster's
+     * host calls out: to etcd, and to other hosts' peer ports. */
+    if (o->etcd)
+        tidal_confine_allow_outbound();
     if (tidal_confine(TIDAL_CONFINE_SERVICE, &err)) {
         dlog(d, "%s", err.msg);
         fprintf(stderr, "tidal daemon: %s\n", err.msg);
         return 71;
     }
-    daemon_recover(d);
+    if (o->etcd) {
+        if (cluster_start(d, &err)) {
+            dlog(d, "%s", err.msg);
+            fprintf(stderr, "tidal daemon: %s\n", err.msg);
+            return 69; /* EX_UNAVAILABLE */
+        }
+    } else {
+        daemon_recover(d);
+    }
     struct MHD_Daemon *http = daemon_http_start(d, fd, &err);
     if (!http) {
         fprintf(stderr, "tidal daemon: %s\n", err.msg);
@@ -216,6 +240,7 @@ int tidal_daemon_run(const struct tidal_daemon_options *o)
     pthread_join(enforcer, NULL);
     pthread_join(console, NULL);
     MHD_stop_daemon(http);
+    cluster_stop(d);
     /* VMs stay as state.json says: a restarted daemon brings running ones back from
      * their latest snapshot. Checkpoint running batch jobs now so little is redone. */
     pthread_mutex_lock(&d->lock);

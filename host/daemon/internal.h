@@ -79,6 +79,15 @@ struct dvm {
     bool launching; /* a runner is building the VM; launch_rc/cmd_msg when done */
     int launch_rc;
 
+    /* cluster VMs only (cluster.h); guarded by lock */
+    uint64_t epoch;       /* of the assignment it runs under here; 0: not a cluster VM */
+    int64_t assign_rev;   /* that assignment's mod_revision: status writes hold while it does */
+    bool fence_paused;    /* paused by fencing: resumed if the assignment is still ours */
+    bool publish_pending; /* its status record is out of date */
+    bool migrating;       /* a live migration has it (migrate.c): nobody else acts on it */
+    struct dvm_incoming *incoming; /* set: the runner runs this VM instead of building one */
+    int input_read_fd;             /* the runner's end of the stdin pipe, -1 when none */
+
     /* batch jobs only (cls == DVM_BATCH) */
     struct tidal_job_spec *job;
     enum job_state job_state;
@@ -86,11 +95,21 @@ struct dvm {
     unsigned suspensions, resumptions;
 };
 
+/* A VM a migration built (migrate.c), with its console and stdin pipe. */
+struct dvm_incoming {
+    struct tidal_vm *vm;
+    int console_fd;
+    int input[2]; /* read end (the guest's stdin), write end (the API's) */
+};
+
 struct daemon_plan; /* plan.c */
+struct cluster;     /* cluster.h */
 
 struct daemon {
     struct tidal_daemon_options opts;
     char state_dir[4096];
+    char vm_root[4096];      /* VMs' directories: <state>/vms, or <store>/vms in a cluster */
+    struct cluster *cluster; /* NULL: a host on its own */
     char socket_path[4096];
     dev_t socket_dev; /* the socket we bound, removed at exit only if still there */
     ino_t socket_ino;
@@ -128,6 +147,8 @@ void dvm_free(struct dvm *v);
  * `as` (RUNNING or PAUSED); waits until it is built. Lock held on entry and exit. */
 int dvm_launch(struct daemon *d, struct dvm *v, bool from_chain, enum dvm_state as,
                struct tidal_err *err);
+/* How the VM is built on this host: its stdin and console are in_fd and out_fd. */
+void dvm_vm_config(const struct dvm *v, int in_fd, int out_fd, struct tidal_vm_config *cfg);
 /* Waits until a runner that has stopped or suspended its VM is gone. Lock held. */
 void dvm_wait_wound_down(struct daemon *d, struct dvm *v);
 /* Hands a command to the runner and waits for it. Lock held on entry and exit. */

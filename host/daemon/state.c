@@ -56,6 +56,8 @@ static cJSON *vm_record(const struct dvm *v)
 
 int daemon_persist(struct daemon *d)
 {
+    if (d->opts.etcd) /* etcd holds a cluster's state (cluster_note_change) */
+        return 0;
     pthread_mutex_lock(&d->persist_lock);
     pthread_mutex_lock(&d->lock);
     cJSON *root = cJSON_CreateObject();

@@ -4,6 +4,7 @@
  * signal to the runner (tidal_vm_request_pause), so it takes effect within one
  * guest exit; the saving itself happens on the runner, outside the daemon's lock. */
 #include "internal.h"
+#include "cluster.h"
 #include "../json_fields.h"
 #include "tidal/confine.h"
 #include "tidal/file.h"
@@ -97,13 +98,13 @@ struct dvm *dvm_new(struct daemon *d, const char *name, enum dvm_class cls, cons
     }
     struct dvm *v = calloc(1, sizeof(*v));
     if (v)
-        v->input_fd = -1;
+        v->input_fd = v->input_read_fd = -1;
     if (!v) {
         tidal_err_set(err, "out of memory");
         return NULL;
     }
     snprintf(v->name, sizeof(v->name), "%s", name);
-    snprintf(v->dir, sizeof(v->dir), "%s/vms/%s", d->state_dir, name);
+    snprintf(v->dir, sizeof(v->dir), "%s/%s", d->vm_root, name);
     snprintf(v->image, sizeof(v->image), "%s", image);
     v->cls = cls;
     v->mem_size = mem_size;
@@ -212,16 +213,15 @@ struct runner {
     bool tracking;           /* dirty pages are tracked since `last` was saved */
 };
 
-static int open_console(struct runner *r, bool from_chain, uint64_t keep, struct tidal_err *err)
+/* The console log, cut to its first `keep` bytes (-1: kept whole). */
+static int open_console(struct runner *r, int64_t keep, struct tidal_err *err)
 {
     char path[4500];
     dvm_console_path(r->v, path, sizeof(path));
     r->console_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (r->console_fd < 0)
         return tidal_err_set(err, "%s: %s", path, strerror(errno));
-    /* Output after the snapshot we resume from was written by a run that is lost:
-     * the resumed guest writes it again. */
-    if (ftruncate(r->console_fd, from_chain ? (off_t)keep : 0))
+    if (keep >= 0 && ftruncate(r->console_fd, (off_t)keep))
         return tidal_err_set(err, "%s: truncate: %s", path, strerror(errno));
     return 0;
 }
@@ -283,6 +283,7 @@ static int open_input(struct runner *r, struct tidal_err *err)
     r->input_fd = fds[0];
     pthread_mutex_lock(&r->d->lock);
     r->v->input_fd = fds[1];
+    r->v->input_read_fd = fds[0];
     pthread_mutex_unlock(&r->d->lock);
     return 0;
 }
@@ -295,7 +296,38 @@ static void close_input(struct runner *r)
     pthread_mutex_lock(&r->d->lock);
     if (r->v->input_fd >= 0)
         close(r->v->input_fd);
-    r->v->input_fd = -1;
+    r->v->input_fd = r->v->input_read_fd = -1;
+    pthread_mutex_unlock(&r->d->lock);
+}
+
+void dvm_vm_config(const struct dvm *v, int in_fd, int out_fd, struct tidal_vm_config *cfg)
+{
+    *cfg = (struct tidal_vm_config){
+        .mem_size = v->mem_size,
+        .argc = v->argc,
+        .argv = v->argv,
+        .in_fd = in_fd,
+        .out_fd = out_fd,
+        .err_fd = out_fd,
+        /* A batch job works through its memory in bulk; a service idles between
+         * requests and is better off committing memory 4 KiB at a time. */
+        .huge_pages = v->job != NULL,
+        .scratch_max = v->scratch_max,
+        /* A job's results are what it leaves under /out (GET /v1/batch/NAME/outputs). */
+        .collect_out = v->job != NULL,
+    };
+}
+
+/* A VM built by a migration's receiver, with its console and stdin: the runner's. */
+static void take_incoming(struct runner *r, struct dvm_incoming *in)
+{
+    r->vm = in->vm;
+    r->console_fd = in->console_fd;
+    r->input_fd = in->input[0];
+    pthread_mutex_lock(&r->d->lock);
+    r->v->input_fd = in->input[1];
+    r->v->input_read_fd = in->input[0];
+    r->v->incoming = NULL;
     pthread_mutex_unlock(&r->d->lock);
 }
 
@@ -305,23 +337,19 @@ static int build(struct runner *r, bool from_chain, struct tidal_err *err)
     pthread_mutex_lock(&d->lock);
     unsigned gen = r->v->snap_gen, len = r->v->snap_len;
     uint64_t keep = r->v->log_at_snap;
+    struct dvm_incoming *in = r->v->incoming;
     pthread_mutex_unlock(&d->lock);
-    if (open_console(r, from_chain, keep, err) || open_input(r, err))
+    if (in) {
+        take_incoming(r, in);
+        return 0;
+    }
+    /* A guest booted afresh starts an empty console. Output after the snapshot it
+     * resumes from was written by a run that is lost: the resumed guest writes it
+     * again. */
+    if (open_console(r, from_chain ? (int64_t)keep : 0, err) || open_input(r, err))
         return -1;
-    struct tidal_vm_config cfg = {
-        .mem_size = r->v->mem_size,
-        .argc = r->v->argc,
-        .argv = r->v->argv,
-        .in_fd = r->input_fd,
-        .out_fd = r->console_fd,
-        .err_fd = r->console_fd,
-        /* A batch job works through its memory in bulk; a service idles between
-         * requests and is better off committing memory 4 KiB at a time. */
-        .huge_pages = r->v->job != NULL,
-        .scratch_max = r->v->scratch_max,
-        /* A job's results are what it leaves under /out (GET /v1/batch/NAME/outputs). */
-        .collect_out = r->v->job != NULL,
-    };
+    struct tidal_vm_config cfg;
+    dvm_vm_config(r->v, r->input_fd, r->console_fd, &cfg);
     if (from_chain) /* the trees and scratch files are in the snapshot's memory */
         return len ? build_from_chain(r, gen, len, &cfg, err)
                    : tidal_err_set(err, "VM \"%s\" has no snapshot to restore", r->v->name);
@@ -400,9 +428,11 @@ static int save(struct runner *r, struct tidal_err *err)
         v->snapshots_full++;
     else
         v->snapshots_diff++;
+    bool clustered = v->epoch != 0;
+    cluster_note_change(d, v); /* a cluster VM's older files go once etcd names the new ones */
     pthread_mutex_unlock(&d->lock);
     daemon_persist(d);
-    if (full) {
+    if (full && !clustered) {
         pthread_mutex_lock(&d->lock);
         dvm_prune_snapshots(v);
         pthread_mutex_unlock(&d->lock);
@@ -461,6 +491,8 @@ static bool execute(struct runner *r, enum dvm_cmd cmd, uint64_t seq)
         break;
     }
     pthread_mutex_lock(&d->lock);
+    if (v->state != next)
+        cluster_note_change(d, v);
     v->state = next;
     v->cmd = CMD_NONE;
     v->cmd_rc = rc;
@@ -517,6 +549,7 @@ static void *run_thread(void *arg)
     if (from_chain)
         v->last_restore_ms = (v->started_real - t0) * 1e3;
     runner_vm = r->vm;
+    cluster_note_change(d, v);
     pthread_cond_broadcast(&d->cond);
     pthread_mutex_unlock(&d->lock);
     daemon_cgroup_place(d, v);
@@ -544,6 +577,7 @@ static void *run_thread(void *arg)
             keep_outputs(r, &res); /* before the state says exited: then they are there */
         pthread_mutex_lock(&d->lock);
         finish(r, &res);
+        cluster_note_change(d, v);
         pthread_mutex_unlock(&d->lock);
         dlog(d, "%s: %s %d%s%s", v->name,
              res.reason == TIDAL_EXIT_HALTED ? "exited with status" : "failed, reason",
@@ -553,6 +587,19 @@ static void *run_thread(void *arg)
     }
     runner_vm = NULL;
     pthread_mutex_lock(&d->lock);
+    /* A migration reads the VM from another thread: it goes first. Commands it
+     * sends meanwhile find the guest gone. */
+    while (v->migrating) {
+        if (v->cmd != CMD_NONE) {
+            v->cmd_rc = -1;
+            snprintf(v->cmd_msg, sizeof(v->cmd_msg), "VM \"%s\" is %s: the guest stopped", v->name,
+                     dvm_state_name(v->state));
+            v->done_seq = v->cmd_seq;
+            v->cmd = CMD_NONE;
+            pthread_cond_broadcast(&d->cond);
+        }
+        pthread_cond_wait(&d->cond, &d->lock);
+    }
     dvm_refresh_progress(v);
     v->vm = NULL;
     pthread_mutex_unlock(&d->lock);

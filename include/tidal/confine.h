@@ -26,6 +26,9 @@ enum tidal_confine_kind {
 /* Off for the process: `--no-seccomp` (debugging), or a sanitizer build, whose
  * runtime makes calls of its own at unpredictable points. */
 void tidal_confine_disable(void);
+/* SERVICE also connects out (a cluster's daemon: etcd, other hosts). Before
+ * tidal_confine. */
+void tidal_confine_allow_outbound(void);
 bool tidal_confine_enabled(void);
 
 /* Confines the calling thread (VCPU) or every thread of the process (the others).

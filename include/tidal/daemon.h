@@ -28,6 +28,13 @@ struct tidal_daemon_options {
     const char *log_path;       /* default <state_dir>/daemon.log */
     const char *user;           /* --user: become this user once set up (NULL: stay) */
     bool kernel_metrics;        /* /metrics adds the kernel's figures per VM (BPF) */
+    /* A cluster (docs/cluster.md): all NULL/0 for a host on its own. */
+    const char *etcd;       /* --etcd URL[,URL...]: the cluster's etcd endpoints */
+    const char *host_name;  /* --host: this host's name in the cluster (default: hostname) */
+    const char *advertise;  /* --advertise ADDR: where other hosts reach this one */
+    int peer_port;          /* --peer-port: TCP port for migrations (default 7946) */
+    const char *store_dir;  /* --store DIR: snapshots every host reaches (shared) */
+    double lease_ttl;       /* --lease-ttl seconds (default 10) */
 };
 
 /* Runs until SIGTERM/SIGINT. Returns a TIDAL_RC_* code or 0. */

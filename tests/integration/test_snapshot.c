@@ -92,6 +92,8 @@ Test(snapshot, echo_restore_equals_uninterrupted_run)
 Test(snapshot, kv_restore_equals_uninterrupted_run)
 {
     same_as_uninterrupted("build/examples/kv.elf", "k1\nk54321\nmissing\nk99999\n");
+    /* writes, then reads of what was written, and a refused write */
+    same_as_uninterrupted("build/examples/kv.elf", "new=0x2a\nk1=7\nnew\nk1\nbad=x\nbad\n");
 }
 
 Test(snapshot, clocks_entropy_and_isolation_after_restore)
