@@ -64,9 +64,8 @@ static int peer_spoke(struct mig_writer *w, struct tidal_err *err)
     if (mig_read_ack(w->fd, &refused, &why) == 0)
         return tidal_err_set(err, "the target acknowledged the migration before the stream "
                                   "ended (a confused peer)");
-    w->refused = refused;
     if (refused)
-        *err = why;
+        tidal_err_set(err, "%s", why.msg);
     else
         tidal_err_set(err, "the target broke off the migration stream %llu bytes into it (%s)",
                       (unsigned long long)w->bytes, why.msg);
