@@ -192,6 +192,11 @@ build/bench/reuse-bench: bench/reuse_bench.c $(KVM_BENCH_LIBS)
 build/bench/cluster-bench: bench/cluster_bench.c $(BENCH_STATS) $(HOST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(BENCH_STATS) $(HOST_LIBS) $(LDLIBS)
+# The guests run on threads of their own as the tests' do (tests/common/vm_runner.c).
+MIGRATE_BENCH_LIBS := $(call obj,tests/common/vm_runner.c) $(KVM_BENCH_LIBS)
+build/bench/migrate-bench: bench/migrate_bench.c $(MIGRATE_BENCH_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(MIGRATE_BENCH_LIBS) $(LDLIBS)
 
 # ---- tests: one Criterion binary per folder under tests/ ----
 define test_suite
@@ -248,7 +253,8 @@ demo: deps
 bench: deps
 	$(MAKE) --no-print-directory all build/bench/proc-timer build/bench/bringup \
 		build/bench/restore-bench build/bench/reuse-bench build/bench/cluster-bench \
-		build/tests/guests/files.elf build/tests/guests/heartbeat.elf
+		build/tests/guests/files.elf build/tests/guests/heartbeat.elf \
+		build/bench/migrate-bench build/tests/guests/migrate_load.elf
 	@set -e; for b in bench/bench-*.sh; do $$b; done
 
 format:

@@ -146,10 +146,10 @@ static int page_run(struct mig_reader *r, struct mig_incoming *in, uint32_t type
     }
     if (first >= in->pages || count > in->pages - first) {
         tidal_err_set(err,
-                      "migration stream: %s record at byte %llu: pages %llu..%llu lie past the "
-                      "end of guest memory (%llu pages)",
-                      name, (unsigned long long)at, (unsigned long long)first,
-                      (unsigned long long)(first + count - 1), (unsigned long long)in->pages);
+                      "migration stream: %s record at byte %llu: %u pages from page %llu on lie "
+                      "past the end of guest memory (%llu pages)",
+                      name, (unsigned long long)at, count, (unsigned long long)first,
+                      (unsigned long long)in->pages);
         return BAD;
     }
     if (c->state_begun) {

@@ -53,10 +53,15 @@ int tidal_migrate_receive(int fd, const struct tidal_vm_config *cfg, struct tida
     if (!rc) {
         uint8_t *mem = in->mem;
         in->mem = NULL; /* the VM's from here on, once it exists */
+        struct tidal_err why;
         rc = tidal_vm_restore(cfg, &in->vcpu, &in->state, mem, TIDAL_CLONE_ID_KEEP, t.pool, out,
-                              err);
+                              &why);
         if (!*out)
             munmap(mem, in->mem_size);
+        if (rc == TIDAL_CREATE_BAD_INPUT)
+            tidal_err_set(err, "migration stream's VM state: %s", why.msg);
+        else if (rc)
+            *err = why;
     }
     if (!rc)
         st->t_ready = tidal_now_ns();

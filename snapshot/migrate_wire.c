@@ -12,7 +12,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define WRITE_BUFFER (1u << 20)
+#define WRITE_BUFFER (256u << 10)
+/* Writes this large (page data) are not copied into the buffer: they go out from
+ * where they lie, together with what is buffered. */
+#define WRITE_DIRECT (64u << 10)
 #define READ_BUFFER (256u << 10)
 
 /* A socket never raises SIGPIPE here; anything else (a pipe) is written plainly. */
@@ -61,9 +64,8 @@ static int peer_spoke(struct mig_writer *w, struct tidal_err *err)
     if (mig_read_ack(w->fd, &refused, &why) == 0)
         return tidal_err_set(err, "the target acknowledged the migration before the stream "
                                   "ended (a confused peer)");
-    w->refused = refused;
     if (refused)
-        *err = why;
+        tidal_err_set(err, "%s", why.msg);
     else
         tidal_err_set(err, "the target broke off the migration stream %llu bytes into it (%s)",
                       (unsigned long long)w->bytes, why.msg);
@@ -110,12 +112,11 @@ int mig_write(struct mig_writer *w, const void *data, size_t n, struct tidal_err
 {
     w->crc = tidal_crc32c(w->crc, data, n);
     w->bytes += n;
-    if (n <= w->cap - w->len) {
+    if (n < WRITE_DIRECT && n <= w->cap - w->len) {
         memcpy(w->buf + w->len, data, n);
         w->len += n;
         return 0;
     }
-    /* Page data goes out from where it lies, in one call with what is buffered. */
     struct iovec iov[2] = {{w->buf, w->len}, {(void *)data, n}};
     size_t buffered = w->len;
     w->len = 0;

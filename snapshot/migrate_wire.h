@@ -57,7 +57,6 @@ struct mig_writer {
     size_t len, cap;
     uint64_t bytes; /* written so far, buffered bytes included */
     uint32_t crc;   /* of those bytes */
-    bool refused;   /* the failure was the target's refusal (err holds its message) */
 };
 
 /* Starts a writer on fd going on from `bytes` bytes with CRC32C `crc`. */

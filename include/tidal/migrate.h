@@ -45,14 +45,15 @@ struct tidal_migrate_round {
 /* Filled by both sides (each its own copy); every time is CLOCK_MONOTONIC in ns, 0 when
  * that point was not reached. The source's downtime is from the caller's pause request
  * (which it measures itself) to the target's t_ready, or, as the source sees it, to
- * t_acked. */
+ * t_acked. The source passes the same struct to begin, each round and finish: it
+ * carries where the stream is (rounds, bytes, crc). */
 struct tidal_migrate_stats {
     unsigned rounds; /* pre-copy rounds done, round 0 (all of memory) included */
     struct tidal_migrate_round round[TIDAL_MIGRATE_MAX_ROUNDS];
     struct tidal_migrate_round final; /* stop-and-copy: the pages sent while paused */
     uint64_t bytes;                   /* the whole stream, header and state included */
-    uint32_t crc;             /* CRC32C of the stream so far (its end record holds that of the bytes
-                                 before it) */
+    /* CRC32C of the stream so far (its end record holds that of the bytes before it) */
+    uint32_t crc;
     uint64_t dirty_log_reads; /* KVM_GET_DIRTY_LOG ioctls (source) */
     bool converged;           /* tidal_migrate_precopy: the last round was small */
     /* source */
@@ -151,7 +152,8 @@ int tidal_migrate_receive(int fd, const struct tidal_vm_config *cfg, struct tida
  * guest will not run here, `message` says why (at most TIDAL_MIGRATE_MAX_MESSAGE
  * bytes are sent); what the source still sends is then read and dropped until it
  * closes its end or stops sending (at most a few seconds), so that it hears the
- * refusal rather than a reset connection. Returns 0 or -1 with err set. */
+ * refusal rather than a reset connection. Returns 0 or -1 with err set (err may be
+ * NULL: a source that is gone cannot be told anything anyway). */
 int tidal_migrate_ack(int fd, bool ok, const char *message, struct tidal_err *err);
 
 #endif

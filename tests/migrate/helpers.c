@@ -112,8 +112,7 @@ void source_free(struct source *s)
     close(s->out);
 }
 
-static uint64_t differing_pages(const struct tidal_vm *a, const struct tidal_vm *b,
-                                uint64_t *first)
+static uint64_t differing_pages(const struct tidal_vm *a, const struct tidal_vm *b, uint64_t *first)
 {
     uint64_t size_a, size_b;
     const uint8_t *ma = tidal_vm_memory(a, &size_a), *mb = tidal_vm_memory(b, &size_b);
@@ -132,13 +131,21 @@ static void *target_main(void *arg)
 {
     struct target *t = arg;
     if (t->mode == TARGET_HANGS_UP) {
-        static char sink[64 << 10];
-        for (size_t got = 0; got < (1u << 20);) {
+        char sink[4096];
+        for (size_t got = 0; got < sizeof(sink);) {
             ssize_t k = read(t->fd, sink, sizeof(sink));
             if (k <= 0)
                 break;
             got += (size_t)k;
         }
+        close(t->fd);
+        return NULL;
+    }
+    if (t->mode == TARGET_BALKS) {
+        char header[64];
+        struct tidal_err err;
+        if (read(t->fd, header, sizeof(header)) > 0)
+            tidal_migrate_ack(t->fd, false, "not today", &err);
         close(t->fd);
         return NULL;
     }

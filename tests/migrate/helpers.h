@@ -42,7 +42,8 @@ enum target_mode {
     TARGET_RUNS,     /* runs the guest, then acknowledges */
     TARGET_SILENT,   /* receives it all, then closes without a word */
     TARGET_REFUSES,  /* receives it all, then says no */
-    TARGET_HANGS_UP, /* closes the stream after some of memory */
+    TARGET_HANGS_UP, /* closes the stream after its first 4 KiB */
+    TARGET_BALKS,    /* refuses as soon as the header has come */
 };
 
 struct target {

@@ -16,8 +16,8 @@ static void setup(void)
 
 TestSuite(live, .init = setup, .timeout = 120);
 
-/* Writes 2 MiB of its 8 without pause for about half a second unmoved. */
-static const char *const writer[4] = {"8", "2", "200000", "20000"};
+/* Writes 2 MiB of its 8 without pause for about a second unmoved. */
+static const char *const writer[4] = {"8", "2", "400000", "40000"};
 /* Sleeps 1 ms at a time for about half a second. */
 static const char *const sleeper[4] = {"8", "0", "400", "100"};
 
@@ -190,21 +190,23 @@ Test(live, source_is_in_doubt_when_the_target_goes_silent)
     source_free(&src);
 }
 
-Test(live, guest_runs_on_when_the_stream_breaks_during_precopy)
+/* A target that stops the migration while round 0 is still being sent. */
+static void broken_off(enum target_mode mode, const char *why)
 {
     struct source src;
     source_start(&src, writer, 16 * MIB);
+    source_wait_for(&src, "filled"); /* 8 MiB to send: more than the socket holds */
     int sv[2];
     stream_pair(sv);
     struct target t;
-    target_start(&t, sv[1], TARGET_HANGS_UP, NULL);
+    target_start(&t, sv[1], mode, NULL);
     struct tidal_migrate_stats st;
     struct tidal_err err;
     cr_assert_neq(tidal_migrate_precopy(src.vm, sv[0], NULL, &st, &err), 0);
-    cr_assert(strstr(err.msg, "the target broke off the migration stream"), "%s", err.msg);
+    cr_assert(strstr(err.msg, why), "\"%s\" does not say \"%s\"", err.msg, why);
+    close(sv[0]); /* the refusing target reads until the source closes */
     target_join(&t);
     target_free(&t);
-    close(sv[0]);
     /* Never paused: it only has to finish. */
     char *want = unmoved_output(writer, 16 * MIB);
     source_finish(&src);
@@ -213,4 +215,14 @@ Test(live, guest_runs_on_when_the_stream_breaks_during_precopy)
     free(got);
     free(want);
     source_free(&src);
+}
+
+Test(live, guest_runs_on_when_the_stream_breaks_during_precopy)
+{
+    broken_off(TARGET_HANGS_UP, "the target broke off the migration stream");
+}
+
+Test(live, guest_runs_on_when_the_target_refuses_during_precopy)
+{
+    broken_off(TARGET_BALKS, "the target refused the migration: not today");
 }

@@ -1,10 +1,13 @@
 /* Writes the binary seeds of tests/fuzz/corpus/ (the text seeds are written by hand):
- * valid images, snapshots, a diff chain, a working-set file and guest calls, each made
+ * valid images, snapshots, a diff chain, a working-set file, guest calls and a
+ * migration stream, each made
  * by the code that makes the real thing where there is such code, so the fuzzer starts
  * from inputs that pass every check. Run from the repository root after `make`:
  *   gcc -std=c11 -D_GNU_SOURCE -Iinclude -Itests/monitor tests/fuzz/tools/make_seeds.c \
  *       tests/monitor/elf_builder.c build/libtidal-snapshot.a \
  *       build/libtidal-monitor.a -o /tmp/make_seeds && /tmp/make_seeds */
+#include "../../../snapshot/format.h"
+#include "../../../snapshot/migrate_wire.h"
 #include "elf_builder.h"
 #include "tidal/abi.h"
 #include "tidal/checksum.h"
@@ -229,11 +232,79 @@ static void call_seeds(void)
     save("fuzz_calls", "ring", &s, sizeof(s));
 }
 
+/* A migration stream as it is laid out on the wire (docs/migration.md), built record by
+ * record: round 0 with page and zero runs, a round of two pages, a final page, the
+ * state and the end record. */
+static uint8_t stream[64 << 10];
+static size_t stream_len;
+
+static void put(const void *p, size_t n)
+{
+    memcpy(stream + stream_len, p, n);
+    stream_len += n;
+}
+
+static void put_record(uint32_t type, uint32_t count, uint64_t arg)
+{
+    uint8_t r[MIG_REC_SIZE];
+    put32(r + MIG_REC_TYPE, type);
+    put32(r + MIG_REC_COUNT, count);
+    put64(r + MIG_REC_ARG, arg);
+    put(r, sizeof(r));
+}
+
+static void put_pages(uint64_t first, uint32_t count, uint8_t fill)
+{
+    put_record(MIG_PAGES, count, first);
+    uint8_t page[MIG_PAGE];
+    memset(page, fill, sizeof(page));
+    for (uint32_t i = 0; i < count; i++)
+        put(page, sizeof(page));
+}
+
+static void migrate_seeds(void)
+{
+    const uint64_t mem = 4u << 20, pages = mem / MIG_PAGE;
+    uint8_t h[MIG_HDR_SIZE] = {0};
+    memcpy(h + MIG_HDR_MAGIC, MIG_MAGIC, MIG_MAGIC_LEN);
+    put32(h + MIG_HDR_VERSION, TIDAL_MIGRATE_VERSION);
+    put32(h + MIG_HDR_PAGE_SIZE, MIG_PAGE);
+    put64(h + MIG_HDR_MEM_SIZE, mem);
+    put32(h + MIG_HDR_ABI, TIDAL_ABI_VERSION);
+    put32(h + MIG_HDR_VCPU_SIZE, sizeof(struct tidal_vcpu_state));
+    put32(h + MIG_HDR_STATE_SIZE, sizeof(struct tidal_vm_state));
+    put32(h + MIG_HDR_CRC, tidal_crc32c(0, h, MIG_HDR_CRC));
+    stream_len = 0;
+    uint8_t flags = 0;
+    put(&flags, 1);
+    put(h, sizeof(h));
+    put_record(MIG_ZEROS, 2, 0);
+    put_pages(2, 3, 0x11);
+    put_record(MIG_ZEROS, (uint32_t)(pages - 5), 5);
+    put_record(MIG_ROUND_END, 0, 0);
+    put_pages(3, 2, 0x22);
+    put_record(MIG_ROUND_END, 0, 1);
+    put_pages(pages - 1, 1, 0x33);
+    put_record(MIG_ZEROS, 1, 2);
+    static struct tidal_vcpu_state vcpu;
+    struct tidal_vm_state state = {.abi_version = TIDAL_ABI_VERSION, .mem_size = mem};
+    put_record(MIG_VCPU, 0, sizeof(vcpu));
+    put(&vcpu, sizeof(vcpu));
+    put_record(MIG_VM_STATE, 0, sizeof(state));
+    put(&state, sizeof(state));
+    put_record(MIG_END, 0, tidal_crc32c(0, stream + 1, stream_len - 1));
+    save("fuzz_migrate", "stream", stream, stream_len);
+    stream[0] = 1;
+    save("fuzz_migrate", "stream-fixup", stream, stream_len);
+    save("fuzz_migrate", "truncated-fixup", stream, 1 + MIG_HDR_SIZE + 40);
+}
+
 int main(void)
 {
     elf_seeds();
     snapshot_seeds();
     ws_seeds();
     call_seeds();
+    migrate_seeds();
     return 0;
 }
